@@ -1,0 +1,44 @@
+"""The API service: jobs, files, progress, results, catalogs and the internal worker API."""
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import pika
+from flask import Flask, current_app
+
+from shared.config import Config
+from shared.principal import configure_jwt
+from shared.service_app import check_database, configure_service, health_blueprint
+
+_BROKER_CHECK_TTL = 5.0
+_broker_checked_at = 0.0
+
+
+def check_broker() -> None:
+    """Open and close an AMQP connection (at most every few seconds; readiness probes are frequent)."""
+    global _broker_checked_at
+    if time.monotonic() - _broker_checked_at < _BROKER_CHECK_TTL:
+        return
+    params = pika.URLParameters(current_app.config["AMQP_URL"])
+    params.socket_timeout = 2
+    params.connection_attempts = 1
+    pika.BlockingConnection(params).close()
+    _broker_checked_at = time.monotonic()
+
+
+def create_app(config: Optional[Config] = None) -> Flask:
+    """Build the API service (it verifies tokens with the public key only)."""
+    from services.api import internal, views
+
+    config = config or Config()
+    if not config.JWT_PUBLIC_KEY_FILE.exists():
+        raise RuntimeError(f"no token verification key at {config.JWT_PUBLIC_KEY_FILE}: run "
+                           "`python -m shared.cli init` (make up does) or set CONVEYOR_JWT_PUBLIC_KEY_FILE")
+    app = Flask(__name__)
+    api = configure_service(app, config, title="Conveyor API", docs_prefix="/")
+    configure_jwt(app, config, sign=False)
+    api.register_blueprint(views.bp)
+    api.register_blueprint(internal.bp)
+    app.register_blueprint(health_blueprint({"database": check_database, "broker": check_broker}))
+    return app

@@ -1,0 +1,29 @@
+"""The auth service: users, passwords, tokens, API keys, JWKS."""
+from __future__ import annotations
+
+from typing import Optional
+
+from flask import Flask
+
+from shared.config import Config
+from shared.keys import ensure_signing_keys
+from shared.principal import configure_jwt
+from shared.service_app import check_database, configure_service, health_blueprint
+
+
+def create_app(config: Optional[Config] = None) -> Flask:
+    """Build the auth service."""
+    from services.auth.views import bp, limiter, wellknown
+
+    config = config or Config()
+    app = Flask(__name__)
+    api = configure_service(app, config, title="Conveyor auth", docs_prefix="/auth")
+    ensure_signing_keys(config)
+    configure_jwt(app, config, sign=True)
+    app.config["RATELIMIT_STORAGE_URI"] = config.RATELIMIT_STORAGE_URI
+    app.config["RATELIMIT_HEADERS_ENABLED"] = True
+    limiter.init_app(app)
+    api.register_blueprint(bp)
+    api.register_blueprint(wellknown)
+    app.register_blueprint(health_blueprint({"database": check_database}, prefix="/auth"))
+    return app

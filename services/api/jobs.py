@@ -1,0 +1,168 @@
+"""Job logic of the API service, callable without HTTP: submit, look up, list, cancel, delete."""
+from __future__ import annotations
+
+import logging
+import mimetypes
+import re
+import uuid
+from typing import Any, BinaryIO, Optional
+
+from flask import current_app, url_for
+from sqlalchemy import func, or_, select
+
+from services.api.kinds import KINDS, KindSpec, SubmitRefused
+from shared import jobflow
+from shared.db import db
+from shared.models import PRIORITIES, Job, JobChunk, User
+from shared.states import JobStatus
+from shared.storage import LocalStorage, StorageLimitExceeded
+
+LOGGER = logging.getLogger(__name__)
+
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class NotFound(Exception):
+    """No such job for this caller (missing, or someone else's: the two are not told apart)."""
+
+
+def storage() -> LocalStorage:
+    return LocalStorage(current_app.config["STORAGE_DIR"])
+
+
+def safe_filename(name: Optional[str], default: str = "input") -> str:
+    cleaned = SAFE_NAME.sub("_", (name or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]).strip("._")
+    return (cleaned or default)[:120]
+
+
+def kind_spec(kind: str) -> KindSpec:
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise SubmitRefused(f"No {kind} worker is available in this installation yet.", 503)
+    return spec
+
+
+def get_job_for(user: User, job_id: Any, lock: bool = False) -> Job:
+    """The caller's job with this id, else NotFound (also for other users' jobs)."""
+    try:
+        key = uuid.UUID(str(job_id))
+    except ValueError:
+        raise NotFound() from None
+    query = select(Job).where(Job.id == key, Job.user_id == user.id)
+    job = db.session.scalars(query.with_for_update() if lock else query).first()
+    if job is None:
+        raise NotFound()
+    return job
+
+
+def submit(user: User, kind: str, params: dict[str, Any], upload: Optional[BinaryIO] = None,
+           filename: Optional[str] = None, content_type: Optional[str] = None) -> Job:
+    """Check, store and queue a job; the job row and its outbox row are committed together."""
+    if not user.may_submit:
+        raise SubmitRefused("This account may not submit jobs; ask an administrator.", 403)
+    spec = kind_spec(kind)
+    if spec.needs_file and upload is None:
+        raise SubmitRefused("This kind of job needs a file: send multipart/form-data with a 'file' part.")
+    priority = params.pop("priority", "normal")
+    job_id = uuid.uuid4()
+    input_key = None
+    size = None
+    if upload is not None:
+        input_key = f"jobs/{job_id}/input/{safe_filename(filename)}"
+        try:
+            size = storage().save(input_key, upload, max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
+        except StorageLimitExceeded:
+            raise SubmitRefused("The file is larger than the upload limit.", 413) from None
+    try:
+        local_input = storage().local_path(input_key) if input_key else None
+        params = spec.check(params, local_input)
+        # The row lock serializes one user's submissions, so the active-job limit cannot be raced.
+        db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+        limit = current_app.config["MAX_ACTIVE_JOBS"]
+        if jobflow.count_active_jobs(user.id) >= limit:
+            raise SubmitRefused(f"You already have {limit} active jobs (queued or running); "
+                                "wait for one to finish or cancel one.", 429)
+        job = jobflow.create_job(user.id, kind, params, priority, job_id=job_id)
+        if input_key:
+            job.input_key = input_key
+            job.input_filename = safe_filename(filename)
+            job.input_content_type = (content_type or mimetypes.guess_type(job.input_filename)[0]
+                                      or "application/octet-stream")
+            job.input_size = size
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        if input_key:
+            storage().delete_prefix(f"jobs/{job_id}")
+        raise
+    LOGGER.info("job %s: submitted by user %s (%s, %s)", job.id, user.id, kind, priority)
+    return job
+
+
+def list_jobs(filters: dict[str, Any], user: Optional[User] = None) -> dict[str, Any]:
+    """A page of jobs, newest first; all users' when ``user`` is None (administrators)."""
+    query = select(Job)
+    if user is not None:
+        query = query.where(Job.user_id == user.id)
+    elif filters.get("user_id"):
+        query = query.where(Job.user_id == filters["user_id"])
+    for name in ("kind", "status"):
+        if filters.get(name):
+            query = query.where(getattr(Job, name) == filters[name])
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    page, per_page = filters["page"], filters["per_page"]
+    jobs = db.session.scalars(query.order_by(Job.created_at.desc(), Job.number.desc())
+                              .offset((page - 1) * per_page).limit(per_page)).all()
+    return {"items": [job_view(job) for job in jobs], "page": page, "per_page": per_page, "total": total}
+
+
+def queue_position(job: Job) -> Optional[int]:
+    """1 for the next job of its kind to run, counting priority as the broker does."""
+    if job.status not in (JobStatus.QUEUED.value, JobStatus.RETRYING.value):
+        return None
+    rank = PRIORITIES.get(job.priority, 5)
+    higher = [name for name, value in PRIORITIES.items() if value > rank]
+    ahead = db.session.scalar(select(func.count()).select_from(Job).where(
+        Job.kind == job.kind,
+        Job.status.in_([JobStatus.QUEUED.value, JobStatus.RETRYING.value]),
+        or_(Job.priority.in_(higher), (Job.priority == job.priority) & (Job.number < job.number))))
+    return (ahead or 0) + 1
+
+
+def job_view(job: Job, with_position: bool = False) -> dict[str, Any]:
+    """The public view of a job (no storage keys, claim ids or worker secrets)."""
+    return {
+        "id": job.id, "number": job.number, "kind": job.kind, "status": job.status,
+        "priority": job.priority, "params": job.params, "error": job.error, "attempts": job.attempts,
+        "progress": {"current": job.progress_current, "total": job.progress_total,
+                     "percent": 100.0 if job.status == JobStatus.SUCCEEDED.value else job.progress_percent,
+                     "unit": job.progress_unit,
+                     "queue_position": queue_position(job) if with_position else None},
+        "input": ({"filename": job.input_filename, "content_type": job.input_content_type,
+                   "size": job.input_size} if job.input_key else None),
+        "artifacts": [{"name": a.name, "content_type": a.content_type, "size": a.size,
+                       "url": url_for("jobs.artifact", job_id=job.id, name=a.name)} for a in job.artifacts],
+        "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at,
+        "user_id": job.user_id, "worker_id": job.worker_id,
+    }
+
+
+def chunks_after(job: Job, after: int, limit: int) -> list[JobChunk]:
+    return db.session.scalars(select(JobChunk).where(JobChunk.job_id == job.id, JobChunk.seq > after)
+                              .order_by(JobChunk.seq).limit(limit)).all()
+
+
+def cancel(job: Job) -> Job:
+    jobflow.cancel(job)
+    db.session.commit()
+    LOGGER.info("job %s: cancelled by its owner (%s)", job.id, job.status)
+    return job
+
+
+def delete(job: Job) -> None:
+    """Delete a job with its chunks, artifacts and files; a running job's worker gets 404 and stops."""
+    job_id = job.id
+    db.session.delete(job)
+    db.session.commit()
+    storage().delete_prefix(f"jobs/{job_id}")
+    LOGGER.info("job %s: deleted", job_id)

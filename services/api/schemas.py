@@ -1,0 +1,176 @@
+"""Request and response shapes of the API service (unknown fields are rejected)."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from shared.models import KINDS, PRIORITIES
+from shared.states import JobStatus
+
+STATUSES = [s.value for s in JobStatus]
+
+
+class ProgressSchema(Schema):
+    current = fields.Float(dump_only=True)
+    total = fields.Float(dump_only=True, allow_none=True)
+    percent = fields.Float(dump_only=True, allow_none=True)
+    unit = fields.String(dump_only=True, allow_none=True)
+    queue_position = fields.Integer(dump_only=True, allow_none=True,
+                                    metadata={"description": "1 = next to run; only while queued"})
+
+
+class InputFileSchema(Schema):
+    filename = fields.String(dump_only=True)
+    content_type = fields.String(dump_only=True)
+    size = fields.Integer(dump_only=True)
+
+
+class ArtifactSchema(Schema):
+    name = fields.String(dump_only=True)
+    content_type = fields.String(dump_only=True)
+    size = fields.Integer(dump_only=True)
+    url = fields.String(dump_only=True)
+
+
+class JobSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    number = fields.Integer(dump_only=True)
+    kind = fields.String(dump_only=True)
+    status = fields.String(dump_only=True, metadata={"enum": STATUSES})
+    priority = fields.String(dump_only=True)
+    progress = fields.Nested(ProgressSchema, dump_only=True)
+    params = fields.Dict(dump_only=True)
+    input = fields.Nested(InputFileSchema, dump_only=True, allow_none=True)
+    artifacts = fields.List(fields.Nested(ArtifactSchema), dump_only=True)
+    error = fields.String(dump_only=True, allow_none=True)
+    attempts = fields.Integer(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+    started_at = fields.DateTime(dump_only=True, allow_none=True)
+    finished_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class AdminJobSchema(JobSchema):
+    user_id = fields.Integer(dump_only=True)
+    worker_id = fields.String(dump_only=True, allow_none=True)
+
+
+class JobListArgs(Schema):
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class AdminJobListArgs(JobListArgs):
+    user_id = fields.Integer()
+
+
+class JobPageSchema(Schema):
+    items = fields.List(fields.Nested(JobSchema), dump_only=True)
+    page = fields.Integer(dump_only=True)
+    per_page = fields.Integer(dump_only=True)
+    total = fields.Integer(dump_only=True)
+
+
+class AdminJobPageSchema(JobPageSchema):
+    items = fields.List(fields.Nested(AdminJobSchema), dump_only=True)
+
+
+class SubmitCommonSchema(Schema):
+    """Fields every kind accepts beside its own parameters."""
+
+    priority = fields.String(load_default="normal", validate=validate.OneOf(list(PRIORITIES)))
+
+
+class TranslateParamsSchema(SubmitCommonSchema):
+    text = fields.String(required=True, validate=validate.Length(min=1))
+    source_lang = fields.String(required=True, validate=validate.Length(min=2, max=16))
+    target_lang = fields.String(required=True, validate=validate.Length(min=2, max=16))
+
+
+class ResultSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    status = fields.String(dump_only=True)
+    result = fields.Dict(dump_only=True, allow_none=True)
+    error = fields.String(dump_only=True, allow_none=True)
+
+
+class ChunkSchema(Schema):
+    seq = fields.Integer(dump_only=True)
+    data = fields.Dict(dump_only=True)
+
+
+class ChunkListArgs(Schema):
+    after = fields.Integer(load_default=-1, metadata={"description": "only chunks with a larger seq"})
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
+
+
+class LogSchema(Schema):
+    message = fields.String(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+
+
+class ExportArgs(Schema):
+    format = fields.String(required=True)
+
+
+class LanguagePairSchema(Schema):
+    source = fields.String(dump_only=True)
+    target = fields.String(dump_only=True)
+    via = fields.List(fields.String(), dump_only=True)
+
+
+class LanguagesSchema(Schema):
+    pairs = fields.List(fields.Nested(LanguagePairSchema), dump_only=True)
+    languages = fields.List(fields.String(), dump_only=True)
+
+
+# --- internal worker API -------------------------------------------------------------------------
+
+class WorkerHeartbeatSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    capabilities = fields.Dict(load_default=dict)
+
+
+class ClaimRequestSchema(Schema):
+    worker_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+class ClaimResponseSchema(Schema):
+    claimed = fields.Boolean(dump_only=True)
+    reason = fields.String(dump_only=True)
+    claim_id = fields.UUID(dump_only=True, allow_none=True)
+    job = fields.Dict(dump_only=True, allow_none=True)
+
+
+class WorkerEventSchema(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(["progress", "chunk", "log", "heartbeat"]))
+    current = fields.Float()
+    total = fields.Float(allow_none=True)
+    unit = fields.String(allow_none=True)
+    seq = fields.Integer(validate=validate.Range(min=0))
+    data = fields.Dict()
+    message = fields.String()
+
+
+class WorkerEventsSchema(Schema):
+    claim_id = fields.String(required=True)
+    events = fields.List(fields.Nested(WorkerEventSchema), required=True)
+
+
+class EventsReplySchema(Schema):
+    cancelled = fields.Boolean(dump_only=True)
+
+
+class SucceedSchema(Schema):
+    claim_id = fields.String(required=True)
+    result = fields.Dict(required=True)
+
+
+class FailSchema(Schema):
+    claim_id = fields.String(required=True)
+    error = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    transient = fields.Boolean(load_default=False)
+
+
+class FinishReplySchema(Schema):
+    status = fields.String(dump_only=True)

@@ -1,0 +1,213 @@
+"""Public HTTP endpoints of the API service: jobs, results, files, catalogs."""
+from __future__ import annotations
+
+from flask import Response, request, send_file, stream_with_context
+from flask_smorest import Blueprint
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from services.api import jobs, schemas
+from services.api.events import job_event_stream
+from services.api.kinds import SubmitRefused, translation_pairs
+from shared.db import db
+from shared.errors import fail
+from shared.models import KINDS, Artifact, JobLog
+from shared.principal import admin_required, current_user, login_required
+
+bp = Blueprint("jobs", __name__, url_prefix="/api/v1", description="Jobs, results and files")
+
+
+def _job_or_404(job_id, lock: bool = False):
+    try:
+        return jobs.get_job_for(current_user(), job_id, lock=lock)
+    except jobs.NotFound:
+        fail(404, "Job not found.")
+
+
+def _submission() -> tuple[dict, object, str | None, str | None]:
+    """Parameters and optional file of a JSON or multipart submission."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        params = request.form.to_dict()
+        if upload is None:
+            return params, None, None, None
+        return params, upload.stream, upload.filename, upload.mimetype
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        fail(400, "Send a JSON object, or multipart/form-data with a 'file' part.")
+    return body, None, None, None
+
+
+@bp.route("/jobs/<string:kind>", methods=["POST"])
+@login_required
+@bp.doc(requestBody={"content": {
+    "application/json": {"schema": "TranslateParams"},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {
+        "type": "string", "format": "binary"}}}}}},
+    responses={"400": {"description": "Bad input"}, "413": {"description": "Too large"},
+               "429": {"description": "Too many active jobs"}, "503": {"description": "No worker"}})
+@bp.response(202, schemas.JobSchema)
+def submit(kind):
+    """Submit a job of ``kind`` (asr, vision, translate, convert); it is queued at once."""
+    if kind not in KINDS:
+        fail(404, f"Unknown job kind {kind!r}; use one of {', '.join(KINDS)}.")
+    raw, upload, filename, content_type = _submission()
+    try:
+        spec = jobs.kind_spec(kind)
+        params = spec.params_schema().load(raw)
+        job = jobs.submit(current_user(), kind, params, upload, filename, content_type)
+    except ValidationError as exc:
+        fail(422, "Invalid job parameters.", errors={"json": exc.messages})
+    except SubmitRefused as exc:
+        fail(exc.status, str(exc))
+    return jobs.job_view(job, with_position=True), 202, {"Location": f"/api/v1/jobs/{job.id}"}
+
+
+@bp.route("/jobs", methods=["GET"])
+@login_required
+@bp.arguments(schemas.JobListArgs, location="query")
+@bp.response(200, schemas.JobPageSchema)
+def list_jobs(args):
+    """The caller's jobs, newest first, filtered by kind and status."""
+    return jobs.list_jobs(args, user=current_user())
+
+
+@bp.route("/jobs/<job_id>", methods=["GET"])
+@login_required
+@bp.response(200, schemas.JobSchema)
+def get_job(job_id):
+    """One job with its status and progress."""
+    return jobs.job_view(_job_or_404(job_id), with_position=True)
+
+
+@bp.route("/jobs/<job_id>/progress", methods=["GET"])
+@login_required
+@bp.response(200, schemas.ProgressSchema)
+def progress(job_id):
+    """Progress of one job (and its place in the queue while it waits)."""
+    return jobs.job_view(_job_or_404(job_id), with_position=True)["progress"]
+
+
+@bp.route("/jobs/<job_id>/events", methods=["GET"])
+@login_required
+@bp.doc(responses={"200": {"description": "text/event-stream of status, progress and chunk events",
+                           "content": {"text/event-stream": {}}}})
+def events(job_id):
+    """Server-sent events: ``status`` on every change, ``chunk`` per partial result, ``end`` at the end."""
+    job = _job_or_404(job_id)
+    last_seq = request.headers.get("Last-Event-ID", type=int, default=-1)
+    stream = job_event_stream(job.id, current_user().id, last_seq)
+    db.session.close()
+    return Response(stream_with_context(stream), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@bp.route("/jobs/<job_id>/result", methods=["GET"])
+@login_required
+@bp.response(200, schemas.ResultSchema)
+def result(job_id):
+    """The result of a finished job (409 while it is queued or running)."""
+    job = _job_or_404(job_id)
+    if job.result is None:
+        fail(409, f"The job is {job.status}; it has no result"
+             + (" yet." if job.status in ("queued", "running", "retrying") else "."))
+    return {"id": job.id, "status": job.status, "result": job.result, "error": job.error}
+
+
+@bp.route("/jobs/<job_id>/chunks", methods=["GET"])
+@login_required
+@bp.arguments(schemas.ChunkListArgs, location="query")
+@bp.response(200, schemas.ChunkSchema(many=True))
+def chunks(args, job_id):
+    """Partial results posted so far (poll with ``after`` = the last seq seen)."""
+    return jobs.chunks_after(_job_or_404(job_id), args["after"], args["limit"])
+
+
+@bp.route("/jobs/<job_id>/logs", methods=["GET"])
+@login_required
+@bp.response(200, schemas.LogSchema(many=True))
+def logs(job_id):
+    """Log lines the worker attached to the job."""
+    job = _job_or_404(job_id)
+    return db.session.scalars(select(JobLog).where(JobLog.job_id == job.id).order_by(JobLog.id)).all()
+
+
+@bp.route("/jobs/<job_id>/input", methods=["GET"])
+@login_required
+@bp.response(200, content_type="application/octet-stream")
+def download_input(job_id):
+    """The file the job was submitted with."""
+    job = _job_or_404(job_id)
+    if not job.input_key:
+        fail(404, "This job has no input file.")
+    return send_file(jobs.storage().local_path(job.input_key), mimetype=job.input_content_type,
+                     as_attachment=True, download_name=job.input_filename)
+
+
+@bp.route("/jobs/<job_id>/artifacts/<name>", methods=["GET"])
+@login_required
+@bp.response(200, content_type="application/octet-stream")
+def artifact(job_id, name):
+    """An output file of the job."""
+    job = _job_or_404(job_id)
+    found = db.session.scalars(select(Artifact).where(Artifact.job_id == job.id, Artifact.name == name)).first()
+    if found is None:
+        fail(404, "No such artifact.")
+    return send_file(jobs.storage().local_path(found.storage_key), mimetype=found.content_type,
+                     as_attachment=True, download_name=name)
+
+
+@bp.route("/jobs/<job_id>/export", methods=["GET"])
+@login_required
+@bp.arguments(schemas.ExportArgs, location="query")
+@bp.response(200, content_type="application/octet-stream")
+def export(args, job_id):
+    """The result in a file format (``txt`` for translations; more per kind)."""
+    job = _job_or_404(job_id)
+    spec = jobs.KINDS.get(job.kind)
+    exporters = spec.exporters if spec else {}
+    if args["format"] not in exporters:
+        fail(400, f"Unknown export format {args['format']!r}; this job offers: {', '.join(exporters) or 'none'}.")
+    if job.result is None:
+        fail(409, f"The job is {job.status}; there is nothing to export yet.")
+    body, content_type, extension = exporters[args["format"]](job.result)
+    return Response(body, mimetype=content_type, headers={
+        "Content-Disposition": f'attachment; filename="{job.kind}-{job.number}.{extension}"'})
+
+
+@bp.route("/jobs/<job_id>/cancel", methods=["POST"])
+@login_required
+@bp.response(200, schemas.JobSchema)
+def cancel(job_id):
+    """Cancel a queued or running job; what was done so far is kept (``partial``)."""
+    job = _job_or_404(job_id, lock=True)
+    try:
+        jobs.cancel(job)
+    except jobs.jobflow.Conflict as exc:
+        fail(409, f"Cannot cancel: {exc}.")
+    return jobs.job_view(job)
+
+
+@bp.route("/jobs/<job_id>", methods=["DELETE"])
+@login_required
+@bp.response(204)
+def delete(job_id):
+    """Delete a job and its files."""
+    jobs.delete(_job_or_404(job_id, lock=True))
+
+
+@bp.route("/admin/jobs", methods=["GET"])
+@admin_required
+@bp.arguments(schemas.AdminJobListArgs, location="query")
+@bp.response(200, schemas.AdminJobPageSchema)
+def admin_jobs(args):
+    """Every user's jobs, newest first (administrators only)."""
+    return jobs.list_jobs(args)
+
+
+@bp.route("/languages", methods=["GET"])
+@bp.response(200, schemas.LanguagesSchema)
+def languages():
+    """Language pairs the running translate workers serve (``via``: pivot languages)."""
+    pairs = translation_pairs()
+    return {"pairs": pairs, "languages": sorted({p["source"] for p in pairs} | {p["target"] for p in pairs})}

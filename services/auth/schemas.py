@@ -1,0 +1,93 @@
+"""Request and response shapes of the auth service (unknown fields are rejected)."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+USERNAME = validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$",
+                           error="3-64 characters: letters, digits, '_', '.', '-'.")
+PHONE = validate.Regexp(r"^\+?[0-9]{6,20}$", error="Digits only, optionally starting with '+'.")
+
+
+class RegisterSchema(Schema):
+    username = fields.String(required=True, validate=USERNAME)
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    phone = fields.String(load_default=None, allow_none=True, validate=PHONE)
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=256))
+
+
+class LoginSchema(Schema):
+    """JSON login; the OAuth2 password form (``grant_type=password``) maps onto it."""
+
+    username = fields.String(load_default=None)
+    email = fields.String(load_default=None)
+    login = fields.String(load_default=None, metadata={"description": "username, e-mail or phone"})
+    password = fields.String(required=True, load_only=True)
+    grant_type = fields.String(load_default=None, validate=validate.Equal("password"))
+    scope = fields.String(load_default=None)
+    client_id = fields.String(load_default=None)
+    client_secret = fields.String(load_default=None)
+
+    @validates_schema
+    def _one_login_name(self, data, **kwargs):
+        if not (data.get("username") or data.get("email") or data.get("login")):
+            raise ValidationError("Give a username, email or login.", "username")
+
+
+class TokenSchema(Schema):
+    access_token = fields.String(dump_only=True)
+    refresh_token = fields.String(dump_only=True)
+    token_type = fields.String(dump_only=True)
+    expires_in = fields.Integer(dump_only=True)
+
+
+class UserSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    public_id = fields.UUID(dump_only=True)
+    username = fields.String(dump_only=True)
+    email = fields.String(dump_only=True)
+    phone = fields.String(dump_only=True)
+    role = fields.String(dump_only=True)
+    is_active = fields.Boolean(dump_only=True)
+    may_submit = fields.Boolean(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+    last_login_at = fields.DateTime(dump_only=True)
+
+
+class UserUpdateSchema(Schema):
+    role = fields.String(validate=validate.OneOf(["user", "admin"]))
+    is_active = fields.Boolean()
+    may_submit = fields.Boolean()
+
+
+class UserListArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class UserPageSchema(Schema):
+    items = fields.List(fields.Nested(UserSchema), dump_only=True)
+    page = fields.Integer(dump_only=True)
+    per_page = fields.Integer(dump_only=True)
+    total = fields.Integer(dump_only=True)
+
+
+class PasswordChangeSchema(Schema):
+    current_password = fields.String(required=True, load_only=True)
+    new_password = fields.String(required=True, load_only=True)
+
+
+class ApiKeyCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class ApiKeySchema(Schema):
+    id = fields.UUID(dump_only=True)
+    name = fields.String(dump_only=True)
+    prefix = fields.String(dump_only=True, metadata={"description": "first characters, to recognise a key"})
+    created_at = fields.DateTime(dump_only=True)
+    last_used_at = fields.DateTime(dump_only=True)
+    revoked_at = fields.DateTime(dump_only=True)
+
+
+class NewApiKeySchema(ApiKeySchema):
+    key = fields.String(dump_only=True, metadata={"description": "shown once; only its hash is kept"})

@@ -1,0 +1,157 @@
+"""Account logic of the auth service, callable without HTTP."""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any, Optional
+
+from flask import current_app
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+from sqlalchemy import func, or_, select, update
+
+from services.auth.passwords import hash_password, needs_rehash, password_problems, verify_password
+from shared.db import db
+from shared.jobflow import utcnow
+from shared.keys import key_id
+from shared.models import ApiKey, AuthSession, User
+from shared.principal import new_api_key
+
+LOGGER = logging.getLogger(__name__)
+
+
+class AccountError(ValueError):
+    """A request the account rules refuse; ``field`` names the input at fault."""
+
+    def __init__(self, message: str, field: str = "", status: int = 400):
+        super().__init__(message)
+        self.field = field
+        self.status = status
+
+
+def find_user(login: str) -> Optional[User]:
+    """A user by username, e-mail or phone (case-insensitive for the first two)."""
+    login = login.strip()
+    return db.session.scalars(select(User).where(or_(
+        func.lower(User.username) == login.lower(), func.lower(User.email) == login.lower(),
+        User.phone == login))).first()
+
+
+def register_user(username: str, email: str, password: str, phone: Optional[str] = None,
+                  role: str = "user") -> User:
+    problems = password_problems(password, username, email)
+    if problems:
+        raise AccountError("Password " + "; ".join(problems) + ".", field="password")
+    for field, value in (("username", username), ("email", email), ("phone", phone)):
+        if value and find_user(value) is not None:
+            raise AccountError(f"This {field} is already registered.", field=field, status=409)
+    user = User(username=username, email=email.lower(), phone=phone or None,
+                password_hash=hash_password(password), role=role, is_active=True, may_submit=True)
+    db.session.add(user)
+    db.session.flush()
+    LOGGER.info("registered user %s (id %s)", username, user.id)
+    return user
+
+
+def authenticate_password(login: str, password: str) -> Optional[User]:
+    """The active user whose login name and password match, else None (always one hash check)."""
+    user = find_user(login)
+    if not verify_password(user.password_hash if user else None, password) or not user.is_active:
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def _token_claims(user: User, session_id: uuid.UUID) -> dict[str, Any]:
+    return {"sid": str(session_id), "role": user.role}
+
+
+def _kid_header() -> dict[str, str]:
+    return {"kid": key_id(current_app.config["JWT_PUBLIC_KEY"])}
+
+
+def _issue(user: User, session: AuthSession) -> dict[str, Any]:
+    claims = _token_claims(user, session.id)
+    access = create_access_token(identity=str(user.id), additional_claims=claims,
+                                 additional_headers=_kid_header())
+    refresh = create_refresh_token(identity=str(user.id), additional_claims=claims,
+                                   additional_headers=_kid_header())
+    session.refresh_jti = decode_token(refresh, allow_expired=True)["jti"]
+    lifetime: timedelta = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    return {"access_token": access, "refresh_token": refresh, "token_type": "bearer",
+            "expires_in": int(lifetime.total_seconds())}
+
+
+def start_session(user: User) -> dict[str, Any]:
+    """Log ``user`` in: a new session with a fresh access and refresh token."""
+    session = AuthSession(id=uuid.uuid4(), user_id=user.id, refresh_jti="",
+                          expires_at=utcnow() + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
+    db.session.add(session)
+    user.last_login_at = utcnow()
+    tokens = _issue(user, session)
+    return tokens
+
+
+def refresh_session(user: User, session_id: str) -> dict[str, Any]:
+    """Rotate the session's tokens; the refresh token just used becomes void."""
+    session = db.session.get(AuthSession, uuid.UUID(session_id))
+    session.expires_at = utcnow() + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+    return _issue(user, session)
+
+
+def end_session(session_id: str) -> None:
+    db.session.execute(update(AuthSession).where(AuthSession.id == uuid.UUID(session_id))
+                       .values(revoked_at=utcnow()))
+
+
+def void_all_tokens(user: User) -> None:
+    """Revoke every session and every token issued to ``user`` until now."""
+    # JWT iat has one-second precision: tokens of this very second must die too.
+    user.tokens_valid_after = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
+    db.session.execute(update(AuthSession).where(AuthSession.user_id == user.id,
+                                                 AuthSession.revoked_at.is_(None))
+                       .values(revoked_at=utcnow()))
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    if not verify_password(user.password_hash, current_password):
+        raise AccountError("The current password is wrong.", field="current_password", status=403)
+    problems = password_problems(new_password, user.username, user.email)
+    if problems:
+        raise AccountError("Password " + "; ".join(problems) + ".", field="new_password")
+    user.password_hash = hash_password(new_password)
+    void_all_tokens(user)
+
+
+def update_user(user: User, changes: dict[str, Any]) -> User:
+    """Apply an administrator's changes (role, active, may_submit)."""
+    for field in ("role", "is_active", "may_submit"):
+        if field in changes:
+            setattr(user, field, changes[field])
+    if changes.get("is_active") is False or "role" in changes:
+        void_all_tokens(user)
+    return user
+
+
+def create_api_key(user: User, name: str) -> tuple[ApiKey, str]:
+    key, key_hash = new_api_key()
+    api_key = ApiKey(user_id=user.id, name=name, prefix=key[:12], key_hash=key_hash)
+    db.session.add(api_key)
+    db.session.flush()
+    return api_key, key
+
+
+def bootstrap_admin(username: str, password: str, email: str = "") -> User:
+    """Create the first administrator, or reset its password and role, from the settings."""
+    user = find_user(username)
+    if user is None:
+        return register_user(username, email or f"{username}@localhost", password, role="admin")
+    problems = password_problems(password, username, user.email)
+    if problems:
+        raise AccountError("Password " + "; ".join(problems) + ".", field="password")
+    if not verify_password(user.password_hash, password):
+        user.password_hash = hash_password(password)
+    user.role = "admin"
+    user.is_active = True
+    return user

@@ -1,0 +1,189 @@
+"""HTTP endpoints of the auth service: parse, call services, dump."""
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+from flask.views import MethodView
+from flask_jwt_extended import get_current_user, get_jwt, jwt_required
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_smorest import Blueprint
+from marshmallow import ValidationError
+from sqlalchemy import func, select
+
+from services.auth import schemas, services
+from shared.db import db
+from shared.errors import fail
+from shared.jobflow import utcnow
+from shared.keys import jwks
+from shared.models import ApiKey, User
+from shared.principal import admin_required, current_user, login_required
+
+bp = Blueprint("auth", __name__, url_prefix="/auth/v1", description="Accounts, tokens and API keys")
+wellknown = Blueprint("wellknown", __name__, description="Public keys")
+
+limiter = Limiter(key_func=get_remote_address)
+
+
+def _login_name() -> str:
+    body = request.get_json(silent=True) if request.is_json else request.form
+    body = body if isinstance(body, dict) or hasattr(body, "get") else {}
+    name = body.get("login") or body.get("username") or body.get("email") or ""
+    return "login:" + str(name).strip().lower()
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _failed(response) -> bool:
+    return response.status_code == 401
+
+
+def _account_error(exc: services.AccountError):
+    fail(exc.status, str(exc), errors={"json": {exc.field: [str(exc)]}} if exc.field else None)
+
+
+@bp.route("/register", methods=["POST"])
+@bp.arguments(schemas.RegisterSchema)
+@bp.response(201, schemas.UserSchema)
+def register(data):
+    """Create an account (password: 10+ characters with letters and digits)."""
+    try:
+        user = services.register_user(**data)
+    except services.AccountError as exc:
+        _account_error(exc)
+    db.session.commit()
+    return user
+
+
+@bp.route("/login", methods=["POST"])
+@limiter.limit(_login_limit, deduct_when=_failed)
+@limiter.limit(_login_limit, key_func=_login_name, deduct_when=_failed)
+@bp.doc(requestBody={"content": {
+    "application/json": {"schema": "LoginSchema"},
+    "application/x-www-form-urlencoded": {"schema": "LoginSchema"}}})
+@bp.response(200, schemas.TokenSchema)
+def login():
+    """Log in with username, e-mail or phone and password (JSON, or the OAuth2 password form)."""
+    raw = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+    try:
+        data = schemas.LoginSchema().load(raw or {})
+    except ValidationError as exc:
+        fail(422, "Invalid login request.", errors={"json": exc.messages})
+    name = data["login"] or data["username"] or data["email"]
+    user = services.authenticate_password(name, data["password"])
+    if user is None:
+        fail(401, "Incorrect username or password.")
+    tokens = services.start_session(user)
+    db.session.commit()
+    return tokens
+
+
+@bp.route("/refresh", methods=["POST"])
+@jwt_required(refresh=True)
+@bp.response(200, schemas.TokenSchema)
+def refresh():
+    """Exchange a refresh token for a new token pair (the old refresh token becomes void)."""
+    tokens = services.refresh_session(get_current_user(), get_jwt()["sid"])
+    db.session.commit()
+    return tokens
+
+
+@bp.route("/logout", methods=["POST"])
+@jwt_required()
+@bp.response(204)
+def logout():
+    """Revoke this login: its access and refresh tokens stop working."""
+    services.end_session(get_jwt()["sid"])
+    db.session.commit()
+
+
+@bp.route("/me", methods=["GET"])
+@login_required
+@bp.response(200, schemas.UserSchema)
+def me():
+    """The calling user."""
+    return current_user()
+
+
+@bp.route("/password", methods=["POST"])
+@login_required
+@bp.arguments(schemas.PasswordChangeSchema)
+@bp.response(204)
+def change_password(data):
+    """Change the password; every token issued before is revoked (log in again)."""
+    try:
+        services.change_password(current_user(), data["current_password"], data["new_password"])
+    except services.AccountError as exc:
+        _account_error(exc)
+    db.session.commit()
+
+
+@bp.route("/users", methods=["GET"])
+@admin_required
+@bp.arguments(schemas.UserListArgs, location="query")
+@bp.response(200, schemas.UserPageSchema)
+def list_users(args):
+    """All users, oldest first (administrators only)."""
+    page, per_page = args["page"], args["per_page"]
+    users = db.session.scalars(select(User).order_by(User.id).offset((page - 1) * per_page)
+                               .limit(per_page)).all()
+    total = db.session.scalar(select(func.count()).select_from(User))
+    return {"items": users, "page": page, "per_page": per_page, "total": total}
+
+
+@bp.route("/users/<int:user_id>", methods=["PATCH"])
+@admin_required
+@bp.arguments(schemas.UserUpdateSchema)
+@bp.response(200, schemas.UserSchema)
+def update_user(changes, user_id):
+    """Set a user's role, active flag or permission to submit jobs (administrators only)."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        fail(404, "No such user.")
+    services.update_user(user, changes)
+    db.session.commit()
+    return user
+
+
+@bp.route("/api-keys")
+class ApiKeys(MethodView):
+    decorators = [login_required]
+
+    @bp.response(200, schemas.ApiKeySchema(many=True))
+    def get(self):
+        """The caller's API keys (without the keys themselves)."""
+        return db.session.scalars(select(ApiKey).where(ApiKey.user_id == current_user().id)
+                                  .order_by(ApiKey.created_at)).all()
+
+    @bp.arguments(schemas.ApiKeyCreateSchema)
+    @bp.response(201, schemas.NewApiKeySchema)
+    def post(self, data):
+        """Create an API key; the key is shown in this response only."""
+        api_key, key = services.create_api_key(current_user(), data["name"])
+        db.session.commit()
+        return {**schemas.ApiKeySchema().dump(api_key), "key": key}
+
+
+@bp.route("/api-keys/<uuid:key_id>", methods=["DELETE"])
+@login_required
+@bp.response(204)
+def revoke_api_key(key_id):
+    """Revoke one of the caller's API keys."""
+    api_key = db.session.get(ApiKey, key_id)
+    if api_key is None or api_key.user_id != current_user().id or api_key.revoked_at is not None:
+        fail(404, "No such API key.")
+    api_key.revoked_at = utcnow()
+    db.session.commit()
+
+
+@bp.route("/jwks.json", methods=["GET"])
+def jwks_document():
+    """The public key that verifies access tokens (JWKS)."""
+    return jsonify(jwks(current_app.config["JWT_PUBLIC_KEY"]))
+
+
+@wellknown.route("/.well-known/jwks.json", methods=["GET"])
+def well_known_jwks():
+    """The public key that verifies access tokens (JWKS), at its well-known path."""
+    return jsonify(jwks(current_app.config["JWT_PUBLIC_KEY"]))

@@ -1,0 +1,65 @@
+"""One-off operator commands: ``python -m shared.cli init`` prepares a fresh installation."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from flask import Flask
+from flask_migrate import Migrate, upgrade
+
+from shared.config import REPO_ROOT, Config
+from shared import models  # noqa: F401  (registers the tables with the metadata)
+from shared.db import db
+from shared.keys import ensure_signing_keys
+from shared.logging_setup import configure_logging
+
+LOGGER = logging.getLogger(__name__)
+MIGRATIONS_DIR = REPO_ROOT / "migrations"
+
+migrate = Migrate()
+
+
+def database_app(config: Config) -> Flask:
+    """A bare Flask app holding the database, for migrations and background processes."""
+    app = Flask("conveyor")
+    app.config.from_object(config)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    return app
+
+
+def init(config: Config) -> None:
+    """Migrate the database, create development signing keys, and create/reset the first admin."""
+    from services.auth.services import AccountError, bootstrap_admin
+
+    config.check_production()
+    ensure_signing_keys(config)
+    app = database_app(config)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+        if config.ADMIN_USERNAME and config.ADMIN_PASSWORD:
+            try:
+                bootstrap_admin(config.ADMIN_USERNAME, config.ADMIN_PASSWORD, config.ADMIN_EMAIL)
+            except AccountError as exc:
+                raise SystemExit(f"CONVEYOR_ADMIN_PASSWORD refused: {exc}") from exc
+            db.session.commit()
+            LOGGER.info("administrator %s is ready", config.ADMIN_USERNAME)
+
+
+def create_app() -> Flask:
+    """For Flask-Migrate's CLI: ``flask --app shared.cli db migrate -m "..."``."""
+    return database_app(Config())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.cli")
+    parser.add_argument("command", choices=["init"])
+    parser.parse_args(argv)
+    configure_logging()
+    init(Config())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

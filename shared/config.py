@@ -1,0 +1,106 @@
+"""Settings read from the environment, shared by every service and worker.
+
+Every setting has a development default so ``make up`` works on a fresh
+machine; :meth:`Config.check_production` refuses those defaults when
+``CONVEYOR_ENV=production``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DEV_WORKER_TOKEN = "dev-worker-token-change-me"
+DEV_ADMIN_TOKEN = "dev-admin-token-change-me"
+DEV_SECRET_KEY = "dev-secret-key-change-me"
+DEV_DATABASE_URL = "postgresql+psycopg://conveyor:conveyor@127.0.0.1:5432/conveyor"
+DEV_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+class InsecureConfigError(RuntimeError):
+    """Production was asked to start with a development default secret."""
+
+
+class Config:
+    """All of Conveyor's settings; an instance reads the environment when created."""
+
+    def __init__(self) -> None:
+        self.ENV = _env("CONVEYOR_ENV", "development")
+        self.TESTING = self.ENV == "testing"
+        self.SECRET_KEY = _env("CONVEYOR_SECRET_KEY", DEV_SECRET_KEY)
+        self.DATA_DIR = Path(_env("CONVEYOR_DATA_DIR", str(REPO_ROOT / "var")))
+        self.STORAGE_DIR = Path(_env("CONVEYOR_STORAGE_DIR", str(self.DATA_DIR / "files")))
+
+        self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", DEV_DATABASE_URL)
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.AMQP_URL = _env("AMQP_URL", DEV_AMQP_URL)
+        # Exchange and queue names start with this, so a test run never touches `make up`'s queues.
+        self.AMQP_PREFIX = _env("CONVEYOR_AMQP_PREFIX", "conveyor")
+
+        self.JWT_PRIVATE_KEY_FILE = Path(_env("CONVEYOR_JWT_PRIVATE_KEY_FILE",
+                                              str(self.DATA_DIR / "keys" / "jwt_private.pem")))
+        self.JWT_PUBLIC_KEY_FILE = Path(_env("CONVEYOR_JWT_PUBLIC_KEY_FILE",
+                                             str(self.DATA_DIR / "keys" / "jwt_public.pem")))
+        self.JWT_ALGORITHM = "RS256"
+        self.ACCESS_TOKEN_MINUTES = _env_int("CONVEYOR_ACCESS_TOKEN_MINUTES", 15)
+        self.REFRESH_TOKEN_DAYS = _env_int("CONVEYOR_REFRESH_TOKEN_DAYS", 7)
+        self.LOGIN_RATE_LIMIT = _env("CONVEYOR_LOGIN_RATE_LIMIT", "10 per minute")
+        self.RATELIMIT_STORAGE_URI = _env("CONVEYOR_RATELIMIT_STORAGE", "memory://")
+
+        self.WORKER_TOKEN = _env("CONVEYOR_WORKER_TOKEN", DEV_WORKER_TOKEN)
+        self.ADMIN_TOKEN = _env("CONVEYOR_ADMIN_TOKEN", DEV_ADMIN_TOKEN)
+        self.ADMIN_USERNAME = os.environ.get("CONVEYOR_ADMIN_USERNAME")
+        self.ADMIN_PASSWORD = os.environ.get("CONVEYOR_ADMIN_PASSWORD")
+        self.ADMIN_EMAIL = _env("CONVEYOR_ADMIN_EMAIL", "")
+
+        self.MAX_UPLOAD_BYTES = _env_int("CONVEYOR_MAX_UPLOAD_MB", 200) * 1024 * 1024
+        self.MAX_CONTENT_LENGTH = self.MAX_UPLOAD_BYTES
+        self.MAX_ACTIVE_JOBS = _env_int("CONVEYOR_MAX_ACTIVE_JOBS", 10)
+        self.MAX_TEXT_CHARS = _env_int("CONVEYOR_MAX_TEXT_CHARS", 100_000)
+
+        self.MAX_ATTEMPTS = _env_int("CONVEYOR_MAX_ATTEMPTS", 3)
+        self.LEASE_SECONDS = _env_float("CONVEYOR_LEASE_SECONDS", 60)
+        self.RETRY_BACKOFF_SECONDS = _env_float("CONVEYOR_RETRY_BACKOFF_SECONDS", 5)
+        # A worker registration counts for the capability catalog for this long after its last heartbeat.
+        self.WORKER_SEEN_SECONDS = _env_int("CONVEYOR_WORKER_SEEN_SECONDS", 24 * 3600)
+
+        self.API_URL = _env("CONVEYOR_API_URL", "http://127.0.0.1:8000")
+        self.PUBLIC_URL = _env("CONVEYOR_PUBLIC_URL", "http://127.0.0.1:8000")
+
+        self.OPENAPI_VERSION = "3.1.0"
+        self.PROPAGATE_EXCEPTIONS = False
+
+    def check_production(self) -> None:
+        """Refuse to run in production with any development default secret."""
+        if self.ENV != "production":
+            return
+        problems = []
+        defaults = {
+            "CONVEYOR_SECRET_KEY": (self.SECRET_KEY, DEV_SECRET_KEY),
+            "CONVEYOR_WORKER_TOKEN": (self.WORKER_TOKEN, DEV_WORKER_TOKEN),
+            "CONVEYOR_ADMIN_TOKEN": (self.ADMIN_TOKEN, DEV_ADMIN_TOKEN),
+        }
+        for name, (value, default) in defaults.items():
+            if value == default or len(value) < 24 or "change-me" in value:
+                problems.append(f"{name} must be set to a random secret of 24+ characters")
+        if self.SQLALCHEMY_DATABASE_URI == DEV_DATABASE_URL:
+            problems.append("DATABASE_URL must be set (the development default has a known password)")
+        if self.AMQP_URL == DEV_AMQP_URL:
+            problems.append("AMQP_URL must be set (guest/guest is the development default)")
+        if self.ADMIN_PASSWORD and len(self.ADMIN_PASSWORD) < 12:
+            problems.append("CONVEYOR_ADMIN_PASSWORD must have 12+ characters")
+        if problems:
+            raise InsecureConfigError("refusing to start in production: " + "; ".join(problems))

@@ -1,0 +1,194 @@
+"""The job lifecycle: every state change of a job goes through these functions.
+
+They work on the Flask-SQLAlchemy session and leave committing to the caller,
+so a state change and the outbox row announcing it land in one transaction.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Optional
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from shared.db import db
+from shared.messaging import encode_message
+from shared.models import PRIORITIES, Job, JobChunk, JobLog, OutboxMessage
+from shared.states import ACTIVE, JobStatus, check_transition, is_terminal, stopped_status
+
+LOGGER = logging.getLogger(__name__)
+
+OUTBOX_CHANNEL = "conveyor_outbox"
+MAX_LOG_CHARS = 2000
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Conflict(Exception):
+    """The request does not fit the job's current state (e.g. a callback for a finished job)."""
+
+
+def enqueue(job: Job, delay_seconds: float = 0.0, dead_letter: bool = False) -> OutboxMessage:
+    """Add an outbox row announcing ``job`` to its kind's queue (or to its dead-letter queue)."""
+    payload = encode_message(str(job.id), job.kind, job.attempts + 1)
+    if dead_letter:
+        payload["dead_letter"] = True
+        payload["error"] = job.error
+    message = OutboxMessage(job_id=job.id, kind=job.kind, payload=payload,
+                            priority=PRIORITIES.get(job.priority, PRIORITIES["normal"]),
+                            available_at=utcnow() + timedelta(seconds=delay_seconds))
+    db.session.add(message)
+    if delay_seconds <= 0:
+        # Delivered by PostgreSQL at commit: the relay wakes at once instead of at its next poll.
+        db.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
+    return message
+
+
+def create_job(user_id: int, kind: str, params: dict[str, Any], priority: str = "normal",
+               job_id: Optional[uuid.UUID] = None) -> Job:
+    """Add a queued job and its outbox row to the session (the caller commits both at once)."""
+    job = Job(id=job_id or uuid.uuid4(), user_id=user_id, kind=kind, params=params, priority=priority,
+              status=JobStatus.QUEUED.value, progress_current=0.0, attempts=0)
+    db.session.add(job)
+    db.session.flush()
+    enqueue(job)
+    return job
+
+
+def count_active_jobs(user_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(Job).where(
+        Job.user_id == user_id, Job.status.in_([s.value for s in ACTIVE]))) or 0
+
+
+def lock_job(job_id: uuid.UUID) -> Optional[Job]:
+    """Load a job with a row lock, so concurrent callbacks on it apply one after the other."""
+    return db.session.scalars(select(Job).where(Job.id == job_id).with_for_update()).first()
+
+
+def _set_status(job: Job, new: JobStatus) -> None:
+    job.status = check_transition(job.status, new).value
+    if is_terminal(new):
+        job.finished_at = utcnow()
+        job.lease_expires_at = None
+
+
+def chunk_count(job: Job) -> int:
+    return db.session.scalar(select(func.count()).select_from(JobChunk).where(JobChunk.job_id == job.id)) or 0
+
+
+@dataclass
+class ClaimResult:
+    claimed: bool
+    reason: str = ""
+    claim_id: Optional[uuid.UUID] = None
+
+
+def claim(job: Job, worker_id: str, lease_seconds: float, max_attempts: int) -> ClaimResult:
+    """Give ``job`` to ``worker_id``; a job already running under a live lease or finished is a no-op."""
+    now = utcnow()
+    if is_terminal(job.status):
+        return ClaimResult(False, f"job is already {job.status}")
+    if job.status == JobStatus.RUNNING.value and job.lease_expires_at and job.lease_expires_at > now:
+        return ClaimResult(False, "job is running on another worker")
+    if job.attempts >= max_attempts:
+        fail_for_good(job, f"gave up after {job.attempts} attempts: the worker was lost each time")
+        return ClaimResult(False, "job has used all its attempts")
+    _set_status(job, JobStatus.RUNNING)
+    job.attempts += 1
+    job.claim_id = uuid.uuid4()
+    job.worker_id = worker_id
+    job.lease_expires_at = now + timedelta(seconds=lease_seconds)
+    job.started_at = job.started_at or now
+    job.error = None
+    return ClaimResult(True, claim_id=job.claim_id)
+
+
+def check_claim(job: Job, claim_id: Optional[str]) -> None:
+    """Refuse callbacks from a worker whose claim was superseded or whose job has finished."""
+    if is_terminal(job.status):
+        raise Conflict(f"job is already {job.status}")
+    if claim_id is None or job.claim_id is None or str(job.claim_id) != str(claim_id):
+        raise Conflict("this claim is no longer the job's current claim")
+
+
+def extend_lease(job: Job, lease_seconds: float) -> None:
+    job.lease_expires_at = utcnow() + timedelta(seconds=lease_seconds)
+
+
+def record_progress(job: Job, current: float, total: Optional[float], unit: Optional[str]) -> None:
+    """Move progress forward; a stale or replayed report never moves it back."""
+    if total is not None and total > 0:
+        job.progress_total = float(total)
+    if unit:
+        job.progress_unit = unit[:32]
+    if current > (job.progress_current or 0.0):
+        job.progress_current = float(min(current, job.progress_total or current))
+
+
+def upsert_chunk(job: Job, seq: int, data: dict[str, Any]) -> None:
+    """Store chunk ``seq`` of ``job``; a replayed chunk replaces itself instead of duplicating."""
+    statement = pg_insert(JobChunk).values(job_id=job.id, seq=seq, data=data)
+    db.session.execute(statement.on_conflict_do_update(
+        index_elements=[JobChunk.job_id, JobChunk.seq], set_={"data": statement.excluded.data}))
+
+
+def add_log(job: Job, message: str) -> None:
+    db.session.add(JobLog(job_id=job.id, message=message[:MAX_LOG_CHARS]))
+
+
+def succeed(job: Job, result: dict[str, Any]) -> None:
+    _set_status(job, JobStatus.SUCCEEDED)
+    job.result = result
+    job.error = None
+    if job.progress_total:
+        job.progress_current = job.progress_total
+
+
+def fail_for_good(job: Job, error: str) -> None:
+    """Fail permanently (partial when chunks were kept) and dead-letter the job for operators."""
+    _set_status(job, JobStatus.PARTIAL if chunk_count(job) else JobStatus.FAILED)
+    job.error = error
+    enqueue(job, dead_letter=True)
+
+
+def fail(job: Job, error: str, transient: bool, max_attempts: int, backoff_seconds: float) -> None:
+    """Retry a transient failure with exponential backoff while attempts remain, else fail for good."""
+    if transient and job.attempts < max_attempts:
+        _set_status(job, JobStatus.RETRYING)
+        job.error = error
+        job.lease_expires_at = None
+        job.claim_id = None
+        enqueue(job, delay_seconds=backoff_seconds * 2 ** (job.attempts - 1))
+        LOGGER.info("job %s: attempt %d failed (%s); retrying", job.id, job.attempts, error)
+        return
+    if transient:
+        error = f"gave up after {job.attempts} attempts: {error}"
+    fail_for_good(job, error)
+    LOGGER.info("job %s failed: %s", job.id, error)
+
+
+def cancel(job: Job) -> None:
+    """Stop a job at once: the worker learns it from its next callback and keeps nothing more."""
+    if is_terminal(job.status):
+        raise Conflict(f"job is already {job.status}")
+    _set_status(job, stopped_status(chunk_count(job)))
+    job.cancelled_at = utcnow()
+    job.claim_id = None
+
+
+def reap_expired_leases(lease_seconds: float, max_attempts: int, backoff_seconds: float,
+                        limit: int = 100) -> int:
+    """Hand back running jobs whose worker stopped renewing its lease (crash, lost connection)."""
+    expired = db.session.scalars(
+        select(Job).where(Job.status == JobStatus.RUNNING.value, Job.lease_expires_at < utcnow())
+        .order_by(Job.lease_expires_at).limit(limit).with_for_update(skip_locked=True)).all()
+    for job in expired:
+        LOGGER.warning("job %s: worker %s lost its lease (attempt %d)", job.id, job.worker_id, job.attempts)
+        fail(job, f"worker {job.worker_id} stopped responding", transient=True,
+             max_attempts=max_attempts, backoff_seconds=0)
+    return len(expired)

@@ -1,0 +1,132 @@
+"""The outbox relay: publishes committed outbox rows with publisher confirms, and reaps lost jobs.
+
+Run it as ``python -m shared.outbox``. A row is marked sent only after the
+broker confirmed it, so a crash in between publishes it again (consumers are
+idempotent). PostgreSQL NOTIFY wakes the relay at once; it also polls, for
+delayed retries and missed notifications. Several relays may run: rows are
+taken with ``FOR UPDATE SKIP LOCKED``.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from datetime import timedelta
+
+import psycopg
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from shared import jobflow
+from shared.cli import database_app
+from shared.config import Config
+from shared.db import db
+from shared.logging_setup import configure_logging
+from shared.messaging import PublishError, Publisher
+from shared.models import OutboxMessage
+
+LOGGER = logging.getLogger(__name__)
+
+BATCH = 100
+POLL_SECONDS = 1.0
+REAP_EVERY_SECONDS = 2.0
+MAX_PUBLISH_BACKOFF = 30.0
+
+
+class OutboxRelay:
+    """Moves outbox rows to RabbitMQ and hands back jobs whose worker lease expired."""
+
+    def __init__(self, app: Flask, publisher: Publisher):
+        self.app = app
+        self.publisher = publisher
+        self.config = app.config
+
+    def relay_batch(self) -> int:
+        """Publish the rows that are due; return how many were confirmed."""
+        sent = 0
+        rows = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.sent_at.is_(None),
+                                        OutboxMessage.available_at <= jobflow.utcnow())
+            .order_by(OutboxMessage.priority.desc(), OutboxMessage.id)
+            .limit(BATCH).with_for_update(skip_locked=True)).all()
+        try:
+            for row in rows:
+                try:
+                    self.publisher.publish(row.kind, row.payload, priority=row.priority,
+                                           dead_letter=bool(row.payload.get("dead_letter")))
+                except PublishError as exc:
+                    row.attempts += 1
+                    row.last_error = str(exc)[:500]
+                    delay = min(MAX_PUBLISH_BACKOFF, 0.5 * 2 ** min(row.attempts, 8))
+                    row.available_at = jobflow.utcnow() + timedelta(seconds=delay)
+                    LOGGER.warning("job %s: publish failed (%s); retry in %.1fs", row.job_id, exc, delay)
+                    break
+                self._mark_sent(row)
+                sent += 1
+        finally:
+            db.session.commit()
+        return sent
+
+    def _mark_sent(self, row: OutboxMessage) -> None:
+        row.sent_at = jobflow.utcnow()
+        LOGGER.info("job %s: published to %s (attempt %s)", row.job_id, row.kind, row.payload.get("attempt"))
+
+    def reap(self) -> int:
+        """Hand back or fail running jobs whose worker stopped renewing its lease."""
+        count = jobflow.reap_expired_leases(self.config["LEASE_SECONDS"], self.config["MAX_ATTEMPTS"],
+                                            self.config["RETRY_BACKOFF_SECONDS"])
+        db.session.commit()
+        return count
+
+    def _listen(self) -> psycopg.Connection:
+        url = make_url(self.config["SQLALCHEMY_DATABASE_URI"]).set(drivername="postgresql")
+        connection = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        connection.execute(f"LISTEN {jobflow.OUTBOX_CHANNEL}")
+        return connection
+
+    def run(self, stop: threading.Event) -> None:
+        """Relay until ``stop`` is set, surviving database and broker outages."""
+        listener = None
+        last_reap = 0.0
+        while not stop.is_set():
+            try:
+                with self.app.app_context():
+                    if listener is None:
+                        listener = self._listen()
+                    while self.relay_batch() == BATCH:
+                        pass
+                    if time.monotonic() - last_reap > REAP_EVERY_SECONDS:
+                        self.reap()
+                        last_reap = time.monotonic()
+                self.publisher.process_events()
+                # Wakes on NOTIFY from a submit's commit, or after POLL_SECONDS for delayed rows.
+                for _ in listener.notifies(timeout=POLL_SECONDS, stop_after=1):
+                    pass
+            except Exception as exc:  # noqa: BLE001 - the relay must outlive any database or broker outage
+                LOGGER.error("relay loop error: %s; retrying in 2s", exc)
+                if listener is not None:
+                    listener.close()
+                    listener = None
+                stop.wait(2.0)
+        self.publisher.close()
+        if listener is not None:
+            listener.close()
+
+
+def main() -> None:
+    configure_logging()
+    config = Config()
+    config.check_production()
+    app = database_app(config)
+    relay = OutboxRelay(app, Publisher(config.AMQP_URL, config.AMQP_PREFIX))
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    LOGGER.info("outbox relay started (prefix %s)", config.AMQP_PREFIX)
+    relay.run(stop)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Who is calling: access tokens (JWT, RS256) and API keys, for both Flask services.
+
+Tokens are verified with the public key only; a token is void once its login
+session is revoked (logout), its user is deactivated, or it was issued before the
+user's last password change.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import timedelta
+from typing import Any, Callable, Optional
+
+from flask import Flask, g, request
+from flask_jwt_extended import JWTManager, get_current_user, verify_jwt_in_request
+from sqlalchemy import select
+
+from shared.config import Config
+from shared.db import db
+from shared.errors import error_response, fail
+from shared.jobflow import utcnow
+from shared.keys import read_key
+from shared.models import ApiKey, AuthSession, User
+
+API_KEY_PREFIX = "cvk_"
+ISSUER = "conveyor"
+
+jwt = JWTManager()
+
+
+def configure_jwt(app: Flask, config: Config, sign: bool) -> None:
+    """Set flask-jwt-extended up for RS256; only the auth service (``sign``) gets the private key."""
+    app.config.update(
+        JWT_ALGORITHM=config.JWT_ALGORITHM,
+        JWT_DECODE_ALGORITHMS=[config.JWT_ALGORITHM],
+        JWT_PUBLIC_KEY=read_key(config.JWT_PUBLIC_KEY_FILE),
+        JWT_ACCESS_TOKEN_EXPIRES=timedelta(minutes=config.ACCESS_TOKEN_MINUTES),
+        JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=config.REFRESH_TOKEN_DAYS),
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_ENCODE_ISSUER=ISSUER,
+        JWT_DECODE_ISSUER=ISSUER,
+        JWT_ERROR_MESSAGE_KEY="message",
+    )
+    if sign:
+        app.config["JWT_PRIVATE_KEY"] = read_key(config.JWT_PRIVATE_KEY_FILE)
+    jwt.init_app(app)
+
+
+def _unauthorized(message: str):
+    return error_response(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+@jwt.unauthorized_loader
+def _missing_token(reason: str):
+    return _unauthorized("Missing credentials: send 'Authorization: Bearer <token>' or an API key.")
+
+
+@jwt.invalid_token_loader
+def _invalid_token(reason: str):
+    return _unauthorized("Invalid token.")
+
+
+@jwt.expired_token_loader
+def _expired_token(header: dict, payload: dict):
+    return _unauthorized("Token has expired.")
+
+
+@jwt.revoked_token_loader
+def _revoked_token(header: dict, payload: dict):
+    return _unauthorized("Token has been revoked.")
+
+
+@jwt.user_lookup_error_loader
+def _unknown_user(header: dict, payload: dict):
+    return _unauthorized("Token has been revoked.")
+
+
+@jwt.token_in_blocklist_loader
+def _is_revoked(header: dict, payload: dict) -> bool:
+    session = db.session.get(AuthSession, _uuid_or_none(payload.get("sid")))
+    if session is None or session.revoked_at is not None:
+        return True
+    if payload.get("type") == "refresh" and not hmac.compare_digest(session.refresh_jti, payload["jti"]):
+        return True
+    user = db.session.get(User, int(payload["sub"]))
+    if user is None or not user.is_active:
+        return True
+    return user.tokens_valid_after is not None and payload["iat"] < user.tokens_valid_after.timestamp()
+
+
+@jwt.user_lookup_loader
+def _load_user(header: dict, payload: dict) -> Optional[User]:
+    return db.session.get(User, int(payload["sub"]))
+
+
+def _uuid_or_none(value: Any) -> Optional[uuid.UUID]:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def new_api_key() -> tuple[str, str]:
+    """A fresh API key and the hash stored for it (keys are random, so SHA-256 suffices)."""
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, hash_api_key(key)
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _presented_api_key() -> Optional[str]:
+    header = request.headers.get("X-API-Key")
+    if header:
+        return header
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() in ("bearer", "token") and value.startswith(API_KEY_PREFIX):
+        return value
+    return None
+
+
+def user_for_api_key(key: str) -> Optional[User]:
+    """The active owner of a live API key, marking the key as used."""
+    api_key = db.session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_api_key(key))).first()
+    if api_key is None or api_key.revoked_at is not None or not api_key.user.is_active:
+        return None
+    now = utcnow()
+    # Recorded at minute precision: a write per request would cost more than the lookup itself.
+    if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
+        api_key.last_used_at = now
+        db.session.commit()
+    return api_key.user
+
+
+def authenticate() -> User:
+    """Identify the caller by API key or access token, or answer 401."""
+    key = _presented_api_key()
+    if key is not None:
+        user = user_for_api_key(key)
+        if user is None:
+            fail(401, "Invalid API key.")
+    else:
+        verify_jwt_in_request()
+        user = get_current_user()
+    g.user = user
+    return user
+
+
+def login_required(view: Callable) -> Callable:
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        authenticate()
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def admin_required(view: Callable) -> Callable:
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if not authenticate().is_admin:
+            fail(403, "Administrator role required.")
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def current_user() -> User:
+    return g.user

@@ -1,0 +1,78 @@
+"""What the auth and API app factories have in common: settings, database, errors, docs, health."""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import swagger_ui_bundle
+from flask import Blueprint, Flask, jsonify, send_from_directory
+from flask_smorest import Api
+from sqlalchemy import text
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from shared.config import Config
+from shared.db import db
+from shared.errors import register_error_handlers
+from shared.logging_setup import configure_logging
+
+LOGGER = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], None]
+
+
+def configure_service(app: Flask, config: Config, title: str, docs_prefix: str) -> Api:
+    """Load settings, refuse insecure production settings, attach the database, errors and OpenAPI."""
+    config.check_production()
+    configure_logging()
+    app.config.from_object(config)
+    app.config.update(
+        API_TITLE=title,
+        API_VERSION="1.0.0",
+        OPENAPI_URL_PREFIX=docs_prefix,
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        # Served from the swagger-ui-bundle package: the docs page works on an air-gapped machine.
+        OPENAPI_SWAGGER_UI_URL=docs_prefix.rstrip("/") + "/docs/assets/",
+        API_SPEC_OPTIONS={"components": {"securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}},
+            "security": [{"bearerAuth": []}, {"apiKey": []}]},
+    )
+    # The gateway in front sets X-Forwarded-For; rate limits and logs need the client's address.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    db.init_app(app)
+    register_error_handlers(app)
+    assets = Blueprint("docs_assets", __name__, url_prefix=docs_prefix.rstrip("/") + "/docs/assets")
+    assets.add_url_rule("/<path:filename>", "asset",
+                        lambda filename: send_from_directory(swagger_ui_bundle.swagger_ui_path, filename))
+    app.register_blueprint(assets)
+    return Api(app)
+
+
+def health_blueprint(checks: dict[str, ReadinessCheck], prefix: str = "") -> Blueprint:
+    """``/healthz`` (the process answers) and ``/readyz`` (its dependencies answer)."""
+    bp = Blueprint("health", __name__, url_prefix=prefix)
+
+    @bp.route("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    @bp.route("/readyz")
+    def readyz():
+        results, ready = {}, True
+        for name, check in checks.items():
+            try:
+                check()
+                results[name] = "ok"
+            except Exception as exc:  # any failure of a dependency means "not ready"; the type says why
+                LOGGER.warning("readiness check %s failed: %s", name, exc.__class__.__name__)
+                results[name] = "unavailable"
+                ready = False
+        return jsonify(status="ok" if ready else "unavailable", checks=results), 200 if ready else 503
+
+    return bp
+
+
+def check_database() -> None:
+    db.session.execute(text("SELECT 1"))
+    db.session.rollback()

@@ -1,0 +1,369 @@
+"""The reusable AMQP worker: one class for every kind, around a pure ``process(job, io)``.
+
+Life of a delivery (prefetch 1): the message is decoded (poison → dead-letter at
+once), the job is claimed through the internal API on a work thread, then the
+worker stops consuming and acks, so a job longer than RabbitMQ's consumer
+timeout never loops and no second message waits behind a busy worker. While
+the job runs, heartbeats renew its lease; if the worker dies, the relay's reaper
+hands the job back after the lease (at most ``CONVEYOR_MAX_ATTEMPTS`` in all).
+Acks and consumer changes go back to the connection thread through
+``add_callback_threadsafe``.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pika
+from pika.adapters.blocking_connection import BlockingChannel
+
+from shared.config import Config
+from shared.handler import Handler, JobCancelled, PermanentError, TransientError
+from shared.internal_api import ApiError, ApiUnavailable, InternalApi
+from shared.messaging import PoisonMessage, declare_topology, decode_message, queue_name
+
+LOGGER = logging.getLogger(__name__)
+
+MAX_RECONNECT_DELAY = 30.0
+REGISTRY_EVERY_SECONDS = 30.0
+PROGRESS_EVERY_SECONDS = 0.25
+
+
+class ClaimLost(Exception):
+    """Another worker took the job over (our lease ran out) or the job was deleted."""
+
+
+class RemoteJobIO:
+    """The JobIO of a claimed job, backed by the internal API."""
+
+    def __init__(self, api: InternalApi, job: dict[str, Any], claim_id: str, workdir: Path):
+        self.api = api
+        self.job = job
+        self.job_id = job["id"]
+        self.claim_id = claim_id
+        self.workdir = workdir
+        self.cancelled = threading.Event()
+        self._input: Optional[Path] = None
+        self._pending_progress: Optional[dict[str, Any]] = None
+        self._last_progress_sent = 0.0
+
+    def _send(self, events: list[dict[str, Any]]) -> None:
+        try:
+            if self.api.post_events(self.job_id, self.claim_id, events):
+                self.cancelled.set()
+        except ApiError as exc:
+            if exc.status in (404, 409):
+                raise ClaimLost(str(exc)) from exc
+            raise
+        self.check_cancelled()
+
+    def input_path(self) -> Path:
+        if self._input is None:
+            name = Path(self.job["input"]["filename"] if self.job.get("input") else "input").name
+            self._input = self.api.download_input(self.job_id, self.claim_id, self.workdir / f"input-{name}")
+        return self._input
+
+    def progress(self, current: float, total: float, unit: str) -> None:
+        self._pending_progress = {"type": "progress", "current": current, "total": total, "unit": unit}
+        # Throttled: a fast loop may report thousands of times; the last report is flushed at the end.
+        if time.monotonic() - self._last_progress_sent >= PROGRESS_EVERY_SECONDS or current >= total:
+            self.flush()
+        else:
+            self.check_cancelled()
+
+    def flush(self) -> None:
+        if self._pending_progress is not None:
+            event, self._pending_progress = self._pending_progress, None
+            self._last_progress_sent = time.monotonic()
+            self._send([event])
+
+    def chunk(self, seq: int, data: dict[str, Any]) -> None:
+        events = [{"type": "chunk", "seq": seq, "data": data}]
+        if self._pending_progress is not None:
+            events.append(self._pending_progress)
+            self._pending_progress = None
+        self._send(events)
+
+    def log(self, message: str) -> None:
+        self._send([{"type": "log", "message": message}])
+
+    def add_artifact(self, name: str, path: Path, content_type: str) -> None:
+        self.api.upload_artifact(self.job_id, self.claim_id, name, path, content_type)
+
+    def heartbeat(self) -> None:
+        self._send([{"type": "heartbeat"}])
+
+    def check_cancelled(self) -> None:
+        if self.cancelled.is_set():
+            raise JobCancelled()
+
+
+class Worker:
+    """Consumes one kind's queue and runs its handler on a work thread, one job at a time."""
+
+    def __init__(self, kind: str, handler: Handler, config: Optional[Config] = None,
+                 capabilities: Optional[Callable[[], dict[str, Any]]] = None,
+                 worker_id: Optional[str] = None):
+        self.kind = kind
+        self.handler = handler
+        self.config = config or Config()
+        self.capabilities = capabilities or dict
+        self.worker_id = worker_id or f"{kind}-{socket.gethostname()}-{os.getpid()}"
+        self.api = InternalApi(self.config.API_URL, self.config.WORKER_TOKEN)
+        self.queue = queue_name(self.config.AMQP_PREFIX, kind)
+        self._connection: Optional[pika.BlockingConnection] = None
+        self._channel: Optional[BlockingChannel] = None
+        self._consumer_tag: Optional[str] = None
+        self._lock = threading.Lock()
+        self._busy = threading.Event()
+        self._stopping = threading.Event()
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Open the connection and channel, declare the topology, start consuming unless busy."""
+        params = pika.URLParameters(self.config.AMQP_URL)
+        params.heartbeat = 30
+        params.blocked_connection_timeout = 60
+        params.connection_attempts = 1
+        connection = pika.BlockingConnection(params)
+        channel = connection.channel()
+        channel.basic_qos(prefetch_count=1)
+        declare_topology(channel, self.config.AMQP_PREFIX, [self.kind])
+        with self._lock:
+            self._connection, self._channel, self._consumer_tag = connection, channel, None
+        if not self._busy.is_set():
+            self._start_consuming()
+        LOGGER.info("%s connected; consuming %s", self.worker_id, self.queue)
+
+    def run(self) -> None:
+        """Consume until stopped, reconnecting with capped backoff when the connection drops."""
+        self._install_signal_handlers()
+        threading.Thread(target=self._registry_loop, name="registry", daemon=True).start()
+        delay = 1.0
+        while not self._stopping.is_set():
+            try:
+                self.connect()
+                delay = 1.0
+                while not (self._stopping.is_set() and not self._busy.is_set()):
+                    self._connection.process_data_events(time_limit=0.5)
+            except (pika.exceptions.AMQPConnectionError, pika.exceptions.StreamLostError,
+                    pika.exceptions.ConnectionClosedByBroker) as exc:
+                LOGGER.warning("%s: broker connection lost (%s); reconnecting in %.0fs",
+                               self.worker_id, exc.__class__.__name__, delay)
+                self._stopping.wait(delay)
+                delay = min(delay * 2, MAX_RECONNECT_DELAY)
+        while self._busy.is_set():
+            time.sleep(0.1)
+        self.close()
+        LOGGER.info("%s stopped", self.worker_id)
+
+    def stop(self) -> None:
+        """Finish the current job (if any), then leave."""
+        self._stopping.set()
+
+    def close(self) -> None:
+        with self._lock:
+            connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except pika.exceptions.AMQPError:
+                LOGGER.debug("closing a broken connection", exc_info=True)
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def on_signal(signum, frame):
+            if self._stopping.is_set():
+                LOGGER.warning("%s: second signal, leaving now; the job's lease will hand it back",
+                               self.worker_id)
+                os._exit(1)
+            LOGGER.info("%s: stopping after the current job", self.worker_id)
+            self.stop()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+
+    def _registry_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.api.heartbeat(self.worker_id, self.kind, self.capabilities())
+            except (ApiError, ApiUnavailable) as exc:
+                LOGGER.warning("%s: registration failed: %s", self.worker_id, exc)
+            self._stopping.wait(REGISTRY_EVERY_SECONDS)
+
+    # --- connection-thread callbacks ---------------------------------------------------------------
+
+    def _start_consuming(self) -> None:
+        if self._channel is not None and self._channel.is_open and self._consumer_tag is None \
+                and not self._stopping.is_set():
+            self._consumer_tag = self._channel.basic_consume(self.queue, self.on_message)
+
+    def _threadsafe(self, callback: Callable[[], None]) -> bool:
+        """Run ``callback`` on the connection thread; False when the connection is gone."""
+        with self._lock:
+            connection = self._connection
+        if connection is None or not connection.is_open:
+            LOGGER.warning("%s: connection gone; the broker redelivers unacked messages", self.worker_id)
+            return False
+        try:
+            connection.add_callback_threadsafe(callback)
+        except pika.exceptions.ConnectionWrongStateError:
+            return False
+        return True
+
+    def on_message(self, channel: BlockingChannel, method, properties, body: bytes) -> None:
+        """Decode a delivery; poison is dead-lettered at once, a job goes to a work thread."""
+        try:
+            message = decode_message(body, self.kind)
+        except PoisonMessage as exc:
+            LOGGER.error("%s: dead-lettering a poison message: %s", self.worker_id, exc)
+            channel.basic_reject(method.delivery_tag, requeue=False)
+            if exc.job_id:
+                threading.Thread(target=self._fail_poisoned, args=(exc.job_id, str(exc)), daemon=True).start()
+            return
+        self._busy.set()
+        threading.Thread(target=self._run_job, args=(channel, method.delivery_tag, message),
+                         name=f"job-{message['job_id']}", daemon=True).start()
+
+    def _fail_poisoned(self, job_id: str, reason: str) -> None:
+        """Fail the job a poison message named, so it does not wait forever in ``queued``."""
+        try:
+            claim = self.api.claim(job_id, self.worker_id)
+            if claim["claimed"]:
+                self.api.fail(job_id, str(claim["claim_id"]), f"unusable job message: {reason}", transient=False)
+        except (ApiError, ApiUnavailable) as exc:
+            LOGGER.warning("job %s: could not fail the poisoned job (%s)", job_id, exc)
+
+    def ack(self, channel: BlockingChannel, delivery_tag: int, pause: bool = False) -> None:
+        """Ack a delivery (from the connection thread); ``pause`` stops consuming first."""
+        if not channel.is_open:
+            return
+        if pause and self._consumer_tag is not None:
+            channel.basic_cancel(self._consumer_tag)
+            self._consumer_tag = None
+        channel.basic_ack(delivery_tag)
+
+    def _requeue(self, channel: BlockingChannel, delivery_tag: int) -> None:
+        if channel.is_open:
+            channel.basic_nack(delivery_tag, requeue=True)
+
+    def _resume(self) -> None:
+        self._busy.clear()
+        self._start_consuming()
+
+    # --- work thread -----------------------------------------------------------------------------------
+
+    def _run_job(self, channel: BlockingChannel, delivery_tag: int, message: dict[str, Any]) -> None:
+        job_id = message["job_id"]
+        try:
+            try:
+                claim = self.api.claim(job_id, self.worker_id)
+            except ApiError as exc:
+                LOGGER.warning("job %s: claim refused (%s); dropping the message", job_id, exc)
+                self._threadsafe(lambda: self.ack(channel, delivery_tag))
+                return
+            except ApiUnavailable as exc:
+                LOGGER.warning("job %s: API unavailable (%s); message requeued", job_id, exc)
+                self._threadsafe(lambda: self._requeue(channel, delivery_tag))
+                return
+            if not claim["claimed"]:
+                LOGGER.info("job %s: nothing to do (%s)", job_id, claim["reason"])
+                self._threadsafe(lambda: self.ack(channel, delivery_tag))
+                return
+            self._threadsafe(lambda: self.ack(channel, delivery_tag, pause=True))
+            self.execute(claim["job"], str(claim["claim_id"]))
+        finally:
+            if not self._threadsafe(self._resume):
+                self._busy.clear()
+
+    def execute(self, job: dict[str, Any], claim_id: str) -> None:
+        """Run the handler on a claimed job and report how it ended."""
+        job_id = job["id"]
+        workdir = Path(tempfile.mkdtemp(prefix=f"conveyor-{job_id}-"))
+        io = RemoteJobIO(self.api, job, claim_id, workdir)
+        done = threading.Event()
+        beat = threading.Thread(target=self._heartbeat_loop, args=(io, done, job.get("lease_seconds", 60)),
+                                name=f"lease-{job_id}", daemon=True)
+        beat.start()
+        started = time.monotonic()
+        LOGGER.info("job %s: started (attempt %s)", job_id, job.get("attempt"))
+        try:
+            result = self.handler(job, io)
+            io.flush()
+            self.api.succeed(job_id, claim_id, result)
+            LOGGER.info("job %s: succeeded in %.2fs", job_id, time.monotonic() - started)
+        except JobCancelled:
+            LOGGER.info("job %s: cancelled by its owner; stopped", job_id)
+        except ClaimLost as exc:
+            LOGGER.warning("job %s: claim lost (%s); stopped", job_id, exc)
+        except PermanentError as exc:
+            self._report_failure(job_id, claim_id, str(exc), transient=False)
+        except TransientError as exc:
+            self._report_failure(job_id, claim_id, str(exc), transient=True)
+        except (ApiError, ApiUnavailable) as exc:
+            LOGGER.error("job %s: API failure (%s); the lease will hand the job back", job_id, exc)
+        except Exception as exc:  # noqa: BLE001 - an unexpected crash is retried, within the attempt limit
+            LOGGER.exception("job %s: unexpected error", job_id)
+            self._report_failure(job_id, claim_id, f"internal error ({exc.__class__.__name__})", transient=True)
+        finally:
+            done.set()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _report_failure(self, job_id: str, claim_id: str, error: str, transient: bool) -> None:
+        try:
+            status = self.api.fail(job_id, claim_id, error, transient)
+            LOGGER.info("job %s: failed (%s, %s) -> %s", job_id, "transient" if transient else "permanent",
+                        error, status)
+        except (ApiError, ApiUnavailable) as exc:
+            LOGGER.error("job %s: could not report failure (%s)", job_id, exc)
+
+    def _heartbeat_loop(self, io: RemoteJobIO, done: threading.Event, lease_seconds: float) -> None:
+        """Renew the lease while the handler runs; also learns about cancellation between events."""
+        while not done.wait(max(0.2, lease_seconds / 3)):
+            try:
+                io.heartbeat()
+            except JobCancelled:
+                return
+            except (ClaimLost, ApiError, ApiUnavailable) as exc:
+                LOGGER.warning("job %s: heartbeat failed (%s)", io.job_id, exc)
+                if isinstance(exc, ClaimLost):
+                    io.cancelled.set()
+                    return
+
+
+def run_supervised(target: Callable[[], None], name: str) -> None:
+    """Run ``target`` in a child process and start it again if it dies (a crash must not stop the queue)."""
+    stopping = threading.Event()
+    child: Optional[multiprocessing.Process] = None
+
+    def forward(signum, frame):
+        stopping.set()
+        if child is not None and child.pid:
+            os.kill(child.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    delay = 1.0
+    while not stopping.is_set():
+        child = multiprocessing.Process(target=target, name=name)
+        child.start()
+        started = time.monotonic()
+        child.join()
+        if stopping.is_set() or child.exitcode == 0:
+            break
+        # A child that lived for a while was fine until this crash: start again quickly.
+        delay = 1.0 if time.monotonic() - started > 60 else min(delay * 2, MAX_RECONNECT_DELAY)
+        LOGGER.error("%s exited with %s; restarting in %.0fs", name, child.exitcode, delay)
+        stopping.wait(delay)
