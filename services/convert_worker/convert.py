@@ -1,0 +1,107 @@
+"""The media-conversion domain function: ``process(job, io) -> result``, free of AMQP and HTTP."""
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from services.convert_worker.command import build_plan
+from services.convert_worker.limits import ConvertLimits
+from services.convert_worker.runner import run_ffmpeg
+from services.convert_worker.targets import TARGETS, validate_params
+from shared.handler import JobIO, PermanentError
+from shared.media_probe import MediaInfo, ProbeError, ffmpeg_exe, probe
+
+LOGGER = logging.getLogger(__name__)
+
+_UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_STEM_CHARS = 80
+
+
+def validate_upload(path: Path, params: dict[str, Any], ffmpeg: str | None = None,
+                    limits: ConvertLimits | None = None) -> dict[str, Any]:
+    """Submit-time check: probe the stored upload and validate params; ValueError means 400."""
+    return validate_params(params, probe(path, ffmpeg), limits)
+
+
+def process(job: dict[str, Any], io: JobIO) -> dict[str, Any]:
+    """Convert the job's input file to the requested target and upload it as one artifact."""
+    limits = ConvertLimits.from_env()
+    ffmpeg = ffmpeg_exe()
+    source = io.input_path()
+    try:
+        info = probe(source, ffmpeg)
+        params = validate_params(job.get("params") or {}, info, limits)
+    except ValueError as exc:  # ProbeError included: bad input never gets better on retry
+        raise PermanentError(str(exc)) from exc
+    target = TARGETS[params["target"]]
+    name = artifact_name((job.get("input") or {}).get("filename"), target.extension)
+    with tempfile.TemporaryDirectory(prefix="conveyor-convert-") as workdir:
+        output = Path(workdir) / f"output.{target.extension}"
+        plan = build_plan(ffmpeg, source, info, params, output)
+        LOGGER.info("job %s: %s %s -> %s (copy: %s)", io.job_id,
+                    "remuxing" if plan.remux else "converting", info.demuxer, target.name,
+                    ",".join(plan.copied) or "none")
+        io.log(f"{'Remuxing (stream copy)' if plan.remux else 'Converting'} to {target.name}")
+        total = plan.output_seconds
+        started = time.monotonic()
+        run_ffmpeg(plan.args, output=output, timeout=limits.timeout_for(total),
+                   max_output_bytes=limits.max_output_bytes,
+                   on_progress=lambda done: io.progress(min(done, total), total, "seconds"),
+                   on_idle=io.check_cancelled, stderr_path=Path(workdir) / "ffmpeg.log")
+        elapsed = time.monotonic() - started
+        result = describe_output(output, target.kind, ffmpeg)
+        io.add_artifact(name, output, target.content_type)
+    io.progress(total, total, "seconds")
+    LOGGER.info("job %s: %s written in %.2f s", io.job_id, name, elapsed)
+    return {"target": target.name, "artifact": name, "content_type": target.content_type,
+            "remuxed": plan.remux, "copied_streams": list(plan.copied),
+            "elapsed_seconds": round(elapsed, 3), **result}
+
+
+def artifact_name(filename: str | None, extension: str) -> str:
+    """A download name from the upload's name: 'My clip (1).MOV' -> 'My_clip_1.mp4'."""
+    stem = Path(filename or "").stem
+    stem = _UNSAFE_NAME_RE.sub("_", stem).strip("._-")[:MAX_STEM_CHARS]
+    return f"{stem or 'output'}.{extension}"
+
+
+def describe_output(path: Path, kind: str, ffmpeg: str) -> dict[str, Any]:
+    """Result metadata from a probe of the produced file, so it reports what was made."""
+    if kind == "image":
+        return _describe_image(path)
+    try:
+        info = probe(path, ffmpeg)
+    except ProbeError as exc:
+        raise PermanentError(f"the converted file does not decode: {exc}") from exc
+    return _describe_media(info)
+
+
+def _describe_media(info: MediaInfo) -> dict[str, Any]:
+    video, audio = info.first("video"), info.first("audio")
+    return {
+        "format": info.format_name, "duration": round(info.duration, 3), "size": info.size,
+        "video": video and {"codec": video.codec_name, "width": video.width,
+                            "height": video.height, "fps": video.fps},
+        "audio": audio and {"codec": audio.codec_name, "sample_rate": audio.sample_rate,
+                            "channels": audio.channels},
+    }
+
+
+def _describe_image(path: Path) -> dict[str, Any]:
+    # ffmpeg probes single images only through its image2 demuxer, which probe() refuses for
+    # untrusted input; Pillow reads our own output instead.
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            width, height, codec = image.width, image.height, image.format.lower()
+    except (UnidentifiedImageError, OSError) as exc:
+        raise PermanentError("the thumbnail could not be made (no frame at that time?)") from exc
+    return {"format": codec, "duration": 0.0, "size": path.stat().st_size,
+            "video": {"codec": codec, "width": width, "height": height, "fps": None},
+            "audio": None}
