@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from services.translate_worker.apertium import (
+    DEFAULT_MAX_HOPS,
     ApertiumError,
     ApertiumTranslator,
     describe_pairs,
@@ -47,24 +48,31 @@ def validate_pair(source: Any, target: Any,
                   pairs: Iterable[tuple[str, str] | Mapping[str, str]]) -> tuple[str, str]:
     """Normalize a requested pair and check that the given pairs serve it; raises ValueError.
 
-    ``pairs`` are direct pairs ``(src, tgt)`` or catalog entries ``{"source", "target", ...}`` (the
-    output of ``ApertiumTranslator.supported_pairs()``), so the API can check a job without Apertium.
+    ``pairs`` are direct pairs ``(src, tgt)``, which may be chained through pivot languages, or catalog
+    entries ``{"source", "target", "via"}`` (the output of ``ApertiumTranslator.supported_pairs()``),
+    which already list every route; either way the API can check a job without Apertium.
     """
+    pairs = list(pairs)
+    is_catalog = any(isinstance(pair, Mapping) for pair in pairs)
     direct = {_as_pair(pair) for pair in pairs}
-    supported = f"supported pairs: {describe_pairs(reachable_pairs(direct))}"
+    max_hops = 1 if is_catalog else DEFAULT_MAX_HOPS
+
+    def refuse(reason: str) -> ValueError:
+        supported = reachable_pairs(direct, max_hops)
+        return ValueError(f"{reason}; supported pairs: {describe_pairs(supported)}")
+
     if not isinstance(source, str) or not isinstance(target, str) or not source or not target:
-        raise ValueError(f"source_lang and target_lang are required; {supported}")
+        raise refuse("source_lang and target_lang are required")
     if source.strip().lower() == AUTO_DETECT:
-        raise ValueError("source_lang 'auto' is not supported yet: name the source language "
-                         f"(e.g. 'en'); {supported}")
+        raise refuse("source_lang 'auto' is not supported yet: name the source language (e.g. 'en')")
     try:
         src, tgt = normalize(source), normalize(target)
     except ValueError as exc:
-        raise ValueError(f"{exc}; {supported}") from exc
+        raise refuse(str(exc)) from exc
     if src == tgt:
-        raise ValueError(f"source_lang and target_lang are both {src!r}; {supported}")
-    if shortest_route(direct, src, tgt) is None:
-        raise ValueError(f"cannot translate {src} to {tgt}; {supported}")
+        raise refuse(f"source_lang and target_lang are both {src!r}")
+    if shortest_route(direct, src, tgt, max_hops) is None:
+        raise refuse(f"cannot translate {src} to {tgt}")
     return src, tgt
 
 

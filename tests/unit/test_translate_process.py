@@ -70,7 +70,10 @@ def test_validate_pair_normalizes_and_accepts_pivoted_pairs():
 
     assert validate_pair("ENG", "spa", direct) == ("en", "es")
     assert validate_pair("en", "fr", direct) == ("en", "fr")
-    assert validate_pair("en", "fr", [{"source": "en", "target": "fr", "via": ["es"]}]) == ("en", "fr")
+    catalog = [{"source": "en", "target": "es", "via": []}, {"source": "es", "target": "fr", "via": []}]
+    assert validate_pair("en", "es", catalog) == ("en", "es")
+    with pytest.raises(ValueError, match="cannot translate en to fr; supported pairs: en-es, es-fr$"):
+        validate_pair("en", "fr", catalog)  # a catalog lists every route it serves: no chaining
 
 
 @pytest.mark.parametrize("source, target, message", [
@@ -158,3 +161,12 @@ def test_broken_pipeline_fails_transiently(tmp_path):
     with ApertiumTranslator(modes_dir=tmp_path, timeout=5) as broken, \
             pytest.raises(TransientError, match="broke"):
         process(make_job("The cat is black."), FakeJobIO(), broken)
+
+
+@needs_apertium
+def test_validate_pair_accepts_the_worker_catalog_routes(translator):
+    catalog = translator.supported_pairs()
+
+    assert validate_pair("en", "fr", catalog) == ("en", "fr")
+    with pytest.raises(ValueError, match="cannot translate en to de"):
+        validate_pair("en", "de", catalog)
