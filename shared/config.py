@@ -57,8 +57,14 @@ class Config:
         self.JWT_ALGORITHM = "RS256"
         self.ACCESS_TOKEN_MINUTES = _env_int("CONVEYOR_ACCESS_TOKEN_MINUTES", 15)
         self.REFRESH_TOKEN_DAYS = _env_int("CONVEYOR_REFRESH_TOKEN_DAYS", 7)
+        # Failed logins allowed per account name, and per client address (many accounts, one attacker).
         self.LOGIN_RATE_LIMIT = _env("CONVEYOR_LOGIN_RATE_LIMIT", "10 per minute")
+        self.LOGIN_RATE_LIMIT_IP = _env("CONVEYOR_LOGIN_RATE_LIMIT_IP", "30 per minute")
         self.RATELIMIT_STORAGE_URI = _env("CONVEYOR_RATELIMIT_STORAGE", "memory://")
+
+        # argon2id cost; argon2-cffi's defaults are RFC 9106's low-memory profile.
+        self.ARGON2_TIME_COST = _env_int("CONVEYOR_ARGON2_TIME_COST", 3)
+        self.ARGON2_MEMORY_KIB = _env_int("CONVEYOR_ARGON2_MEMORY_KIB", 65536)
 
         self.WORKER_TOKEN = _env("CONVEYOR_WORKER_TOKEN", DEV_WORKER_TOKEN)
         self.ADMIN_TOKEN = _env("CONVEYOR_ADMIN_TOKEN", DEV_ADMIN_TOKEN)
@@ -100,6 +106,8 @@ class Config:
             problems.append("DATABASE_URL must be set (the development default has a known password)")
         if self.AMQP_URL == DEV_AMQP_URL:
             problems.append("AMQP_URL must be set (guest/guest is the development default)")
+        if self.ARGON2_TIME_COST < 2 or self.ARGON2_MEMORY_KIB < 19456:
+            problems.append("the argon2 cost is below OWASP's minimum (CONVEYOR_ARGON2_*: t=2, m=19456 KiB)")
         if self.ADMIN_PASSWORD and len(self.ADMIN_PASSWORD) < 12:
             problems.append("CONVEYOR_ADMIN_PASSWORD must have 12+ characters")
         if problems:

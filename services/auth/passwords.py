@@ -1,30 +1,43 @@
 """Password hashing (argon2id) and the strength rule for new passwords."""
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-
-HASHER = PasswordHasher()
-# Verified against when the login name is unknown, so both cases take the same time.
-_DUMMY_HASH = HASHER.hash("conveyor-dummy-password")
+from flask import current_app
 
 MIN_LENGTH = 10
 
 
+@functools.lru_cache(maxsize=4)
+def _hasher(time_cost: int, memory_kib: int) -> tuple[PasswordHasher, str]:
+    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+    # Verified against when the login name is unknown, so both cases take the same time.
+    return hasher, hasher.hash("conveyor-dummy-password")
+
+
+def _current() -> tuple[PasswordHasher, str]:
+    """The argon2id hasher with the configured cost (RFC 9106 defaults unless lowered for tests)."""
+    return _hasher(current_app.config["ARGON2_TIME_COST"], current_app.config["ARGON2_MEMORY_KIB"])
+
+
 def hash_password(password: str) -> str:
-    return HASHER.hash(password)
+    return _current()[0].hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Check ``password``; with no hash (unknown user) still spend the time of one check."""
+    hasher, dummy = _current()
     try:
-        return HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return hasher.verify(password_hash or dummy, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(password_hash: str) -> bool:
-    return HASHER.check_needs_rehash(password_hash)
+    """True for hashes made with other costs (they are upgraded at the next login)."""
+    return _current()[0].check_needs_rehash(password_hash)
 
 
 def password_problems(password: str, username: str = "", email: str = "") -> list[str]:

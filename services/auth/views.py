@@ -35,6 +35,10 @@ def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def _address_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT_IP"]
+
+
 def _failed(response) -> bool:
     return response.status_code == 401
 
@@ -57,7 +61,7 @@ def register(data):
 
 
 @bp.route("/login", methods=["POST"])
-@limiter.limit(_login_limit, deduct_when=_failed)
+@limiter.limit(_address_limit, deduct_when=_failed)
 @limiter.limit(_login_limit, key_func=_login_name, deduct_when=_failed)
 @bp.doc(requestBody={"content": {
     "application/json": {"schema": "LoginSchema"},
@@ -162,7 +166,8 @@ class ApiKeys(MethodView):
         """Create an API key; the key is shown in this response only."""
         api_key, key = services.create_api_key(current_user(), data["name"])
         db.session.commit()
-        return {**schemas.ApiKeySchema().dump(api_key), "key": key}
+        api_key.key = key  # only in this response: the table keeps the hash
+        return api_key
 
 
 @bp.route("/api-keys/<uuid:key_id>", methods=["DELETE"])

@@ -1,0 +1,224 @@
+"""Shared fixtures. Integration tests use the real PostgreSQL and RabbitMQ that `make test` starts.
+
+Every run gets its own queue prefix and storage directory, and a fresh schema in the
+``conveyor_test`` database (built by the project's own migrations).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+RUN_DIR = Path(tempfile.mkdtemp(prefix="conveyor-tests-"))
+TEST_ENV = {
+    "CONVEYOR_ENV": "testing",
+    "DATABASE_URL": os.environ.get("CONVEYOR_TEST_DATABASE_URL",
+                                   "postgresql+psycopg://conveyor:conveyor@127.0.0.1:5432/conveyor_test"),
+    "AMQP_URL": os.environ.get("CONVEYOR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"),
+    "CONVEYOR_AMQP_PREFIX": f"ctest{os.getpid()}",
+    "CONVEYOR_DATA_DIR": str(RUN_DIR),
+    # Short leases and backoffs keep the fault tests quick; the logic is the same as in production.
+    "CONVEYOR_LEASE_SECONDS": "3",
+    "CONVEYOR_RETRY_BACKOFF_SECONDS": "0.2",
+    "CONVEYOR_MAX_UPLOAD_MB": "1",
+    "CONVEYOR_MAX_ACTIVE_JOBS": "5",
+    "CONVEYOR_LOGIN_RATE_LIMIT": "8 per minute",
+    "CONVEYOR_LOGIN_RATE_LIMIT_IP": "500 per minute",
+    "CONVEYOR_MAX_TEXT_CHARS": "20000",
+    # A cheaper argon2id for speed; production refuses costs this low (see shared.config).
+    "CONVEYOR_ARGON2_TIME_COST": "1",
+    "CONVEYOR_ARGON2_MEMORY_KIB": "8192",
+}
+os.environ.update(TEST_ENV)
+
+STRONG_PASSWORD = "Sturdy-pass-2026"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
+             message: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture(scope="session")
+def config():
+    from shared.config import Config
+    return Config()
+
+
+@pytest.fixture(scope="session")
+def database(config):
+    """A fresh schema built by the migrations (and development signing keys)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from shared.cli import init
+
+    url = make_url(config.SQLALCHEMY_DATABASE_URI).set(drivername="postgresql")
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as connection:
+        connection.execute("DROP SCHEMA public CASCADE")
+        connection.execute("CREATE SCHEMA public")
+    init(config)
+    return config
+
+
+@pytest.fixture(scope="session")
+def app(database):
+    from services.api import create_app
+    return create_app(database)
+
+
+@pytest.fixture(scope="session")
+def auth_app(database):
+    from services.auth import create_app
+    return create_app(database)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def auth_client(auth_app):
+    return auth_app.test_client()
+
+
+@pytest.fixture
+def db(app):
+    """The database session, inside an application context."""
+    from shared.db import db as handle
+    with app.app_context():
+        yield handle
+        handle.session.remove()
+
+
+@dataclass
+class TestUser:
+    id: int
+    username: str
+    password: str
+    tokens: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def token(self) -> str:
+        return self.tokens["access_token"]
+
+
+@pytest.fixture
+def make_user(auth_client, auth_app):
+    """Register and log in a new user; ``role='admin'`` promotes it first."""
+
+    def make(role: str = "user", password: str = STRONG_PASSWORD) -> TestUser:
+        username = f"u{uuid.uuid4().hex[:12]}"
+        reply = auth_client.post("/auth/v1/register", json={
+            "username": username, "email": f"{username}@example.com", "password": password})
+        assert reply.status_code == 201, reply.json
+        user_id = reply.json["id"]
+        if role != "user":
+            from shared.db import db as handle
+            from shared.models import User
+            with auth_app.app_context():
+                handle.session.get(User, user_id).role = role
+                handle.session.commit()
+        tokens = auth_client.post("/auth/v1/login", json={"username": username, "password": password}).json
+        return TestUser(user_id, username, password, tokens, {"Authorization": f"Bearer {tokens['access_token']}"})
+
+    return make
+
+
+@pytest.fixture
+def two_users(make_user):
+    return make_user(), make_user()
+
+
+@pytest.fixture
+def admin(make_user):
+    return make_user(role="admin")
+
+
+@pytest.fixture(scope="session")
+def live_api(app):
+    """The API served over real HTTP (workers call it), in a thread of the test process."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    os.environ["CONVEYOR_API_URL"] = url
+    yield url
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def broker(config):
+    """Helpers over the real RabbitMQ; removes this run's queues and exchanges at the end."""
+    from tests.broker_tools import BrokerTools
+    tools = BrokerTools(config.AMQP_URL, config.AMQP_PREFIX)
+    yield tools
+    tools.delete_everything()
+
+
+@pytest.fixture
+def relay(database, broker):
+    """An outbox relay running in a thread for the duration of one test."""
+    from shared.cli import database_app
+    from shared.messaging import Publisher
+    from shared.outbox import OutboxRelay
+
+    stop = threading.Event()
+    relay = OutboxRelay(database_app(database), Publisher(database.AMQP_URL, database.AMQP_PREFIX))
+    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    thread.start()
+    yield relay
+    stop.set()
+    thread.join(10)
+
+
+@pytest.fixture
+def start_worker(live_api, broker):
+    """Start in-thread workers (``start_worker(handler=None, kind='translate')``); all stop after the test."""
+    from shared.config import Config
+    from shared.worker import Worker
+
+    started: list[tuple[Worker, threading.Thread]] = []
+
+    def start(handler=None, kind: str = "translate", capabilities=None) -> Worker:
+        from services.translate_worker.translate import default_translator, process
+        if handler is None:
+            handler = process
+            pairs = default_translator().supported_pairs()
+            capabilities = capabilities or (lambda: {"pairs": pairs})
+        worker = Worker(kind, handler, Config(), capabilities=capabilities,
+                        worker_id=f"test-{kind}-{uuid.uuid4().hex[:6]}")
+        thread = threading.Thread(target=worker.run, daemon=True)
+        thread.start()
+        started.append((worker, thread))
+        wait_for(lambda: worker._consumer_tag is not None, message="worker consuming")
+        return worker
+
+    yield start
+    for worker, _ in started:
+        worker.stop()
+    for _, thread in started:
+        thread.join(15)
+
+
+@pytest.fixture
+def translate_worker(start_worker):
+    return start_worker()

@@ -1,0 +1,60 @@
+"""HARDENING S13: production refuses to start with development secrets."""
+import pytest
+
+from shared.config import Config, InsecureConfigError
+
+GOOD = {
+    "CONVEYOR_ENV": "production",
+    "CONVEYOR_SECRET_KEY": "s" * 40,
+    "CONVEYOR_WORKER_TOKEN": "w" * 40,
+    "CONVEYOR_ADMIN_TOKEN": "a" * 40,
+    "DATABASE_URL": "postgresql+psycopg://prod:long-random-password@db:5432/conveyor",
+    "AMQP_URL": "amqp://prod:long-random-password@mq:5672/%2F",
+    "CONVEYOR_ARGON2_TIME_COST": "3",
+    "CONVEYOR_ARGON2_MEMORY_KIB": "65536",
+}
+
+
+def production(monkeypatch, **overrides):
+    for name, value in {**GOOD, **overrides}.items():
+        monkeypatch.setenv(name, value)
+    return Config()
+
+
+def test_production_with_real_secrets_starts(monkeypatch):
+    production(monkeypatch).check_production()
+
+
+@pytest.mark.parametrize("name", ["CONVEYOR_SECRET_KEY", "CONVEYOR_WORKER_TOKEN", "CONVEYOR_ADMIN_TOKEN",
+                                  "DATABASE_URL", "AMQP_URL"])
+def test_production_refuses_each_development_default(monkeypatch, name):
+    config = production(monkeypatch)
+    monkeypatch.delenv(name)
+    with pytest.raises(InsecureConfigError, match=name):
+        type(config)().check_production()
+
+
+def test_production_refuses_a_cheap_password_hash(monkeypatch):
+    with pytest.raises(InsecureConfigError, match="argon2"):
+        production(monkeypatch, CONVEYOR_ARGON2_TIME_COST="1").check_production()
+
+
+def test_production_refuses_a_short_worker_token(monkeypatch):
+    with pytest.raises(InsecureConfigError, match="CONVEYOR_WORKER_TOKEN"):
+        production(monkeypatch, CONVEYOR_WORKER_TOKEN="short").check_production()
+
+
+def test_production_app_refuses_to_start_with_defaults(monkeypatch, tmp_path):
+    from services.auth import create_app
+    monkeypatch.setenv("CONVEYOR_ENV", "production")
+    monkeypatch.setenv("CONVEYOR_DATA_DIR", str(tmp_path))
+    with pytest.raises(InsecureConfigError):
+        create_app()
+
+
+def test_production_auth_refuses_to_invent_signing_keys(monkeypatch, tmp_path):
+    from services.auth import create_app
+    production(monkeypatch, CONVEYOR_DATA_DIR=str(tmp_path))
+    with pytest.raises(RuntimeError, match="signing keys"):
+        create_app()
+    assert not (tmp_path / "keys").exists()

@@ -1,0 +1,37 @@
+import pytest
+
+from shared.states import (ACTIVE, TERMINAL, InvalidTransition, JobStatus, can_transition,
+                           check_transition, stopped_status)
+
+
+@pytest.mark.parametrize("terminal", sorted(TERMINAL))
+@pytest.mark.parametrize("target", list(JobStatus))
+def test_nothing_leaves_a_terminal_state(terminal, target):
+    assert not can_transition(terminal, target)
+    with pytest.raises(InvalidTransition):
+        check_transition(terminal, target)
+
+
+@pytest.mark.parametrize("start, end", [
+    ("queued", "running"), ("queued", "cancelled"), ("running", "succeeded"), ("running", "retrying"),
+    ("running", "partial"), ("running", "failed"), ("retrying", "running"), ("retrying", "cancelled"),
+    ("running", "running"),
+])
+def test_the_life_of_a_job_is_allowed(start, end):
+    assert check_transition(start, end) == JobStatus(end)
+
+
+@pytest.mark.parametrize("start, end", [("queued", "succeeded"), ("queued", "retrying"),
+                                        ("retrying", "succeeded"), ("queued", "partial")])
+def test_skipping_the_running_state_is_refused(start, end):
+    assert not can_transition(start, end)
+
+
+def test_every_state_is_either_active_or_terminal():
+    assert ACTIVE | TERMINAL == set(JobStatus)
+    assert not ACTIVE & TERMINAL
+
+
+def test_a_stopped_job_is_partial_only_when_chunks_were_kept():
+    assert stopped_status(0) is JobStatus.CANCELLED
+    assert stopped_status(3) is JobStatus.PARTIAL
