@@ -1,0 +1,160 @@
+"""HARDENING S1, S2, S3, S11, S12 against the real services."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import jwt as pyjwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from shared.db import db as handle
+from shared.models import WorkerRecord
+from tests.integration.test_jobs_api import PAIRS, translate
+
+ID_ROUTES = [
+    ("GET", "/api/v1/jobs/{id}"),
+    ("GET", "/api/v1/jobs/{id}/progress"),
+    ("GET", "/api/v1/jobs/{id}/events"),
+    ("GET", "/api/v1/jobs/{id}/result"),
+    ("GET", "/api/v1/jobs/{id}/chunks"),
+    ("GET", "/api/v1/jobs/{id}/logs"),
+    ("GET", "/api/v1/jobs/{id}/input"),
+    ("GET", "/api/v1/jobs/{id}/artifacts/output.txt"),
+    ("GET", "/api/v1/jobs/{id}/export?format=txt"),
+    ("POST", "/api/v1/jobs/{id}/cancel"),
+    ("DELETE", "/api/v1/jobs/{id}"),
+]
+
+
+@pytest.fixture(autouse=True)
+def registered_translate_worker(app):
+    with app.app_context():
+        handle.session.merge(WorkerRecord(id="registered-in-test", kind="translate", capabilities={"pairs": PAIRS}))
+        handle.session.commit()
+
+
+@pytest.mark.parametrize("method, route", ID_ROUTES)
+def test_another_users_job_is_a_404_like_a_missing_one(client, two_users, method, route):
+    """S1: Bob can neither see nor touch Alice's job, and cannot tell it exists."""
+    alice, bob = two_users
+    job_id = translate(client, alice).json["id"]
+    theirs = client.open(route.format(id=job_id), method=method, headers=bob.headers)
+    missing = client.open(route.format(id=uuid.uuid4()), method=method, headers=bob.headers)
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.json["message"] == missing.json["message"]
+    assert client.get(f"/api/v1/jobs/{job_id}", headers=alice.headers).json["status"] == "queued"
+
+
+def _token(private_key, **claims) -> str:
+    now = int(time.time())
+    payload = {"sub": "1", "iat": now, "nbf": now, "exp": now + 600, "jti": str(uuid.uuid4()),
+               "type": "access", "iss": "conveyor", "sid": str(uuid.uuid4()), **claims}
+    return pyjwt.encode(payload, private_key, algorithm="RS256")
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _real_session_claims(user) -> dict:
+    claims = pyjwt.decode(user.token, options={"verify_signature": False})
+    return {"sub": claims["sub"], "sid": claims["sid"]}
+
+
+@pytest.mark.parametrize("case", ["none", "expired", "foreign_key", "alg_none", "hs256_with_public_key",
+                                  "refresh_as_access", "garbage"])
+def test_bad_tokens_are_401(client, make_user, config, case):
+    """S2."""
+    user = make_user()
+    own_key = config.JWT_PRIVATE_KEY_FILE.read_text()
+    claims = _real_session_claims(user)
+    headers = {}
+    if case == "expired":
+        headers = {"Authorization": "Bearer " + _token(own_key, **claims, exp=int(time.time()) - 10)}
+    elif case == "foreign_key":
+        other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        headers = {"Authorization": "Bearer " + _token(other, **claims)}
+    elif case == "alg_none":
+        unsigned = pyjwt.encode({**pyjwt.decode(user.token, options={"verify_signature": False})}, None,
+                                algorithm="none")
+        headers = {"Authorization": "Bearer " + unsigned}
+    elif case == "hs256_with_public_key":
+        # Algorithm confusion: an HMAC "signed" with the public key must not pass as RS256.
+        body = pyjwt.decode(user.token, options={"verify_signature": False})
+        signing_input = f"{_b64(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode())}.{_b64(json.dumps(body).encode())}"
+        mac = hmac.new(config.JWT_PUBLIC_KEY_FILE.read_bytes(), signing_input.encode(), hashlib.sha256).digest()
+        headers = {"Authorization": f"Bearer {signing_input}.{_b64(mac)}"}
+    elif case == "refresh_as_access":
+        headers = {"Authorization": "Bearer " + user.tokens["refresh_token"]}
+    elif case == "garbage":
+        headers = {"Authorization": "Bearer not.a.token"}
+    reply = client.get("/api/v1/jobs", headers=headers)
+    assert reply.status_code == 401
+    assert reply.json["code"] == 401
+
+
+def test_logout_voids_both_tokens(client, auth_client, make_user):
+    """S3."""
+    user = make_user()
+    assert client.get("/api/v1/jobs", headers=user.headers).status_code == 200
+    assert auth_client.post("/auth/v1/logout", headers=user.headers).status_code == 204
+    assert client.get("/api/v1/jobs", headers=user.headers).status_code == 401
+    refresh = auth_client.post("/auth/v1/refresh",
+                               headers={"Authorization": f"Bearer {user.tokens['refresh_token']}"})
+    assert refresh.status_code == 401
+
+
+def test_password_change_voids_every_older_token(client, auth_client, make_user):
+    """S3."""
+    user = make_user()
+    second_login = auth_client.post("/auth/v1/login", json={"username": user.username,
+                                                            "password": user.password}).json
+    reply = auth_client.post("/auth/v1/password", headers=user.headers,
+                             json={"current_password": user.password, "new_password": "Another-pass-4242"})
+    assert reply.status_code == 204
+    for token in (user.token, second_login["access_token"]):
+        assert client.get("/api/v1/jobs", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    for token in (user.tokens["refresh_token"], second_login["refresh_token"]):
+        assert auth_client.post("/auth/v1/refresh", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    fresh = auth_client.post("/auth/v1/login", json={"username": user.username, "password": "Another-pass-4242"})
+    assert client.get("/api/v1/jobs", headers={"Authorization": f"Bearer {fresh.json['access_token']}"}
+                      ).status_code == 200
+
+
+@pytest.mark.parametrize("method, route, which", [
+    ("GET", "/api/v1/admin/jobs", "api"), ("GET", "/auth/v1/users", "auth"), ("PATCH", "/auth/v1/users/1", "auth"),
+])
+def test_admin_routes_are_403_for_plain_users(client, auth_client, make_user, method, route, which):
+    """S12."""
+    user = make_user()
+    target = client if which == "api" else auth_client
+    reply = target.open(route, method=method, headers=user.headers, json={"role": "admin"} if method == "PATCH" else None)
+    assert reply.status_code == 403
+
+
+def test_internal_api_refuses_user_tokens_and_wrong_secrets(client, make_user, config):
+    """S11: 401 for a user's JWT and for a wrong worker secret."""
+    user = make_user()
+    job_id = translate(client, user).json["id"]
+    url = f"/internal/v1/jobs/{job_id}/claim"
+    assert client.post(url, headers=user.headers, json={"worker_id": "w"}).status_code == 401
+    assert client.post(url, headers={"X-Worker-Token": config.WORKER_TOKEN + "x"},
+                       json={"worker_id": "w"}).status_code == 401
+    assert client.post(url, headers={"X-Worker-Token": config.WORKER_TOKEN},
+                       json={"worker_id": "w"}).status_code == 200
+
+
+def test_no_response_leaks_secrets_or_paths(client, make_user, config):
+    """S6 (partly): a job's view holds no storage path, claim id or worker secret."""
+    user = make_user()
+    job = translate(client, user).json
+    text = client.get(f"/api/v1/jobs/{job['id']}", headers=user.headers).get_data(as_text=True)
+    for secret in (str(config.STORAGE_DIR), config.WORKER_TOKEN, "claim_id", "password"):
+        assert secret not in text
