@@ -45,7 +45,7 @@ _NAMED_LAYOUTS = {"mono": 1, "stereo": 2, "downmix": 2, "quad": 4, "hexagonal": 
 
 
 class ProbeError(ValueError):
-    """The file is not media that this platform will decode; the message is safe to show its owner."""
+    """The file is not media this platform will decode; the message is safe to show its owner."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def ffmpeg_exe() -> str:
 
 
 def input_args(path: str | os.PathLike, info: MediaInfo) -> list[str]:
-    """ffmpeg arguments that open a probed file with the same restrictions and demuxer as the probe."""
+    """ffmpeg arguments that open a probed file with the probe's restrictions and demuxer."""
     return ["-protocol_whitelist", PROTOCOL_WHITELIST,
             "-format_whitelist", ",".join(ALLOWED_DEMUXERS),
             "-f", info.demuxer, "-i", _file_url(path)]
@@ -215,14 +215,15 @@ def _decoded_something(progress: str) -> bool:
 
 
 def _measure_duration(ffmpeg: str, path: Path, info: MediaInfo, timeout: float) -> float:
-    """Duration of a file whose header lacks one (live recordings): remux it to nowhere and time it."""
+    """Duration of a file whose header lacks one (live recordings): remux it to nowhere."""
     cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", *input_args(path, info),
            "-map", "0:V?", "-map", "0:a?", "-c", "copy",
            "-progress", "pipe:1", "-nostats", "-f", "null", "-"]
     stdout, stderr, returncode = _run(cmd, timeout)
     out_us = [int(v) for v in _progress_values(stdout, "out_time_us") if v.lstrip("-").isdigit()]
     if returncode != 0 or not out_us or max(out_us) <= 0:
-        LOGGER.info("duration of %s unknown (exit %s): %s", path.name, returncode, _last_line(stderr))
+        LOGGER.info("duration of %s unknown (exit %s): %s", path.name, returncode,
+                    _last_line(stderr))
         raise ProbeError("the file's duration cannot be determined")
     return max(out_us) / 1_000_000
 

@@ -16,7 +16,8 @@ GIF_DEFAULT_FPS = 10
 # Encoder settings chosen for throughput on small shared CPUs; crf/bitrate options override quality.
 _VIDEO_ENCODER_ARGS = {
     "libx264": ["-preset", "veryfast", "-pix_fmt", "yuv420p"],
-    "libvpx-vp9": ["-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1", "-pix_fmt", "yuv420p"],
+    "libvpx-vp9": ["-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1",
+                   "-pix_fmt", "yuv420p"],
 }
 _DEFAULT_CRF = {"libx264": 23, "libvpx-vp9": 33}
 _DEFAULT_AUDIO_ARGS = {

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ConvertLimits:
-    """Bounds that keep one untrusted upload from occupying a worker for long or filling its disk."""
+    """Bounds that keep one untrusted upload from holding a worker for long or filling its disk."""
 
     max_seconds: float = 4 * 3600.0          # input duration
     max_pixels: int = 3840 * 2160            # input or output frame area

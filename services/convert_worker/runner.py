@@ -1,4 +1,4 @@
-"""Run one ffmpeg process under watch: progress, cancellation, a wall-clock limit, an output size cap."""
+"""Run one ffmpeg process under watch: progress, cancellation, a time limit, an output size cap."""
 from __future__ import annotations
 
 import logging
@@ -74,17 +74,21 @@ def _watch(proc: subprocess.Popen, output: Path, deadline: float, timeout: float
                         block = {}
             now = time.monotonic()
             if now > deadline:
-                raise PermanentError(f"the conversion took longer than its limit of {timeout:.0f} s")
+                raise _too_slow(timeout)
             if output.exists() and output.stat().st_size > max_output_bytes:
                 raise PermanentError(f"the output would be larger than {max_output_bytes} bytes")
             if now - last_report > IDLE_CHECK_SECONDS:
                 last_report = now
                 on_idle()
-    # stdout closed: ffmpeg is exiting; its last writes (trailer, faststart) can still take a moment.
+    # stdout closed: ffmpeg is exiting; its last writes (trailer, faststart) may take a moment.
     try:
         proc.wait(timeout=max(1.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
-        raise PermanentError(f"the conversion took longer than its limit of {timeout:.0f} s") from None
+        raise _too_slow(timeout) from None
+
+
+def _too_slow(timeout: float) -> PermanentError:
+    return PermanentError(f"the conversion took longer than its limit of {timeout:.0f} s")
 
 
 def _media_seconds(block: dict[str, str]) -> float:

@@ -1,4 +1,4 @@
-"""What a conversion can produce, and the check of a request against it and against the probed input.
+"""What a conversion can produce, and the check of a request against it and the probed input.
 
 ``validate_params(params, media_info)`` is called twice: by the API at submit time (a ValueError
 becomes a 400 with its message, and nothing is queued) and again by the worker, which trusts no
@@ -104,7 +104,7 @@ def catalog() -> dict[str, dict[str, Any]]:
 
 def validate_params(params: dict[str, Any], media_info: MediaInfo,
                     limits: ConvertLimits | None = None) -> dict[str, Any]:
-    """Check a conversion request against the catalog, the input and the limits; return it normalized."""
+    """Check a request against the catalog, the input and the limits; return it normalized."""
     limits = limits or ConvertLimits.from_env()
     if not isinstance(params, dict):
         raise ValueError("params must be an object with a 'target' and its options")

@@ -11,12 +11,9 @@ from services.convert_worker.targets import validate_params
 from shared.media_probe import MediaInfo, StreamInfo
 
 LIMITS = ConvertLimits()
-H264_AAC = MediaInfo("matroska,webm", 3.0, 1000, [
-    StreamInfo(0, "video", "h264", 320, 240, 25.0), StreamInfo(1, "audio", "aac", sample_rate=44100,
-                                                               channels=1)])
-MPEG4_AAC = MediaInfo("matroska,webm", 3.0, 1000, [
-    StreamInfo(0, "video", "mpeg4", 320, 240, 25.0), StreamInfo(1, "audio", "aac", sample_rate=44100,
-                                                                channels=1)])
+AAC = StreamInfo(1, "audio", "aac", sample_rate=44100, channels=1)
+H264_AAC = MediaInfo("matroska,webm", 3.0, 1000, [StreamInfo(0, "video", "h264", 320, 240), AAC])
+MPEG4_AAC = MediaInfo("matroska,webm", 3.0, 1000, [StreamInfo(0, "video", "mpeg4", 320, 240), AAC])
 ODD_SIZED = MediaInfo("avi", 3.0, 1000, [StreamInfo(0, "video", "mpeg4", 321, 241, 25.0)])
 
 

@@ -66,7 +66,9 @@ def ffmpeg_children() -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        comm, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        # /proc/<pid>/stat is "pid (comm) state ppid ..."; comm may itself hold spaces.
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
         if int(fields[1]) == os.getpid() and "ffmpeg" in comm:
             found.append(int(entry.name))
     return found

@@ -1,4 +1,4 @@
-"""validate_params: the catalog of targets and options, checked against the probed input and limits."""
+"""validate_params: the catalog of targets and options, checked against the input and limits."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""shared.media_probe against real media rendered by ffmpeg, and against files that only pose as media."""
+"""shared.media_probe on real media rendered by ffmpeg, and on files that only pose as media."""
 from __future__ import annotations
 
 import errno
