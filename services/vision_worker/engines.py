@@ -1,0 +1,58 @@
+"""Loads each catalog model once per process and hands out the loaded engine."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+from services.vision_worker import catalog
+from services.vision_worker.catalog import ModelInfo
+
+LOGGER = logging.getLogger(__name__)
+
+_LOCK = threading.Lock()
+_LOADED: dict[tuple[int, str | None], Any] = {}
+
+
+def _loader(model: ModelInfo) -> Callable[[], Any]:
+    # Engine modules are imported on first use so that a worker pays only for the models it runs.
+    if model.id == catalog.SSD_ID:
+        from services.vision_worker import ssd
+        return ssd.load
+    if model.id == catalog.EFFICIENTNET_ID:
+        from services.vision_worker import classify
+        return classify.load
+    if model.id == catalog.FACES_ID:
+        from services.vision_worker import faces
+        return faces.load
+    if model.id == catalog.TEXT_ID:
+        from services.vision_worker import ocr
+        return ocr.load
+    if model.id == catalog.PRIMITIVES_ID:
+        from services.vision_worker import primitives
+        return primitives.load
+    if model.path:
+        from services.vision_worker import yolo
+        return lambda: yolo.load(model.path)
+    raise catalog.UnknownModel(f"no engine for model {model.id} ({model.name})")
+
+
+def engine_for(model: ModelInfo) -> Any:
+    """The loaded engine of a catalog model, loading it on first use (once per process)."""
+    key = (model.id, model.path)
+    with _LOCK:
+        engine = _LOADED.get(key)
+        if engine is None:
+            started = time.perf_counter()
+            engine = _loader(model)()
+            _LOADED[key] = engine
+            LOGGER.info("loaded vision model %s (%s) in %.2f s", model.id, model.name,
+                        time.perf_counter() - started)
+        return engine
+
+
+def loaded_count() -> int:
+    """How many engines this process holds."""
+    with _LOCK:
+        return len(_LOADED)
