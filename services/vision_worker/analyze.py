@@ -1,0 +1,159 @@
+"""The vision job: detect objects with the chosen detector, classify the scene, draw the result.
+
+``process(job, io)`` reads the params ``detection_model_id`` (default SSD), ``classification_model_id``
+(default EfficientNet-Lite3), ``score_threshold`` (default 0.3) and ``max_detections`` (default 100)
+and returns ``{image_class, class_scores, detections, width, height, detection_model_id,
+classification_model_id}``; the coordinate and rotation conventions of ``detections`` are those of
+``services.vision_worker.detection``. It also uploads ``annotated.jpg``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from services.vision_worker import annotate, catalog, engines
+from services.vision_worker.model_files import ModelNotInstalled
+from services.vision_worker.yolo import YoloLayoutError
+from shared.handler import JobIO, PermanentError
+from shared.image_check import (
+    DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageRejected, check_image)
+
+LOGGER = logging.getLogger(__name__)
+
+MAX_PIXELS_ENV = "CONVEYOR_MAX_IMAGE_PIXELS"
+MAX_BYTES_ENV = "CONVEYOR_MAX_IMAGE_BYTES"
+DEFAULT_SCORE_THRESHOLD = 0.3
+DEFAULT_MAX_DETECTIONS = 100
+MAX_DETECTIONS_LIMIT = 1000
+TOP_CLASSES = 5
+STEPS = 4
+DECODABLE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP")
+
+
+def _int_param(params: dict[str, Any], name: str, default: int) -> int:
+    value = params.get(name, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise PermanentError(f"{name} must be an integer, got {value!r}")
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise PermanentError(f"{name} must be an integer, got {value!r}") from exc
+
+
+def read_params(params: dict[str, Any] | None) -> dict[str, Any]:
+    """Validated job params with defaults filled in; PermanentError on a bad value."""
+    params = params or {}
+    threshold = params.get("score_threshold", DEFAULT_SCORE_THRESHOLD)
+    try:
+        threshold = float(DEFAULT_SCORE_THRESHOLD if threshold is None else threshold)
+    except (TypeError, ValueError) as exc:
+        raise PermanentError(f"score_threshold must be a number, got {threshold!r}") from exc
+    if not 0.0 <= threshold <= 1.0:
+        raise PermanentError(f"score_threshold must lie in [0, 1], got {threshold}")
+    max_detections = _int_param(params, "max_detections", DEFAULT_MAX_DETECTIONS)
+    if not 1 <= max_detections <= MAX_DETECTIONS_LIMIT:
+        raise PermanentError(f"max_detections must lie in [1, {MAX_DETECTIONS_LIMIT}], "
+                             f"got {max_detections}")
+    return {
+        "detection_model_id": _int_param(params, "detection_model_id",
+                                         catalog.DEFAULT_DETECTION_MODEL_ID),
+        "classification_model_id": _int_param(params, "classification_model_id",
+                                              catalog.DEFAULT_CLASSIFICATION_MODEL_ID),
+        "score_threshold": threshold,
+        "max_detections": max_detections,
+    }
+
+
+def limits_from_env() -> tuple[int, int]:
+    """(max pixels, max bytes) for input images, from the environment or the defaults."""
+    return (int(os.environ.get(MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS)),
+            int(os.environ.get(MAX_BYTES_ENV, DEFAULT_MAX_BYTES)))
+
+
+def load_rgb(path: Path, max_pixels: int) -> np.ndarray:
+    """Decode an image file to an upright RGB array; transparent areas become white."""
+    try:
+        with Image.open(path, formats=DECODABLE_FORMATS) as image:
+            # Checked again on the decoder's own reading of the header, before any pixel is decoded.
+            if image.width * image.height > max_pixels:
+                raise PermanentError(f"Image has too many pixels: {image.width}x{image.height}")
+            upright = ImageOps.exif_transpose(image)
+            if upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info:
+                rgba = upright.convert("RGBA")
+                white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                upright = Image.alpha_composite(white, rgba)
+            return np.asarray(upright.convert("RGB"))
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError,
+            ValueError) as exc:
+        raise PermanentError(f"Could not decode the image: {exc}") from exc
+
+
+def _model(model_id: int, kind: str) -> catalog.ModelInfo:
+    try:
+        return catalog.get_model(model_id, kind)
+    except catalog.UnknownModel as exc:
+        raise PermanentError(str(exc)) from exc
+
+
+def _engine(model: catalog.ModelInfo) -> Any:
+    try:
+        return engines.engine_for(model)
+    except ModelNotInstalled as exc:
+        raise PermanentError(f"Model {model.id} ({model.name}) is not installed on this worker: "
+                             f"{exc}") from exc
+
+
+def process(job: dict[str, Any], io: JobIO) -> dict[str, Any]:
+    """Run one vision job: detections, top-5 classes and an annotated image."""
+    params = read_params(job.get("params"))
+    detector_info = _model(params["detection_model_id"], catalog.DETECTION)
+    classifier_info = _model(params["classification_model_id"], catalog.CLASSIFICATION)
+    max_pixels, max_bytes = limits_from_env()
+
+    path = io.input_path()
+    try:
+        info = check_image(path, max_pixels=max_pixels, max_bytes=max_bytes)
+    except ImageRejected as exc:
+        raise PermanentError(str(exc)) from exc
+    rgb = load_rgb(path, max_pixels)
+    height, width = rgb.shape[:2]
+    LOGGER.info("job %s: %s %dx%d, detector %s, classifier %s", io.job_id, info.format, width,
+                height, detector_info.name, classifier_info.name)
+    io.progress(1, STEPS, "steps")
+
+    try:
+        detections = _engine(detector_info).detect(rgb, params["score_threshold"],
+                                                   params["max_detections"])
+    except YoloLayoutError as exc:
+        raise PermanentError(f"Model {detector_info.id} ({detector_info.name}): {exc}") from exc
+    io.log(f"{detector_info.name}: {len(detections)} detection(s)")
+    io.progress(2, STEPS, "steps")
+
+    classes = _engine(classifier_info).classify(rgb, TOP_CLASSES)
+    image_class = classes[0][0] if classes else None
+    io.log(f"{classifier_info.name}: {image_class}")
+    io.progress(3, STEPS, "steps")
+
+    with tempfile.TemporaryDirectory(prefix="vision-") as workdir:
+        annotated = annotate.write_jpeg(annotate.draw(rgb, detections, image_class),
+                                        Path(workdir) / "annotated.jpg")
+        io.add_artifact("annotated.jpg", annotated, "image/jpeg")
+    io.progress(4, STEPS, "steps")
+
+    return {
+        "image_class": image_class,
+        "class_scores": [{"label": label, "score": round(score, 6)} for label, score in classes],
+        "detections": [d.to_result(width, height) for d in detections],
+        "width": width,
+        "height": height,
+        "detection_model_id": detector_info.id,
+        "classification_model_id": classifier_info.id,
+    }
