@@ -222,3 +222,22 @@ def start_worker(live_api, broker):
 @pytest.fixture
 def translate_worker(start_worker):
     return start_worker()
+
+
+@pytest.fixture
+def relay_factory(database, broker):
+    """Build relays that a test drives by hand (``relay.relay_batch()`` inside ``relay.app.app_context()``)."""
+    from shared.cli import database_app
+    from shared.messaging import Publisher
+    from shared.outbox import OutboxRelay
+
+    relays = []
+
+    def make() -> "OutboxRelay":
+        relay = OutboxRelay(database_app(database), Publisher(database.AMQP_URL, database.AMQP_PREFIX))
+        relays.append(relay)
+        return relay
+
+    yield make
+    for relay in relays:
+        relay.publisher.close()

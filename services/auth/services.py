@@ -107,8 +107,9 @@ def end_session(session_id: str) -> None:
 
 def void_all_tokens(user: User) -> None:
     """Revoke every session and every token issued to ``user`` until now."""
-    # JWT iat has one-second precision: tokens of this very second must die too.
-    user.tokens_valid_after = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
+    # JWT iat has one-second precision, so this catches tokens of earlier seconds; tokens of this
+    # very second are caught by their revoked session, and a login right after still works.
+    user.tokens_valid_after = datetime.now(timezone.utc).replace(microsecond=0)
     db.session.execute(update(AuthSession).where(AuthSession.user_id == user.id,
                                                  AuthSession.revoked_at.is_(None))
                        .values(revoked_at=utcnow()))
