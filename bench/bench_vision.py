@@ -76,7 +76,8 @@ def main() -> None:
     if any(m.id == catalog.YOLO_ID for m in catalog.list_models()):
         cases.append((catalog.YOLO_ID, "chelsea", skimage_data.chelsea()))
 
-    classifier_info = catalog.get_model(catalog.DEFAULT_CLASSIFICATION_MODEL_ID, catalog.CLASSIFICATION)
+    classifier_info = catalog.get_model(catalog.DEFAULT_CLASSIFICATION_MODEL_ID,
+                                        catalog.CLASSIFICATION)
     classifier = engines.engine_for(classifier_info)
     print(f"iterations per figure: {args.iterations} (after one warm-up call)")
     print(f"{'model':<12} {'image':<13} {'bare img/s':>10} {'p50 ms':>8} {'p95 ms':>8} "
@@ -97,7 +98,8 @@ def main() -> None:
             fake = FakeJobIO(input_file=path, workdir=Path(workdir))
             job = {"id": "bench", "params": {"detection_model_id": model_id}}
             bare_rate, bare_p50, bare_p95 = _summary(_timed(bare, args.iterations))
-            job_rate, job_p50, job_p95 = _summary(_timed(lambda: process(job, fake), args.iterations))
+            job_seconds = _timed(lambda: process(job, fake), args.iterations)
+            job_rate, job_p50, job_p95 = _summary(job_seconds)
             print(f"{info.name:<12} {image_name:<13} {bare_rate:>10.2f} {bare_p50:>8.1f} "
                   f"{bare_p95:>8.1f} {job_rate:>10.2f} {job_p50:>8.1f} {job_p95:>8.1f} "
                   f"{bare_rate / job_rate:>9.2f}")

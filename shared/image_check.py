@@ -68,7 +68,7 @@ Source = Union[str, os.PathLike, bytes, bytearray, memoryview]
 
 def check_image(source: Source, max_pixels: int = DEFAULT_MAX_PIXELS,
                 max_bytes: int = DEFAULT_MAX_BYTES) -> ImageInfo:
-    """Sniff and size-check an image from a path or bytes; raise an ImageRejected subclass if refused."""
+    """Sniff and size-check an image (path or bytes); raise an ImageRejected subclass if refused."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         size = len(source)
         _check_bytes(size, max_bytes)

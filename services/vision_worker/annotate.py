@@ -21,7 +21,8 @@ def _colour(label: str) -> tuple[int, int, int]:
     return int(b), int(g), int(r)
 
 
-def draw(rgb: np.ndarray, detections: list[Detection], image_class: str | None = None) -> np.ndarray:
+def draw(rgb: np.ndarray, detections: list[Detection],
+         image_class: str | None = None) -> np.ndarray:
     """A BGR copy of an RGB image with every detection and the image class drawn on it."""
     canvas = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     height, width = canvas.shape[:2]

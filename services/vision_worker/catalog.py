@@ -5,7 +5,8 @@ them; YOLO files come from the directory named by ``CONVEYOR_VISION_MODELS_DIR``
 name order is id 1 ("YOLO"), further ones get ids 100, 101, ... in name order. A YOLO file's labels
 come from ``<stem>.names`` (one label a line) beside it, else from the ``names`` entry of its ONNX
 metadata (as Ultralytics exports write it), else the decoder infers the class count from the
-output (see yolo.py) and the catalog reports it as unknown. This module loads no model, so the API can list and validate ids without the engines.
+output (see yolo.py) and the catalog reports it as unknown. This module loads no model, so the
+API can list and validate ids without the engines.
 """
 from __future__ import annotations
 
@@ -84,14 +85,14 @@ def models_dir() -> Path | None:
 
 
 def list_models(directory: Path | None = None) -> list[ModelInfo]:
-    """All models: YOLO files found in ``directory`` (default: the environment's) and the built-ins."""
+    """All models: the built-ins and the YOLO files in ``directory`` (default: from the env)."""
     directory = models_dir() if directory is None else directory
     found = _yolo_models(directory) if directory else []
     return sorted([*found, *BUILTIN_MODELS], key=lambda m: m.id)
 
 
 def get_model(model_id: int, kind: str, directory: Path | None = None) -> ModelInfo:
-    """The catalog entry for ``model_id`` of ``kind``; UnknownModel (seed 001's message) otherwise."""
+    """The entry for ``model_id`` of ``kind``; UnknownModel (seed 001's message) otherwise."""
     models = list_models(directory)
     for model in models:
         if model.id == model_id and model.kind == kind:

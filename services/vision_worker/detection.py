@@ -59,7 +59,7 @@ def _clip_box(box: tuple[float, float, float, float], width: int,
 
 
 def canonical_degrees(degrees: float, period: float) -> float:
-    """Reduce an angle modulo a symmetry period into [0, period), snapping values next to period to 0."""
+    """Reduce an angle modulo a symmetry period into [0, period); values next to period become 0."""
     if period <= 0:
         return 0.0
     reduced = float(degrees) % period

@@ -155,7 +155,8 @@ class MtcnnDetector:
             boxes = self._output_stage(rgb, boxes)
         return boxes
 
-    def detect(self, rgb: np.ndarray, score_threshold: float, max_detections: int) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, score_threshold: float,
+               max_detections: int) -> list[Detection]:
         """Faces in an RGB image."""
         found = [Detection("face", (x1, y1, x2, y2), float(score))
                  for x1, y1, x2, y2, score in self.raw_boxes(rgb)]
@@ -164,4 +165,5 @@ class MtcnnDetector:
 
 def load() -> MtcnnDetector:
     """Load the three networks from the installed package."""
-    return MtcnnDetector(*(str(package_file(PACKAGE, f"{name}.onnx")) for name in ("pnet", "rnet", "onet")))
+    paths = (str(package_file(PACKAGE, f"{name}.onnx")) for name in ("pnet", "rnet", "onet"))
+    return MtcnnDetector(*paths)

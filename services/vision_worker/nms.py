@@ -5,7 +5,7 @@ import numpy as np
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "union") -> np.ndarray:
-    """Indices of the boxes kept, best first; overlap is IoU (``union``) or over the smaller box (``min``)."""
+    """Indices of the boxes kept, best first; overlap is IoU (``union``) or over the smaller box."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     if boxes.shape[0] == 0:

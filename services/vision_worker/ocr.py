@@ -37,7 +37,8 @@ class TextDetector:
         return [(np.asarray(quad, dtype=np.float32), str(text), float(score))
                 for quad, text, score in (lines or [])]
 
-    def detect(self, rgb: np.ndarray, score_threshold: float, max_detections: int) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, score_threshold: float,
+               max_detections: int) -> list[Detection]:
         """Text lines in an RGB image as ``text`` detections carrying what was read."""
         found = [Detection("text", box_of_points(quad), score, _text_rotation(quad),
                            outline=quad, text=text)

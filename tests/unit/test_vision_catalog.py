@@ -1,4 +1,4 @@
-"""The models catalog: fixed ids for built-ins, YOLO files from the models directory, seed 001's error."""
+"""The models catalog: fixed built-in ids, YOLO files from the models dir, seed 001's error."""
 from __future__ import annotations
 
 import pytest

@@ -16,6 +16,10 @@ def _engine(model_id, kind=catalog.DETECTION):
     return engines.engine_for(catalog.get_model(model_id, kind))
 
 
+def _classifier():
+    return _engine(catalog.EFFICIENTNET_ID, catalog.CLASSIFICATION)
+
+
 def test_ssd_finds_the_cat_as_a_coco_cat():
     cat = skimage_data.chelsea()
     found = _engine(catalog.SSD_ID).detect(cat, 0.3, 100)
@@ -33,7 +37,7 @@ def test_ssd_finds_the_motorcycle():
 
 
 def test_efficientnet_classifies_the_cat_as_a_cat_breed():
-    classes = _engine(catalog.EFFICIENTNET_ID, catalog.CLASSIFICATION).classify(skimage_data.chelsea(), 5)
+    classes = _classifier().classify(skimage_data.chelsea(), 5)
     assert len(classes) == 5
     assert classes[0][0] in CAT_BREEDS
     scores = [score for _label, score in classes]
@@ -41,13 +45,13 @@ def test_efficientnet_classifies_the_cat_as_a_cat_breed():
 
 
 def test_efficientnet_tells_coffee_from_a_cat():
-    classes = _engine(catalog.EFFICIENTNET_ID, catalog.CLASSIFICATION).classify(skimage_data.coffee(), 5)
+    classes = _classifier().classify(skimage_data.coffee(), 5)
     assert classes[0][0] not in CAT_BREEDS
     assert {"espresso", "cup", "coffee mug"} & {label for label, _ in classes[:2]}
 
 
 def test_efficientnet_sees_the_rocket_as_a_rocket_like_thing():
-    classes = _engine(catalog.EFFICIENTNET_ID, catalog.CLASSIFICATION).classify(skimage_data.rocket(), 5)
+    classes = _classifier().classify(skimage_data.rocket(), 5)
     assert classes[0][0] in {"missile", "projectile", "space shuttle"}
 
 
