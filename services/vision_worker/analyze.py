@@ -4,7 +4,8 @@
 ``classification_model_id`` (default EfficientNet-Lite3), ``score_threshold`` (default 0.3) and
 ``max_detections`` (default 100) and returns ``{image_class, class_scores, detections, width,
 height, detection_model_id, classification_model_id}``; the coordinate and rotation conventions
-of ``detections`` are those of ``services.vision_worker.detection``. It also uploads ``annotated.jpg``.
+of ``detections`` are those of ``services.vision_worker.detection``. It also uploads
+``annotated.jpg``.
 """
 from __future__ import annotations
 
