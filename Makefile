@@ -6,10 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: up test test-unit bench system deps clean-venv
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): $(wildcard requirements*.txt)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	$(VENV)/bin/pip install -q --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
 deps: $(STAMP)
