@@ -22,4 +22,6 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects keep their values after commit: a view dumps what it just wrote without reloading it.
+# Every request (and every relay iteration) gets a fresh session, so nothing stays stale for long.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})

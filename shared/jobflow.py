@@ -11,17 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared.db import db
 from shared.messaging import encode_message
-from shared.models import PRIORITIES, Job, JobChunk, JobLog, OutboxMessage
+from shared.models import PRIORITIES, Job, JobChunk, JobLog, OutboxMessage, User
 from shared.states import ACTIVE, JobStatus, check_transition, is_terminal, stopped_status
 
 LOGGER = logging.getLogger(__name__)
 
-OUTBOX_CHANNEL = "conveyor_outbox"
+OUTBOX_CHANNEL = "conveyor_outbox"  # NOTIFYed by the outbox trigger (migration 0002)
 MAX_LOG_CHARS = 2000
 
 
@@ -42,10 +42,8 @@ def enqueue(job: Job, delay_seconds: float = 0.0, dead_letter: bool = False) -> 
     message = OutboxMessage(job_id=job.id, kind=job.kind, payload=payload,
                             priority=PRIORITIES.get(job.priority, PRIORITIES["normal"]),
                             available_at=utcnow() + timedelta(seconds=delay_seconds))
+    # A trigger on the table NOTIFYs the relay at commit (migration 0002), so it wakes at once.
     db.session.add(message)
-    if delay_seconds <= 0:
-        # Delivered by PostgreSQL at commit: the relay wakes at once instead of at its next poll.
-        db.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
     return message
 
 
@@ -53,21 +51,27 @@ def create_job(user_id: int, kind: str, params: dict[str, Any], priority: str = 
                job_id: Optional[uuid.UUID] = None) -> Job:
     """Add a queued job and its outbox row to the session (the caller commits both at once)."""
     job = Job(id=job_id or uuid.uuid4(), user_id=user_id, kind=kind, params=params, priority=priority,
-              status=JobStatus.QUEUED.value, progress_current=0.0, attempts=0)
+              status=JobStatus.QUEUED.value, progress_current=0.0, attempts=0, artifacts=[])
     db.session.add(job)
     db.session.flush()
     enqueue(job)
     return job
 
 
-def count_active_jobs(user_id: int) -> int:
-    return db.session.scalar(select(func.count()).select_from(Job).where(
-        Job.user_id == user_id, Job.status.in_([s.value for s in ACTIVE]))) or 0
+def lock_user_and_count_active_jobs(user_id: int) -> int:
+    """Count the user's active jobs under a lock on the user's row, in one round trip.
+
+    The lock (held until commit) serializes one user's submissions, so the limit cannot be raced.
+    """
+    active = (select(func.count()).select_from(Job)
+              .where(Job.user_id == user_id, Job.status.in_([s.value for s in ACTIVE])).scalar_subquery())
+    return db.session.scalar(select(active).select_from(User).where(User.id == user_id).with_for_update(of=User))
 
 
 def lock_job(job_id: uuid.UUID) -> Optional[Job]:
     """Load a job with a row lock, so concurrent callbacks on it apply one after the other."""
-    return db.session.scalars(select(Job).where(Job.id == job_id).with_for_update()).first()
+    return db.session.scalars(select(Job).where(Job.id == job_id).with_for_update()
+                              .execution_options(populate_existing=True)).first()
 
 
 def _set_status(job: Job, new: JobStatus) -> None:

@@ -72,6 +72,8 @@ class ApiKey(db.Model):
 
 class Job(db.Model):
     __tablename__ = "jobs"
+    # INSERT ... RETURNING fetches the server-made number and timestamps in the same round trip.
+    __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         Index("ix_jobs_user_created", "user_id", "created_at"),
         Index("ix_jobs_status_lease", "status", "lease_expires_at"),

@@ -80,13 +80,15 @@ def _unknown_user(header: dict, payload: dict):
 
 @jwt.token_in_blocklist_loader
 def _is_revoked(header: dict, payload: dict) -> bool:
-    session = db.session.get(AuthSession, _uuid_or_none(payload.get("sid")))
-    if session is None or session.revoked_at is not None:
+    # One round trip for both rows; the user then stays in the session for user_lookup_loader.
+    row = db.session.execute(select(AuthSession, User).join(User, User.id == AuthSession.user_id).where(
+        AuthSession.id == _uuid_or_none(payload.get("sid")), User.id == int(payload["sub"]))).first()
+    if row is None:
+        return True
+    session, user = row
+    if session.revoked_at is not None or not user.is_active:
         return True
     if payload.get("type") == "refresh" and not hmac.compare_digest(session.refresh_jti, payload["jti"]):
-        return True
-    user = db.session.get(User, int(payload["sub"]))
-    if user is None or not user.is_active:
         return True
     return user.tokens_valid_after is not None and payload["iat"] < user.tokens_valid_after.timestamp()
 

@@ -76,10 +76,8 @@ def submit(user: User, kind: str, params: dict[str, Any], upload: Optional[Binar
     try:
         local_input = storage().local_path(input_key) if input_key else None
         params = spec.check(params, local_input)
-        # The row lock serializes one user's submissions, so the active-job limit cannot be raced.
-        db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
         limit = current_app.config["MAX_ACTIVE_JOBS"]
-        if jobflow.count_active_jobs(user.id) >= limit:
+        if jobflow.lock_user_and_count_active_jobs(user.id) >= limit:
             raise SubmitRefused(f"You already have {limit} active jobs (queued or running); "
                                 "wait for one to finish or cancel one.", 429)
         job = jobflow.create_job(user.id, kind, params, priority, job_id=job_id)

@@ -6,6 +6,7 @@ it relies on what that kind's workers reported (their capabilities).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -49,7 +50,22 @@ def live_capabilities(kind: str) -> list[dict[str, Any]]:
         select(WorkerRecord).where(WorkerRecord.kind == kind, WorkerRecord.last_seen_at >= since))]
 
 
+_PAIRS_TTL_SECONDS = 5.0
+_pairs_cache: tuple[float, list[dict[str, Any]]] = (0.0, [])
+
+
 def translation_pairs() -> list[dict[str, Any]]:
+    """Language pairs the translate workers serve (re-read every few seconds; submits are hot)."""
+    global _pairs_cache
+    read_at, pairs = _pairs_cache
+    if pairs and time.monotonic() - read_at < _PAIRS_TTL_SECONDS:
+        return pairs
+    pairs = _read_translation_pairs()
+    _pairs_cache = (time.monotonic(), pairs)
+    return pairs
+
+
+def _read_translation_pairs() -> list[dict[str, Any]]:
     """Language pairs the translate workers serve, direct ones first, without repeats."""
     pairs: dict[tuple[str, str], dict[str, Any]] = {}
     for capabilities in live_capabilities("translate"):

@@ -60,7 +60,7 @@ def submit(kind):
         fail(422, "Invalid job parameters.", errors={"json": exc.messages})
     except SubmitRefused as exc:
         fail(exc.status, str(exc))
-    return jobs.job_view(job, with_position=True), 202, {"Location": f"/api/v1/jobs/{job.id}"}
+    return jobs.job_view(job), 202, {"Location": f"/api/v1/jobs/{job.id}"}
 
 
 @bp.route("/jobs", methods=["GET"])

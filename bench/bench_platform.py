@@ -1,0 +1,206 @@
+"""Platform overhead, each figure beside its baseline from the same run (issue: core platform).
+
+1. Job submit requests/s of the API under gunicorn vs a bare Flask JSON endpoint under the same
+   gunicorn settings (wrk, same concurrency, same body); the outbox relay runs meanwhile.
+2. End-to-end latency of a one-word translation job (submit → status succeeded seen by the client)
+   vs the bare `apertium -u eng-spa` call on the same word.
+
+Run: python -m bench.bench_platform [--seconds 10] [--jobs 60]. Needs PostgreSQL, RabbitMQ, Apertium
+and wrk (make bench installs them). Uses its own database (conveyor_bench) and queue prefix.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+WORD = "house"
+BENCH_DB = "conveyor_bench"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        except (requests.ConnectionError, requests.Timeout):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], log: Path):
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def bench_env(workdir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": f"postgresql+psycopg://conveyor:conveyor@127.0.0.1:5432/{BENCH_DB}",
+        "CONVEYOR_AMQP_PREFIX": f"cbench{os.getpid()}",
+        "CONVEYOR_DATA_DIR": str(workdir),
+        "CONVEYOR_MAX_ACTIVE_JOBS": "1000000",
+        "CONVEYOR_LOG_LEVEL": "WARNING",
+        "GUNICORN_ACCESSLOG": "/dev/null",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def reset_database(env: dict[str, str]) -> None:
+    with psycopg.connect("postgresql://conveyor:conveyor@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    subprocess.run([sys.executable, "-m", "shared.cli", "init"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+
+
+def token_for_bench_user(env: dict[str, str]) -> str:
+    """Register a user and log in, through the auth app in this process."""
+    os.environ.update(env)
+    from services.auth import create_app
+    client = create_app().test_client()
+    body = {"username": "bench", "email": "bench@example.com", "password": "Quick-brown-2026"}
+    client.post("/auth/v1/register", json=body)
+    return client.post("/auth/v1/login", json=body).json["access_token"]
+
+
+def wrk(url: str, body: str, headers: dict[str, str], seconds: int, workdir: Path) -> dict[str, float]:
+    script = workdir / "post.lua"
+    lines = ['wrk.method = "POST"', f"wrk.body = [[{body}]]"]
+    lines += [f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items()]
+    script.write_text("\n".join(lines) + "\n")
+    out = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(script), url],
+                         capture_output=True, text=True, check=True).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50_ms": float(p50.group(1)) * scale[p50.group(2)],
+            "errors": int(errors.group(1)) if errors else 0}
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def bare_apertium_ms(calls: int) -> list[float]:
+    result = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        subprocess.run(["apertium", "-u", "eng-spa"], input=WORD, capture_output=True, text=True, check=True)
+        result.append((time.perf_counter() - start) * 1000)
+    return result
+
+
+def end_to_end_ms(base: str, token: str, jobs: int) -> list[float]:
+    """Submit one-word jobs one after another; time until the client sees ``succeeded``."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    result = []
+    for _ in range(jobs):
+        start = time.perf_counter()
+        job = session.post(f"{base}/api/v1/jobs/translate",
+                           json={"text": WORD, "source_lang": "en", "target_lang": "es"}).json()
+        while True:
+            status = session.get(f"{base}/api/v1/jobs/{job['id']}").json()["status"]
+            if status == "succeeded":
+                break
+            if status in ("failed", "cancelled"):
+                raise RuntimeError(f"bench job {job['id']} {status}")
+            time.sleep(0.002)
+        result.append((time.perf_counter() - start) * 1000)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per endpoint")
+    parser.add_argument("--jobs", type=int, default=60, help="one-word jobs for the latency figure")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install wrk (make bench does)")
+    workdir = Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
+    env = bench_env(workdir)
+    reset_database(env)
+    token = token_for_bench_user(env)
+    api_port, bare_port = free_port(), free_port()
+    env["CONVEYOR_API_URL"] = f"http://127.0.0.1:{api_port}"
+    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "-c", "deploy/gunicorn.conf.py"]
+    with ExitStack() as stack:
+        stack.enter_context(process(gunicorn + ["--bind", f"127.0.0.1:{api_port}", "services.api:create_app()"],
+                                    env, workdir / "api.log"))
+        stack.enter_context(process(gunicorn + ["--bind", f"127.0.0.1:{bare_port}", "bench.bare_app:create_app()"],
+                                    env, workdir / "bare.log"))
+        stack.enter_context(process([sys.executable, "-m", "shared.outbox"], env, workdir / "relay.log"))
+        stack.enter_context(process([sys.executable, "-m", "services.translate_worker"], env,
+                                    workdir / "worker.log"))
+        api = f"http://127.0.0.1:{api_port}"
+        wait_http(f"{api}/healthz")
+        wait_http(f"http://127.0.0.1:{bare_port}/echo")
+        deadline = time.monotonic() + 60
+        while not requests.get(f"{api}/api/v1/languages").json()["pairs"]:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the translate worker did not register")
+            time.sleep(0.2)
+
+        body = '{"text": "house", "source_lang": "en", "target_lang": "es"}'
+        headers = {"Content-Type": "application/json"}
+        print(f"== submit throughput (wrk -t2 -c16 -d{args.seconds}s, gunicorn {os.cpu_count()} CPUs) ==")
+        bare = wrk(f"http://127.0.0.1:{bare_port}/echo", body, headers, args.seconds, workdir)
+        # The worker drains the queue meanwhile, as in production; measure submit first, then latency.
+        submit = wrk(f"{api}/api/v1/jobs/translate", body, {**headers, "Authorization": f"Bearer {token}"},
+                     args.seconds, workdir)
+        print(f"bare Flask JSON POST : {bare['rps']:8.0f} req/s  p50 {bare['p50_ms']:6.1f} ms  "
+              f"errors {bare['errors']}")
+        print(f"job submit           : {submit['rps']:8.0f} req/s  p50 {submit['p50_ms']:6.1f} ms  "
+              f"errors {submit['errors']}")
+        print(f"ratio submit / bare  : {submit['rps'] / bare['rps']:.3f}  (target >= 0.5)")
+
+        print("waiting for the worker to drain the submitted jobs ...")
+        with psycopg.connect(f"postgresql://conveyor:conveyor@127.0.0.1:5432/{BENCH_DB}") as conn:
+            while conn.execute("SELECT count(*) FROM jobs WHERE status IN ('queued','running')").fetchone()[0]:
+                time.sleep(1)
+        print(f"== one-word translation, {args.jobs} jobs one after another ==")
+        bare_ms = bare_apertium_ms(max(10, args.jobs // 3))
+        e2e = end_to_end_ms(api, token, args.jobs)
+        b50, b95 = percentile(bare_ms, 0.5), percentile(bare_ms, 0.95)
+        e50, e95 = percentile(e2e, 0.5), percentile(e2e, 0.95)
+        print(f"bare `apertium -u eng-spa` : p50 {b50:7.1f} ms  p95 {b95:7.1f} ms")
+        print(f"Conveyor submit -> result  : p50 {e50:7.1f} ms  p95 {e95:7.1f} ms  (mean {statistics.mean(e2e):.1f})")
+        print(f"difference at p50          : {e50 - b50:+7.1f} ms  (target <= +50 ms)")
+
+
+if __name__ == "__main__":
+    main()
