@@ -30,6 +30,7 @@ def check_broker() -> None:
 def create_app(config: Optional[Config] = None) -> Flask:
     """Build the API service (it verifies tokens with the public key only)."""
     from services.api import internal, views
+    from services.api.kinds import KINDS
 
     config = config or Config()
     if not config.JWT_PUBLIC_KEY_FILE.exists():
@@ -38,6 +39,8 @@ def create_app(config: Optional[Config] = None) -> Flask:
     app = Flask(__name__)
     api = configure_service(app, config, title="Conveyor API", docs_prefix="/")
     configure_jwt(app, config, sign=False)
+    for spec in KINDS.values():
+        api.spec.components.schema(f"{spec.name.capitalize()}Params", schema=spec.params_schema)
     api.register_blueprint(views.bp)
     api.register_blueprint(internal.bp)
     app.register_blueprint(health_blueprint({"database": check_database, "broker": check_broker}))

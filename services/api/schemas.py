@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from shared.models import KINDS, PRIORITIES
+from shared.models import KINDS
 from shared.states import JobStatus
 
 STATUSES = [s.value for s in JobStatus]
@@ -73,18 +73,6 @@ class JobPageSchema(Schema):
 
 class AdminJobPageSchema(JobPageSchema):
     items = fields.List(fields.Nested(AdminJobSchema), dump_only=True)
-
-
-class SubmitCommonSchema(Schema):
-    """Fields every kind accepts beside its own parameters."""
-
-    priority = fields.String(load_default="normal", validate=validate.OneOf(list(PRIORITIES)))
-
-
-class TranslateParamsSchema(SubmitCommonSchema):
-    text = fields.String(required=True, validate=validate.Length(min=1))
-    source_lang = fields.String(required=True, validate=validate.Length(min=2, max=16))
-    target_lang = fields.String(required=True, validate=validate.Length(min=2, max=16))
 
 
 class ResultSchema(Schema):

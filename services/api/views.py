@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from services.api import jobs, schemas
 from services.api.events import job_event_stream
-from services.api.kinds import SubmitRefused, translation_pairs
+from services.api.kinds import SubmitRefused
+from services.api.kinds.translate import translation_pairs
 from shared.db import db
 from shared.errors import fail
 from shared.models import KINDS, Artifact, JobLog
@@ -40,10 +41,11 @@ def _submission() -> tuple[dict, object, str | None, str | None]:
 
 @bp.route("/jobs/<string:kind>", methods=["POST"])
 @login_required
-@bp.doc(requestBody={"content": {
-    "application/json": {"schema": "TranslateParams"},
-    "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {
-        "type": "string", "format": "binary"}}}}}},
+@bp.doc(requestBody={"description": "The kind's parameters (see the *Params schemas); files go as "
+                                    "multipart/form-data with a 'file' part and the parameters as fields.",
+                     "content": {"application/json": {"schema": {"type": "object"}},
+                                 "multipart/form-data": {"schema": {"type": "object", "properties": {
+                                     "file": {"type": "string", "format": "binary"}}}}}},
     responses={"400": {"description": "Bad input"}, "413": {"description": "Too large"},
                "429": {"description": "Too many active jobs"}, "503": {"description": "No worker"}})
 @bp.response(202, schemas.JobSchema)
