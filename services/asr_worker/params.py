@@ -1,0 +1,95 @@
+"""Check and normalise a speech-to-text job's options, at submit time and again in the worker."""
+
+from __future__ import annotations
+
+import math
+
+from services.asr_worker.catalog import ModelInfo, default_model, find_model, installed_models
+from services.asr_worker.engines import ENGINES
+
+DEFAULT_ENGINE = "whisper"
+DEFAULT_CHUNK_SECONDS = 30.0
+MIN_CHUNK_SECONDS = 5.0
+MAX_CHUNK_SECONDS = 1800.0
+KNOWN_PARAMS = {"engine", "model", "language", "chunk_seconds"}
+
+
+def _choose_model(engine: str | None, model_id: str | None) -> ModelInfo:
+    if model_id:
+        try:
+            model = find_model(model_id)
+        except KeyError:
+            installed = ", ".join(m.id for m in installed_models()) or "none"
+            raise ValueError(f"unknown model {model_id!r} (installed: {installed})") from None
+        if engine and model.engine != engine:
+            raise ValueError(
+                f"model {model_id!r} belongs to engine {model.engine!r}, not {engine!r}"
+            )
+        return model
+    engine = engine or DEFAULT_ENGINE
+    model = default_model(engine)
+    if model is None:
+        raise ValueError(f"no model of engine {engine!r} is installed")
+    return model
+
+
+def _choose_language(model: ModelInfo, language: object) -> str | None:
+    if language is None or (isinstance(language, str) and language.strip().lower() in ("", "auto")):
+        if model.detects_language:
+            return None
+        if len(model.languages) == 1:
+            return model.languages[0]
+        raise ValueError(
+            f"model {model.id!r} cannot detect the language: choose one of {list(model.languages)}"
+        )
+    if not isinstance(language, str):
+        raise ValueError("language must be a language code such as 'en', or 'auto'")
+    # Region subtags do not change the model: "en-US" and "pt_BR" mean "en" and "pt".
+    code = language.strip().lower().replace("_", "-").split("-")[0]
+    if code not in model.languages:
+        raise ValueError(
+            f"model {model.id!r} does not speak {language!r} "
+            f"(it speaks {', '.join(model.languages)})"
+        )
+    return code
+
+
+def _chunk_seconds(value: object) -> float:
+    if value is None or value == "":
+        return DEFAULT_CHUNK_SECONDS
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"chunk_seconds must be a number, not {value!r}") from None
+    if (
+        isinstance(value, bool)
+        or not math.isfinite(seconds)
+        or not MIN_CHUNK_SECONDS <= seconds <= MAX_CHUNK_SECONDS
+    ):
+        raise ValueError(
+            f"chunk_seconds must be between {MIN_CHUNK_SECONDS:g} and {MAX_CHUNK_SECONDS:g}"
+        )
+    return seconds
+
+
+def validate_params(params: dict | None) -> dict:
+    """Normalise {engine, model, language, chunk_seconds}; a clear ValueError if invalid.
+
+    The answer names engine and model explicitly; ``language`` is None when the model detects it.
+    """
+    params = dict(params or {})
+    unknown = sorted(set(params) - KNOWN_PARAMS)
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(KNOWN_PARAMS))}"
+        )
+    engine = params.get("engine") or None
+    if engine is not None and engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r} (engines: {', '.join(ENGINES)})")
+    model = _choose_model(engine, params.get("model") or None)
+    return {
+        "engine": model.engine,
+        "model": model.id,
+        "language": _choose_language(model, params.get("language")),
+        "chunk_seconds": _chunk_seconds(params.get("chunk_seconds")),
+    }

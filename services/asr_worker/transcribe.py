@@ -1,0 +1,135 @@
+"""The speech-to-text job: decode the input in chunks, transcribe and report each, join them."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from services.asr_worker.audio import AudioChunk, DecodeError, iter_chunks
+from services.asr_worker.catalog import find_model
+from services.asr_worker.engines import ChunkTranscript, load_engine
+from services.asr_worker.params import validate_params
+from shared.handler import JobIO, PermanentError
+from shared.media_probe import MediaInfo, ProbeError, probe
+
+LOGGER = logging.getLogger(__name__)
+
+TIME_DECIMALS = 3
+
+
+def _absolute_words(words: list[dict], chunk: AudioChunk, not_before: float) -> list[dict]:
+    """Shift chunk-relative word times to the file's clock, inside the chunk, never going back."""
+    placed = []
+    for word in words:
+        start = min(max(chunk.start + word["start"], not_before, chunk.start), chunk.end)
+        end = min(max(chunk.start + word["end"], start), chunk.end)
+        placed.append(
+            {
+                "word": word["word"],
+                "start": round(start, TIME_DECIMALS),
+                "end": round(end, TIME_DECIMALS),
+                "conf": word["conf"],
+            }
+        )
+        not_before = end
+    return placed
+
+
+def _absolute_segments(segments: list[dict], chunk: AudioChunk) -> list[dict]:
+    return [
+        {
+            "start": round(min(chunk.start + s["start"], chunk.end), TIME_DECIMALS),
+            "end": round(min(chunk.start + s["end"], chunk.end), TIME_DECIMALS),
+            "text": s["text"],
+        }
+        for s in segments
+    ]
+
+
+def _chunk_event(chunk: AudioChunk, heard: ChunkTranscript, words: list[dict]) -> dict[str, Any]:
+    return {
+        "seq": chunk.seq,
+        "start": round(chunk.start, TIME_DECIMALS),
+        "end": round(chunk.end, TIME_DECIMALS),
+        "text": heard.text,
+        "words": words,
+    }
+
+
+def _probe_audio(job_id: str, path: Path) -> MediaInfo:
+    try:
+        info = probe(path)
+    except ProbeError as exc:
+        raise PermanentError(str(exc)) from exc
+    if info.first("audio") is None:
+        raise PermanentError("the file has no audio stream")
+    LOGGER.info("job %s: input is %s, %.1f s", job_id, info.format_name, info.duration)
+    return info
+
+
+def process(job: dict[str, Any], io: JobIO) -> dict[str, Any]:
+    """Transcribe the job's audio, reporting each chunk when done; return the whole transcript."""
+    try:
+        params = validate_params(job.get("params"))
+    except ValueError as exc:
+        raise PermanentError(str(exc)) from exc
+    model = find_model(params["model"])
+    path = io.input_path()
+    info = _probe_audio(job["id"], path)
+    total = info.duration
+    engine = load_engine(model.engine, model.path)
+    language = params["language"]
+    LOGGER.info(
+        "job %s: %s model %s, language %s, chunks of %g s",
+        job["id"],
+        model.engine,
+        model.id,
+        language or "auto",
+        params["chunk_seconds"],
+    )
+    io.progress(0, total, "seconds")
+
+    words: list[dict] = []
+    segments: list[dict] = []
+    texts: list[str] = []
+    done = 0.0
+    # closing(): a cancel raised mid-loop stops ffmpeg now, not when the generator is collected.
+    try:
+        with closing(iter_chunks(path, info, params["chunk_seconds"])) as chunks:
+            for chunk in chunks:
+                heard = engine.transcribe(chunk.pcm, language)
+                if language is None and heard.words:
+                    # Detect once, on the first chunk with speech: later chunks keep that language.
+                    language = heard.language
+                placed = _absolute_words(heard.words, chunk, words[-1]["end"] if words else 0.0)
+                words.extend(placed)
+                segments.extend(_absolute_segments(heard.segments, chunk))
+                if heard.text:
+                    texts.append(heard.text)
+                done = chunk.end
+                # A header's duration can be a little off; never report more done than the total.
+                total = max(total, done)
+                io.chunk(chunk.seq, _chunk_event(chunk, heard, placed))
+                io.progress(round(done, TIME_DECIMALS), round(total, TIME_DECIMALS), "seconds")
+    except DecodeError as exc:
+        raise PermanentError(f"the audio could not be decoded: {exc}") from exc
+    if 0 < done < total:
+        # The header promised more audio than the stream held: all of it is done all the same.
+        io.progress(round(done, TIME_DECIMALS), round(done, TIME_DECIMALS), "seconds")
+
+    LOGGER.info("job %s: %d words in %.1f s of audio", job["id"], len(words), done)
+    return {
+        "text": " ".join(texts),
+        "language": language or _sole_language(model.languages),
+        "duration": round(done, TIME_DECIMALS),
+        "words": words,
+        "segments": segments,
+        "engine": model.engine,
+        "model": model.id,
+    }
+
+
+def _sole_language(languages: tuple[str, ...]) -> str | None:
+    return languages[0] if len(languages) == 1 else None
