@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any, Callable, Optional
 
 from flask import Flask, g, request
-from flask_jwt_extended import JWTManager, get_current_user, verify_jwt_in_request
+from flask_jwt_extended import JWTManager, decode_token, get_current_user, verify_jwt_in_request
 from sqlalchemy import select
 
 from shared.config import Config
@@ -91,6 +91,14 @@ def _is_revoked(header: dict, payload: dict) -> bool:
     if payload.get("type") == "refresh" and not hmac.compare_digest(session.refresh_jti, payload["jti"]):
         return True
     return user.tokens_valid_after is not None and payload["iat"] < user.tokens_valid_after.timestamp()
+
+
+def verify_refresh_token(token: str) -> tuple[User, dict[str, Any]]:
+    """Check a refresh token sent in a body (not a header); raise PyJWTError or ValueError if unusable."""
+    claims = decode_token(token)
+    if claims.get("type") != "refresh" or _is_revoked({}, claims):
+        raise ValueError("not a live refresh token")
+    return db.session.get(User, int(claims["sub"])), claims
 
 
 @jwt.user_lookup_loader

@@ -13,6 +13,7 @@ from shared.service_app import check_database, configure_service, health_bluepri
 
 def create_app(config: Optional[Config] = None) -> Flask:
     """Build the auth service."""
+    from services.auth.compat import translate as compat_translate
     from services.auth.views import bp, limiter, wellknown
 
     config = config or Config()
@@ -25,5 +26,6 @@ def create_app(config: Optional[Config] = None) -> Flask:
     limiter.init_app(app)
     api.register_blueprint(bp)
     api.register_blueprint(wellknown)
+    app.register_blueprint(compat_translate.bp)
     app.register_blueprint(health_blueprint({"database": check_database}, prefix="/auth"))
     return app

@@ -24,10 +24,13 @@ wellknown = Blueprint("wellknown", __name__, description="Public keys")
 limiter = Limiter(key_func=get_remote_address)
 
 
+LOGIN_NAME_FIELDS = ("login", "username", "email", "username_or_phone_or_email")
+
+
 def _login_name() -> str:
     body = request.get_json(silent=True) if request.is_json else request.form
     body = body if isinstance(body, dict) or hasattr(body, "get") else {}
-    name = body.get("login") or body.get("username") or body.get("email") or ""
+    name = next((body.get(field) for field in LOGIN_NAME_FIELDS if body.get(field)), "")
     return "login:" + str(name).strip().lower()
 
 
@@ -40,7 +43,13 @@ def _address_limit() -> str:
 
 
 def _failed(response) -> bool:
-    return response.status_code == 401
+    return response.status_code in (401, 422)
+
+
+def login_limits(view):
+    """Failed logins are limited per client address and per account name (429 past the limit)."""
+    view = limiter.limit(_login_limit, key_func=_login_name, deduct_when=_failed)(view)
+    return limiter.limit(_address_limit, deduct_when=_failed)(view)
 
 
 def _account_error(exc: services.AccountError):
@@ -61,8 +70,7 @@ def register(data):
 
 
 @bp.route("/login", methods=["POST"])
-@limiter.limit(_address_limit, deduct_when=_failed)
-@limiter.limit(_login_limit, key_func=_login_name, deduct_when=_failed)
+@login_limits
 @bp.doc(requestBody={"content": {
     "application/json": {"schema": "LoginSchema"},
     "application/x-www-form-urlencoded": {"schema": "LoginSchema"}}})

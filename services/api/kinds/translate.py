@@ -39,7 +39,7 @@ def check(params: dict[str, Any], upload: Optional[Path]) -> dict[str, Any]:
         source, target = validate_pair(params["source_lang"], params["target_lang"], translation_pairs())
     except ValueError as exc:
         raise SubmitRefused(str(exc)) from exc
-    return {**params, "source_lang": source, "target_lang": target}
+    return {**params, "source_lang": source, "target_lang": target, "word_count": len(params["text"].split())}
 
 
 def _export_text(result: dict[str, Any]) -> tuple[bytes, str, str]:
