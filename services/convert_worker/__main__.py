@@ -1,0 +1,37 @@
+"""Run a media-conversion worker: ``python -m services.convert_worker``."""
+from __future__ import annotations
+
+import logging
+
+from services.convert_worker.convert import process
+from services.convert_worker.targets import catalog
+from shared.config import Config
+from shared.logging_setup import configure_logging
+from shared.media_probe import ffmpeg_exe
+from shared.worker import Worker, run_supervised
+
+LOGGER = logging.getLogger(__name__)
+
+
+def capabilities() -> dict:
+    """What this worker reports to the API: the targets it makes and each one's options."""
+    return {"targets": catalog()}
+
+
+def serve(config: Config) -> None:
+    """Consume the convert queue, running ffmpeg for each job."""
+    configure_logging()
+    # Resolving the binary now makes a missing ffmpeg fail at start, not on the first job.
+    LOGGER.info("convert worker uses %s for %d targets", ffmpeg_exe(), len(catalog()))
+    Worker("convert", process, config, capabilities=capabilities).run()
+
+
+def main() -> None:
+    configure_logging()
+    config = Config()
+    config.check_production()
+    run_supervised(lambda: serve(config), "convert-worker")
+
+
+if __name__ == "__main__":
+    main()
