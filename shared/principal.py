@@ -86,6 +86,8 @@ def _is_revoked(header: dict, payload: dict) -> bool:
     if row is None:
         return True
     session, user = row
+    # The session's identity map holds clean objects weakly: keep the user for user_lookup_loader.
+    g.token_user = user
     if session.revoked_at is not None or not user.is_active:
         return True
     if payload.get("type") == "refresh" and not hmac.compare_digest(session.refresh_jti, payload["jti"]):
@@ -103,6 +105,9 @@ def verify_refresh_token(token: str) -> tuple[User, dict[str, Any]]:
 
 @jwt.user_lookup_loader
 def _load_user(header: dict, payload: dict) -> Optional[User]:
+    user = g.get("token_user")
+    if user is not None and user.id == int(payload["sub"]):
+        return user
     return db.session.get(User, int(payload["sub"]))
 
 

@@ -1,9 +1,12 @@
 """Language codes: the public API speaks ISO 639-1, Apertium's mode names mix 639-1 and 639-3."""
 from __future__ import annotations
 
+import functools
+
 import pycountry
 
 
+@functools.lru_cache(maxsize=1024)
 def normalize(code: str) -> str:
     """Return the ISO 639-1 code of a 2- or 3-letter language code (639-3 when no 639-1 exists).
 
