@@ -17,6 +17,9 @@ from typing import BinaryIO, Union
 
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+# Read by the API at submit and by the vision worker before decoding, so both refuse alike.
+MAX_PIXELS_ENV = "CONVEYOR_MAX_IMAGE_PIXELS"
+MAX_BYTES_ENV = "CONVEYOR_MAX_IMAGE_BYTES"
 
 CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "bmp": "image/bmp"}
 
@@ -61,6 +64,12 @@ class ImageInfo:
     def content_type(self) -> str:
         """The MIME type of the sniffed format."""
         return CONTENT_TYPES[self.format]
+
+
+def limits_from_env() -> tuple[int, int]:
+    """(max pixels, max bytes) for input images, from the environment or the defaults."""
+    return (int(os.environ.get(MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS)),
+            int(os.environ.get(MAX_BYTES_ENV, DEFAULT_MAX_BYTES)))
 
 
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview]

@@ -10,7 +10,6 @@ of ``detections`` are those of ``services.vision_worker.detection``. It also upl
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,63 +19,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from services.vision_worker import annotate, catalog, engines
 from services.vision_worker.model_files import ModelNotInstalled
+from services.vision_worker.params import read_params
 from services.vision_worker.yolo import YoloLayoutError
 from shared.handler import JobIO, PermanentError
-from shared.image_check import (
-    DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageRejected, check_image)
+from shared.image_check import ImageRejected, check_image, limits_from_env
 
 LOGGER = logging.getLogger(__name__)
 
-MAX_PIXELS_ENV = "CONVEYOR_MAX_IMAGE_PIXELS"
-MAX_BYTES_ENV = "CONVEYOR_MAX_IMAGE_BYTES"
-DEFAULT_SCORE_THRESHOLD = 0.3
-DEFAULT_MAX_DETECTIONS = 100
-MAX_DETECTIONS_LIMIT = 1000
 TOP_CLASSES = 5
 STEPS = 4
 DECODABLE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP")
-
-
-def _int_param(params: dict[str, Any], name: str, default: int) -> int:
-    value = params.get(name, default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise PermanentError(f"{name} must be an integer, got {value!r}")
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise PermanentError(f"{name} must be an integer, got {value!r}") from exc
-
-
-def read_params(params: dict[str, Any] | None) -> dict[str, Any]:
-    """Validated job params with defaults filled in; PermanentError on a bad value."""
-    params = params or {}
-    threshold = params.get("score_threshold", DEFAULT_SCORE_THRESHOLD)
-    try:
-        threshold = float(DEFAULT_SCORE_THRESHOLD if threshold is None else threshold)
-    except (TypeError, ValueError) as exc:
-        raise PermanentError(f"score_threshold must be a number, got {threshold!r}") from exc
-    if not 0.0 <= threshold <= 1.0:
-        raise PermanentError(f"score_threshold must lie in [0, 1], got {threshold}")
-    max_detections = _int_param(params, "max_detections", DEFAULT_MAX_DETECTIONS)
-    if not 1 <= max_detections <= MAX_DETECTIONS_LIMIT:
-        raise PermanentError(f"max_detections must lie in [1, {MAX_DETECTIONS_LIMIT}], "
-                             f"got {max_detections}")
-    return {
-        "detection_model_id": _int_param(params, "detection_model_id",
-                                         catalog.DEFAULT_DETECTION_MODEL_ID),
-        "classification_model_id": _int_param(params, "classification_model_id",
-                                              catalog.DEFAULT_CLASSIFICATION_MODEL_ID),
-        "score_threshold": threshold,
-        "max_detections": max_detections,
-    }
-
-
-def limits_from_env() -> tuple[int, int]:
-    """(max pixels, max bytes) for input images, from the environment or the defaults."""
-    return (int(os.environ.get(MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS)),
-            int(os.environ.get(MAX_BYTES_ENV, DEFAULT_MAX_BYTES)))
 
 
 def load_rgb(path: Path, max_pixels: int) -> np.ndarray:

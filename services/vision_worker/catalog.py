@@ -58,6 +58,12 @@ class ModelInfo:
         return {"id": self.id, "name": self.name, "kind": self.kind, "type": self.type,
                 "engine": self.engine, "labels_count": self.labels_count, "title": self.title}
 
+    @classmethod
+    def from_dict(cls, entry: dict) -> "ModelInfo":
+        """An entry back from its JSON form, as workers report it to the API."""
+        return cls(int(entry["id"]), str(entry["name"]), str(entry["kind"]), str(entry["engine"]),
+                   entry.get("labels_count"), str(entry.get("title", "")))
+
 
 BUILTIN_MODELS = (
     ModelInfo(SSD_ID, "SSD", DETECTION, "opencv-dnn", 80,
@@ -93,7 +99,11 @@ def list_models(directory: Path | None = None) -> list[ModelInfo]:
 
 def get_model(model_id: int, kind: str, directory: Path | None = None) -> ModelInfo:
     """The entry for ``model_id`` of ``kind``; UnknownModel (seed 001's message) otherwise."""
-    models = list_models(directory)
+    return find_model(list_models(directory), model_id, kind)
+
+
+def find_model(models: list[ModelInfo], model_id: int, kind: str) -> ModelInfo:
+    """The entry of ``models`` with this id and kind; UnknownModel listing ``models`` otherwise."""
     for model in models:
         if model.id == model_id and model.kind == kind:
             return model
@@ -142,7 +152,13 @@ def _labels_from_onnx_metadata(path: str) -> list[str] | None:
         import onnxruntime  # the API may run without the engines; then only sidecars count
     except ImportError:
         return None
-    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    try:
+        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    # onnxruntime's errors derive from Exception alone, and a user's file may be anything: the
+    # catalog still lists it, and the worker's warm-up leaves it out of what it offers.
+    except Exception:  # noqa: BLE001
+        LOGGER.warning("YOLO file %s does not load; its labels are unknown", path)
+        return None
     raw = session.get_modelmeta().custom_metadata_map.get("names")
     if not raw:
         return None

@@ -6,13 +6,17 @@ import threading
 import time
 from typing import Any, Callable
 
+import numpy as np
+
 from services.vision_worker import catalog
 from services.vision_worker.catalog import ModelInfo
+from services.vision_worker.model_files import ModelNotInstalled
 
 LOGGER = logging.getLogger(__name__)
 
 _LOCK = threading.Lock()
 _LOADED: dict[tuple[int, str | None], Any] = {}
+WARM_SIZE = 64
 
 
 def _loader(model: ModelInfo) -> Callable[[], Any]:
@@ -56,3 +60,30 @@ def loaded_count() -> int:
     """How many engines this process holds."""
     with _LOCK:
         return len(_LOADED)
+
+
+def warm(models: list[ModelInfo]) -> list[ModelInfo]:
+    """Load each model and run it once on a small blank image; return those that work here."""
+    blank = np.full((WARM_SIZE, WARM_SIZE, 3), 255, np.uint8)
+    ready = []
+    for model in models:
+        try:
+            engine = engine_for(model)
+            # One pass allocates the runtimes' buffers, so the first job is not the slow one.
+            if model.kind == catalog.CLASSIFICATION:
+                engine.classify(blank, 1)
+            else:
+                engine.detect(blank, 0.5, 1)
+        except ModelNotInstalled as exc:
+            LOGGER.warning("vision model %s (%s) is not installed here; not offered: %s",
+                           model.id, model.name, exc)
+            continue
+        # A user's YOLO file may be anything (corrupt, another layout): skip it, not the worker.
+        except Exception:  # noqa: BLE001
+            if model.path is None:
+                raise
+            LOGGER.exception("vision model %s (%s, %s) does not run; not offered", model.id,
+                             model.name, model.path)
+            continue
+        ready.append(model)
+    return ready
