@@ -29,7 +29,7 @@ def check_broker() -> None:
 
 def create_app(config: Optional[Config] = None) -> Flask:
     """Build the API service (it verifies tokens with the public key only)."""
-    from services.api import internal, views
+    from services.api import catalogs, internal, views
     from services.api.compat import register_surfaces
     from services.api.kinds import KINDS
 
@@ -44,6 +44,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
         api.spec.components.schema(f"{spec.name.capitalize()}Params", schema=spec.params_schema)
     api.register_blueprint(views.bp)
     api.register_blueprint(internal.bp)
+    api.register_blueprint(catalogs.bp)
     register_surfaces(app)
     app.register_blueprint(health_blueprint({"database": check_database, "broker": check_broker}))
     return app

@@ -5,6 +5,7 @@ capabilities that the kind's workers reported (language pairs, model catalogs).
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -71,3 +72,12 @@ def require_workers(kind: str) -> list[dict[str, Any]]:
     if not capabilities:
         raise SubmitRefused(f"No {kind} worker has registered yet; start one and retry.", 503)
     return capabilities
+
+
+def live_models(kind: str) -> list[dict[str, Any]]:
+    """The ``models`` that live workers of ``kind`` report, each once, freshest worker first."""
+    seen: dict[str, dict[str, Any]] = {}
+    for capabilities in live_capabilities(kind):
+        for entry in capabilities.get("models") or []:
+            seen.setdefault(json.dumps(entry, sort_keys=True), entry)
+    return list(seen.values())

@@ -1,0 +1,28 @@
+"""``GET /api/v1/models``: the models each kind's live workers offer, from their capabilities."""
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from services.api.kinds.base import live_models
+from shared.models import KINDS
+
+bp = Blueprint("catalogs", __name__, url_prefix="/api/v1", description="Model catalogs")
+
+_ENTRY_DOC = {
+    "vision": "Detection and classification models: {id, name, kind (detection|classification), "
+              "type (detection_model|classification_model), engine, labels_count, title}; the ids "
+              "are what detection_model_id and classification_model_id take.",
+}
+
+ModelsSchema = Schema.from_dict(
+    {kind: fields.List(fields.Dict(), metadata={"description": _ENTRY_DOC.get(
+        kind, f"The models the {kind} workers offer, as they report them.")})
+     for kind in KINDS}, name="ModelsSchema")
+
+
+@bp.route("/models", methods=["GET"])
+@bp.response(200, ModelsSchema)
+def models():
+    """Models per kind, for the kinds whose running workers report a model catalog."""
+    return {kind: found for kind in KINDS if (found := live_models(kind))}
