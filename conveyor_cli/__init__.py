@@ -1,0 +1,1 @@
+"""`conveyor`: the command-line client of Conveyor's HTTP API (login, submit, follow, fetch)."""

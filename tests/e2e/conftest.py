@@ -1,0 +1,68 @@
+"""The whole stack as `make up` starts it (scripts/up.sh), once per test module, on free ports."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+
+from tests.conftest import RUN_DIR, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def stack(request):
+    """The whole stack on free ports with its own database, stopped with Ctrl-C (SIGINT) at the end."""
+    # Each module gets its own database, queues and files, so modules never see each other's jobs.
+    module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    database = f"conveyor_test_stack_{module}"
+    with psycopg.connect("postgresql://conveyor:conveyor@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {database}")
+    ports = {name: free_port() for name in ("CONVEYOR_PORT", "CONVEYOR_AUTH_PORT", "CONVEYOR_API_PORT")}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CONVEYOR_")}
+    env.update({name: str(port) for name, port in ports.items()})
+    env.update({
+        "DATABASE_URL": f"postgresql+psycopg://conveyor:conveyor@127.0.0.1:5432/{database}",
+        "CONVEYOR_AMQP_PREFIX": f"cstack{os.getpid()}{module.replace('_', '')}",
+        "CONVEYOR_DATA_DIR": str(RUN_DIR / f"stack-{module}"),
+        "CONVEYOR_ADMIN_USERNAME": "boss",
+        "CONVEYOR_ADMIN_PASSWORD": "Stack-admin-pass-77",
+    })
+    log_path = RUN_DIR / f"stack-{module}.log"
+    log = open(log_path, "wb")
+    process = subprocess.Popen(["bash", "scripts/up.sh"], cwd=ROOT, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{ports['CONVEYOR_PORT']}"
+
+    def ready():
+        try:
+            return requests.get(f"{base}/readyz", timeout=2).status_code == 200 and \
+                requests.get(f"{base}/api/v1/languages", timeout=2).json()["pairs"]
+        except (requests.ConnectionError, requests.Timeout, ValueError):
+            assert process.poll() is None, log_path.read_text()[-3000:]
+            return False
+
+    try:
+        wait_for(ready, timeout=90, interval=0.5, message="the stack to be ready")
+        yield {"base": base, "process": process}
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        log.close()
