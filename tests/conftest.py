@@ -39,6 +39,8 @@ TEST_ENV = {
 os.environ.update(TEST_ENV)
 
 STRONG_PASSWORD = "Sturdy-pass-2026"
+PAIRS = [{"source": "en", "target": "es", "via": []}, {"source": "es", "target": "fr", "via": []},
+         {"source": "en", "target": "fr", "via": ["es"]}]
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
@@ -149,6 +151,16 @@ def two_users(make_user):
 @pytest.fixture
 def admin(make_user):
     return make_user(role="admin")
+
+
+@pytest.fixture
+def translate_pairs_registered(app):
+    """A translate worker's registration, as a running worker leaves it: submits are checked against it."""
+    from shared.db import db as handle
+    from shared.models import WorkerRecord
+    with app.app_context():
+        handle.session.merge(WorkerRecord(id="registered-in-test", kind="translate", capabilities={"pairs": PAIRS}))
+        handle.session.commit()
 
 
 @pytest.fixture(scope="session")

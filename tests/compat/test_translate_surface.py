@@ -9,18 +9,12 @@ import pytest
 from shared.db import db as handle
 from shared.models import WorkerRecord
 from tests.conftest import wait_for
-from tests.integration.test_jobs_api import PAIRS
+
+pytestmark = pytest.mark.usefixtures("translate_pairs_registered")
 
 PREFIX = "/compat/translate"
 DRF_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 SEED_TEXT = "Hello I am Sumisha PS from Kerala but currently I am in Bangalore"
-
-
-@pytest.fixture(autouse=True)
-def registered_translate_worker(app):
-    with app.app_context():
-        handle.session.merge(WorkerRecord(id="registered-in-test", kind="translate", capabilities={"pairs": PAIRS}))
-        handle.session.commit()
 
 
 @pytest.fixture

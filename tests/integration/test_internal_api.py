@@ -7,14 +7,9 @@ import pytest
 
 from shared.db import db as handle
 from shared.models import JobChunk, WorkerRecord
-from tests.integration.test_jobs_api import PAIRS, translate
+from tests.integration.test_jobs_api import translate
 
-
-@pytest.fixture(autouse=True)
-def registered_translate_worker(app):
-    with app.app_context():
-        handle.session.merge(WorkerRecord(id="registered-in-test", kind="translate", capabilities={"pairs": PAIRS}))
-        handle.session.commit()
+pytestmark = pytest.mark.usefixtures("translate_pairs_registered")
 
 
 @pytest.fixture

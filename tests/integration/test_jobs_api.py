@@ -5,19 +5,12 @@ import io
 
 import pytest
 
+from services.api.kinds.base import forget_capabilities
 from shared.db import db as handle
 from shared.models import Job, OutboxMessage, WorkerRecord
 
-PAIRS = [{"source": "en", "target": "es", "via": []}, {"source": "es", "target": "fr", "via": []},
-         {"source": "en", "target": "fr", "via": ["es"]}]
+pytestmark = pytest.mark.usefixtures("translate_pairs_registered")
 
-
-@pytest.fixture(autouse=True)
-def registered_translate_worker(app):
-    """A translate worker registration, as a running worker leaves it (submit checks pairs against it)."""
-    with app.app_context():
-        handle.session.merge(WorkerRecord(id="registered-in-test", kind="translate", capabilities={"pairs": PAIRS}))
-        handle.session.commit()
 
 
 def translate(client, user, text="The cat is black.", **extra):
@@ -76,9 +69,13 @@ def test_bad_or_extra_fields_are_refused(client, make_user, body, field):
     assert client.get("/api/v1/jobs", headers=user.headers).json["total"] == 0
 
 
-def test_unknown_kind_is_404_and_kinds_without_workers_are_503(client, make_user):
+def test_unknown_kind_is_404_and_kinds_without_workers_are_503(client, make_user, app):
     user = make_user()
     assert client.post("/api/v1/jobs/ocr", headers=user.headers, json={}).status_code == 404
+    with app.app_context():
+        handle.session.query(WorkerRecord).filter_by(kind="vision").delete()
+        handle.session.commit()
+    forget_capabilities()
     reply = client.post("/api/v1/jobs/vision", headers=user.headers,
                         data={"file": (io.BytesIO(b"x"), "a.jpg")})
     assert reply.status_code == 503

@@ -14,10 +14,12 @@ import pytest
 
 from shared.db import db as handle
 from shared.messaging import encode_message
-from shared.models import Job, OutboxMessage
+from shared.models import Job, OutboxMessage, WorkerRecord
 from tests.conftest import wait_for
 from tests.integration import slow_worker
 from tests.integration.slow_worker import slow_handler
+
+pytestmark = pytest.mark.usefixtures("translate_pairs_registered")
 
 
 def submit(client, user, text="The cat is black. The house is big.", source="en", target="es", **extra):
@@ -197,3 +199,21 @@ def test_r2_jobs_submitted_while_the_broker_is_down_run_when_it_returns(
     assert done["status"] == "succeeded"
     assert "gato" in client.get(f"/api/v1/jobs/{job['id']}/result", headers=user.headers
                                 ).json["result"]["translated_text"].lower()
+
+
+def test_r5_sigterm_finishes_the_current_job_then_exits(client, make_user, relay, live_api, app):
+    user = make_user()
+    env = {**os.environ, "CONVEYOR_API_URL": live_api, "SLOW_WORKER_STEPS": "6"}
+    worker = subprocess.Popen([sys.executable, "-m", "tests.integration.slow_worker"], env=env,
+                              stderr=subprocess.DEVNULL)
+    try:
+        job = submit(client, user)
+        wait_for(lambda: client.get(f"/api/v1/jobs/{job['id']}/chunks", headers=user.headers).json,
+                 timeout=30, message="the worker to start the job")
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    done = client.get(f"/api/v1/jobs/{job['id']}", headers=user.headers).json
+    assert done["status"] == "succeeded" and done["attempts"] == 1

@@ -15,7 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.db import db as handle
 from shared.models import WorkerRecord
-from tests.integration.test_jobs_api import PAIRS, translate
+from tests.integration.test_jobs_api import translate
+
+pytestmark = pytest.mark.usefixtures("translate_pairs_registered")
 
 ID_ROUTES = [
     ("GET", "/api/v1/jobs/{id}"),
@@ -30,13 +32,6 @@ ID_ROUTES = [
     ("POST", "/api/v1/jobs/{id}/cancel"),
     ("DELETE", "/api/v1/jobs/{id}"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def registered_translate_worker(app):
-    with app.app_context():
-        handle.session.merge(WorkerRecord(id="registered-in-test", kind="translate", capabilities={"pairs": PAIRS}))
-        handle.session.commit()
 
 
 @pytest.mark.parametrize("method, route", ID_ROUTES)

@@ -53,6 +53,11 @@ class KindSpec:
     exporters: dict[str, Exporter] = field(default_factory=dict)
 
 
+def forget_capabilities() -> None:
+    """Drop the cached capabilities (the next submit re-reads the workers table)."""
+    _capabilities_cache.clear()
+
+
 def live_capabilities(kind: str) -> list[dict[str, Any]]:
     """Capabilities of the workers of ``kind`` seen recently (re-read every few seconds; submits are hot)."""
     read_at, cached = _capabilities_cache.get(kind, (0.0, []))
