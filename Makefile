@@ -6,11 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: up test test-unit bench system deps clean-venv
 
-$(STAMP): $(wildcard requirements*.txt)
+$(STAMP): $(wildcard requirements*.txt) pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
 	$(VENV)/bin/pip install -q --no-deps -r requirements-nodeps.txt
+	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $(STAMP)
 
 deps: $(STAMP)
