@@ -151,6 +151,14 @@ def test_login_with_a_wrong_password_is_401_with_a_message(auth_client, seed_use
     assert reply.json == {"message": "Usuario o contraseña incorrectos"}
 
 
+def test_repeated_wrong_logins_are_throttled_like_native_ones(auth_client, seed_user):
+    """HARDENING S4 on this surface: the compat login is no way around the native limits."""
+    codes = [auth_client.post(f"{PREFIX}/api/auth/login", json={"username": seed_user.username,
+                                                                "password": f"bad-{i}"}).status_code
+             for i in range(9)]
+    assert codes[:8] == [401] * 8 and codes[8] == 429
+
+
 # 3. GET /api/tasks
 
 def test_list_has_the_seeds_fields_for_the_callers_tasks_only(client, seed_user, other_user, clip):

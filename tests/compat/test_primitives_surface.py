@@ -140,6 +140,14 @@ def test_login_without_fields_is_fastapis_422_list(auth_client):
     assert all(item["msg"] == "Field required" for item in reply.json["detail"])
 
 
+def test_repeated_wrong_logins_are_throttled_like_native_ones(auth_client, make_user):
+    """HARDENING S4 on this surface: the compat login is no way around the native limits."""
+    user = make_user()
+    codes = [auth_client.post(f"{PREFIX}/oauth/login", data={"username": user.username, "password": f"bad-{i}"})
+             .status_code for i in range(9)]
+    assert codes[:8] == [422] * 8 and codes[8] == 429
+
+
 # 2. POST api/tasks
 
 @pytest.mark.parametrize("content_type", ["application/json", "image/jpeg", "application/x-www-form-urlencoded"])
