@@ -32,6 +32,8 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(String(16), default="user")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     may_submit: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Signs this user's webhook deliveries (HMAC-SHA256); made on first use, rotatable.
+    webhook_secret: Mapped[Optional[str]] = mapped_column(String(64))
     # Tokens issued before this instant are void (password change, deactivation).
     tokens_valid_after: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now_column()
@@ -179,3 +181,35 @@ class WorkerRecord(db.Model):
     capabilities: Mapped[dict] = mapped_column(JSONType, default=dict)
     started_at: Mapped[datetime] = _now_column()
     last_seen_at: Mapped[datetime] = _now_column()
+
+
+class IdempotencyKey(db.Model):
+    """A client's ``Idempotency-Key`` on submit: the same key and body give back the same job."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = _now_column()
+
+
+class WebhookDelivery(db.Model):
+    """One signed POST of a job event to the job's callback URL, retried with backoff until delivered."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "next_attempt_at", postgresql_where="status = 'pending'"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    event: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = _now_column()
+    last_status_code: Mapped[Optional[int]] = mapped_column(Integer)
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now_column()
+    delivered_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
