@@ -9,12 +9,22 @@ from flask import current_app
 from marshmallow import fields, validate
 
 from services.api.kinds.base import KindSpec, SubmitCommonSchema, SubmitRefused, live_capabilities, require_workers
-from services.translate_worker.translate import validate_pair
+from services.translate_worker.translate import AUTO_DETECT, validate_pair
+from shared.language_detect import detect
+
+# Below this share of the detector's belief the best guess is as likely wrong as right: the
+# caller is asked to name the language instead of getting a translation from the wrong one.
+MIN_DETECTION_CONFIDENCE = 0.5
 
 
 class TranslateParamsSchema(SubmitCommonSchema):
     text = fields.String(required=True, validate=validate.Length(min=1))
-    source_lang = fields.String(required=True, validate=validate.Length(min=2, max=16))
+    source_lang = fields.String(required=True, validate=validate.Length(min=2, max=16), metadata={
+        "description": "Language of the text (ISO 639-1 or 639-3), or 'auto' to detect it at submit time "
+                       "among the languages the translate workers translate from. The job's params then "
+                       "hold the detected code as source_lang and detected_source = {language, "
+                       "confidence (0-1)}; a text whose language cannot be told with confidence "
+                       f"{MIN_DETECTION_CONFIDENCE} or more is refused with 400."})
     target_lang = fields.String(required=True, validate=validate.Length(min=2, max=16))
 
 
@@ -35,11 +45,30 @@ def check(params: dict[str, Any], upload: Optional[Path]) -> dict[str, Any]:
     if not params["text"].strip():
         raise SubmitRefused("Text is empty.")
     require_workers("translate")
+    pairs = translation_pairs()
+    detected = None
+    if params["source_lang"].strip().lower() == AUTO_DETECT:
+        detected = detect_source(params["text"], pairs)
+        params = {**params, "source_lang": detected["language"]}
     try:
-        source, target = validate_pair(params["source_lang"], params["target_lang"], translation_pairs())
+        source, target = validate_pair(params["source_lang"], params["target_lang"], pairs)
     except ValueError as exc:
         raise SubmitRefused(str(exc)) from exc
-    return {**params, "source_lang": source, "target_lang": target, "word_count": len(params["text"].split())}
+    checked = {**params, "source_lang": source, "target_lang": target, "word_count": len(params["text"].split())}
+    if detected is not None:
+        checked["detected_source"] = detected
+    return checked
+
+
+def detect_source(text: str, pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The language of ``text`` among the pairs' sources, as {language, confidence}; refused if unsure."""
+    ranked = detect(text, {pair["source"] for pair in pairs})
+    if not ranked or ranked[0][1] < MIN_DETECTION_CONFIDENCE:
+        guess = f" (best guess {ranked[0][0]!r} at {ranked[0][1]:.0%})" if ranked and ranked[0][1] > 0 else ""
+        raise SubmitRefused(f"Cannot tell which language the text is in{guess}; "
+                            "set source_lang to its language code, e.g. 'en'.")
+    language, confidence = ranked[0]
+    return {"language": language, "confidence": round(confidence, 4)}
 
 
 def _export_text(result: dict[str, Any]) -> tuple[bytes, str, str]:
