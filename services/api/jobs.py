@@ -10,6 +10,7 @@ from typing import Any, BinaryIO, Optional
 from flask import current_app, url_for
 from sqlalchemy import func, or_, select
 
+from services.api.idempotency import remember
 from services.api.kinds import KINDS, KindSpec, SubmitRefused
 from shared import jobflow
 from shared.db import db
@@ -56,8 +57,12 @@ def get_job_for(user: User, job_id: Any, lock: bool = False) -> Job:
 
 
 def submit(user: User, kind: str, params: dict[str, Any], upload: Optional[BinaryIO] = None,
-           filename: Optional[str] = None, content_type: Optional[str] = None) -> Job:
-    """Check, store and queue a job; the job row and its outbox row are committed together."""
+           filename: Optional[str] = None, content_type: Optional[str] = None,
+           idempotency: Optional[tuple[str, str]] = None) -> Job:
+    """Check, store and queue a job; the job row and its outbox row are committed together.
+
+    ``idempotency`` is ``(key, request digest)``: the key is recorded in the same transaction.
+    """
     if not user.may_submit:
         raise SubmitRefused("This account may not submit jobs; ask an administrator.", 403)
     spec = kind_spec(kind)
@@ -87,6 +92,8 @@ def submit(user: User, kind: str, params: dict[str, Any], upload: Optional[Binar
             job.input_content_type = (content_type or mimetypes.guess_type(job.input_filename)[0]
                                       or "application/octet-stream")
             job.input_size = size
+        if idempotency:
+            remember(user.id, idempotency[0], idempotency[1], job)
         db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -5,8 +5,9 @@ from flask import Response, request, send_file, stream_with_context
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from services.api import jobs, schemas
+from services.api import idempotency, jobs, schemas
 from services.api.events import job_event_stream
 from services.api.kinds import SubmitRefused
 from services.api.kinds.translate import translation_pairs
@@ -54,14 +55,33 @@ def submit(kind):
     if kind not in KINDS:
         fail(404, f"Unknown job kind {kind!r}; use one of {', '.join(KINDS)}.")
     raw, upload, filename, content_type = _submission()
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= idempotency.MAX_KEY_LENGTH:
+        fail(400, f"Idempotency-Key must have 1-{idempotency.MAX_KEY_LENGTH} characters.")
+    user = current_user()
     try:
         spec = jobs.kind_spec(kind)
         params = spec.params_schema().load(raw)
-        job = jobs.submit(current_user(), kind, params, upload, filename, content_type)
+        digest = idempotency.request_hash(kind, params, upload) if key else ""
+        earlier = idempotency.earlier_job(user.id, key, digest) if key else None
+        if earlier is not None:
+            return jobs.job_view(earlier), 202, {"Location": f"/api/v1/jobs/{earlier.id}",
+                                                 "Idempotent-Replayed": "true"}
+        job = jobs.submit(user, kind, params, upload, filename, content_type,
+                          idempotency=(key, digest) if key else None)
     except ValidationError as exc:
         fail(422, "Invalid job parameters.", errors={"json": exc.messages})
     except SubmitRefused as exc:
         fail(exc.status, str(exc))
+    except idempotency.KeyReused as exc:
+        fail(409, str(exc))
+    except IntegrityError:
+        # A concurrent request with the same key committed first: answer with its job.
+        db.session.rollback()
+        earlier = idempotency.earlier_job(user.id, key, digest) if key else None
+        if earlier is None:
+            raise
+        return jobs.job_view(earlier), 202, {"Location": f"/api/v1/jobs/{earlier.id}", "Idempotent-Replayed": "true"}
     return jobs.job_view(job), 202, {"Location": f"/api/v1/jobs/{job.id}"}
 
 

@@ -182,3 +182,28 @@ def test_openapi_document_describes_the_routes(client):
     page = client.get("/docs")
     assert page.status_code == 200 and b"/docs/assets/swagger-ui-bundle.js" in page.data
     assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+
+
+def test_idempotency_key_returns_the_same_job_for_the_same_request(client, make_user):
+    user = make_user()
+    headers = {**user.headers, "Idempotency-Key": "order-42"}
+    body = {"text": "The cat is black.", "source_lang": "en", "target_lang": "es"}
+    first = client.post("/api/v1/jobs/translate", headers=headers, json=body)
+    again = client.post("/api/v1/jobs/translate", headers=headers, json=body)
+    assert first.status_code == again.status_code == 202
+    assert again.json["id"] == first.json["id"] and again.headers["Idempotent-Replayed"] == "true"
+    assert client.get("/api/v1/jobs", headers=user.headers).json["total"] == 1
+    different = client.post("/api/v1/jobs/translate", headers=headers, json={**body, "text": "Another text."})
+    assert different.status_code == 409
+    other_user = make_user()
+    theirs = client.post("/api/v1/jobs/translate", headers={**other_user.headers, "Idempotency-Key": "order-42"},
+                         json=body)
+    assert theirs.status_code == 202 and theirs.json["id"] != first.json["id"], "keys are per user"
+
+
+def test_idempotency_key_covers_the_uploaded_bytes(client, make_user, app):
+    """A different file under the same key is a different request (checked on a kind with uploads)."""
+    from services.api import idempotency
+    one = idempotency.request_hash("asr", {"language": "en"}, io.BytesIO(b"first file"))
+    two = idempotency.request_hash("asr", {"language": "en"}, io.BytesIO(b"second file"))
+    assert one != two and one == idempotency.request_hash("asr", {"language": "en"}, io.BytesIO(b"first file"))
