@@ -13,3 +13,10 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s"'
 errorlog = "-"
 forwarded_allow_ips = "127.0.0.1"
+
+
+def child_exit(server, worker):
+    """Let /metrics forget a dead worker process's live gauges (prometheus-client multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+        multiprocess.mark_process_dead(worker.pid)

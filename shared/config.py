@@ -76,12 +76,27 @@ class Config:
         self.MAX_CONTENT_LENGTH = self.MAX_UPLOAD_BYTES
         self.MAX_ACTIVE_JOBS = _env_int("CONVEYOR_MAX_ACTIVE_JOBS", 10)
         self.MAX_TEXT_CHARS = _env_int("CONVEYOR_MAX_TEXT_CHARS", 100_000)
+        # Speech-to-text uploads shorter or longer than this are refused at submit (seconds).
+        self.MIN_AUDIO_SECONDS = _env_float("CONVEYOR_MIN_AUDIO_SECONDS", 1.0)
+        self.MAX_AUDIO_SECONDS = _env_float("CONVEYOR_MAX_AUDIO_SECONDS", 4 * 3600.0)
+
+        # Speech models beyond the packaged ones (scripts/install_whisper_base.py puts Whisper base here).
+        self.ASR_MODELS_DIR = Path(_env("CONVEYOR_ASR_MODELS_DIR", str(self.DATA_DIR / "models" / "asr")))
+        # CPU threads per speech model; 0 lets the engine choose (all cores).
+        self.ASR_THREADS = _env_int("CONVEYOR_ASR_THREADS", 0)
+        # Speech models an ASR worker loads at start besides the default (comma-separated ids, or
+        # "all"); the others load on their first job.
+        self.ASR_PRELOAD = tuple(
+            name.strip() for name in _env("CONVEYOR_ASR_PRELOAD", "").split(",") if name.strip())
 
         self.MAX_ATTEMPTS = _env_int("CONVEYOR_MAX_ATTEMPTS", 3)
         self.LEASE_SECONDS = _env_float("CONVEYOR_LEASE_SECONDS", 60)
         self.RETRY_BACKOFF_SECONDS = _env_float("CONVEYOR_RETRY_BACKOFF_SECONDS", 5)
         # A worker registration counts for the capability catalog for this long after its last heartbeat.
         self.WORKER_SEEN_SECONDS = _env_int("CONVEYOR_WORKER_SEEN_SECONDS", 24 * 3600)
+
+        # When set, GET /metrics needs "Authorization: Bearer <token>".
+        self.METRICS_TOKEN = os.environ.get("CONVEYOR_METRICS_TOKEN", "")
 
         self.API_URL = _env("CONVEYOR_API_URL", "http://127.0.0.1:8000")
         self.PUBLIC_URL = _env("CONVEYOR_PUBLIC_URL", "http://127.0.0.1:8000")

@@ -14,6 +14,7 @@ from typing import Any, Optional
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from shared import metrics
 from shared.db import db
 from shared.messaging import encode_message
 from shared.models import PRIORITIES, Job, JobChunk, JobLog, OutboxMessage, User
@@ -79,6 +80,9 @@ def _set_status(job: Job, new: JobStatus) -> None:
     if is_terminal(new):
         job.finished_at = utcnow()
         job.lease_expires_at = None
+        metrics.JOBS_FINISHED.labels(job.kind, job.status).inc()
+        if job.started_at is not None:
+            metrics.JOB_DURATION.labels(job.kind).observe((job.finished_at - job.started_at).total_seconds())
 
 
 def chunk_count(job: Job) -> int:
@@ -107,7 +111,9 @@ def claim(job: Job, worker_id: str, lease_seconds: float, max_attempts: int) -> 
     job.claim_id = uuid.uuid4()
     job.worker_id = worker_id
     job.lease_expires_at = now + timedelta(seconds=lease_seconds)
-    job.started_at = job.started_at or now
+    if job.started_at is None:
+        job.started_at = now
+        metrics.QUEUE_WAIT.labels(job.kind).observe((now - job.created_at).total_seconds())
     job.error = None
     return ClaimResult(True, claim_id=job.claim_id)
 

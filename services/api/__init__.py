@@ -29,7 +29,7 @@ def check_broker() -> None:
 
 def create_app(config: Optional[Config] = None) -> Flask:
     """Build the API service (it verifies tokens with the public key only)."""
-    from services.api import catalogs, internal, views
+    from services.api import catalogs, internal, metrics, views
     from services.api.compat import register_surfaces
     from services.api.kinds import KINDS
 
@@ -46,5 +46,6 @@ def create_app(config: Optional[Config] = None) -> Flask:
     api.register_blueprint(internal.bp)
     api.register_blueprint(catalogs.bp)
     register_surfaces(app)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(health_blueprint({"database": check_database, "broker": check_broker}))
     return app

@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select
 
 from services.api.idempotency import remember
 from services.api.kinds import KINDS, KindSpec, SubmitRefused
-from shared import jobflow
+from shared import jobflow, metrics
 from shared.db import db
 from shared.models import PRIORITIES, Job, JobChunk, User
 from shared.states import JobStatus
@@ -100,6 +100,7 @@ def submit(user: User, kind: str, params: dict[str, Any], upload: Optional[Binar
         if input_key:
             storage().delete_prefix(f"jobs/{job_id}")
         raise
+    metrics.JOBS_SUBMITTED.labels(kind).inc()
     LOGGER.info("job %s: submitted by user %s (%s, %s)", job.id, user.id, kind, priority)
     return job
 
@@ -150,6 +151,18 @@ def job_view(job: Job, with_position: bool = False) -> dict[str, Any]:
         "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at,
         "user_id": job.user_id, "worker_id": job.worker_id,
     }
+
+
+def export_source(job: Job) -> Optional[dict[str, Any]]:
+    """The job's result; for a partial job of a kind that can, one assembled from its chunks."""
+    if job.result is not None:
+        return job.result
+    spec = KINDS.get(job.kind)
+    if job.status != JobStatus.PARTIAL.value or spec is None or spec.assemble_partial is None:
+        return None
+    data = db.session.scalars(select(JobChunk.data).where(JobChunk.job_id == job.id)
+                              .order_by(JobChunk.seq)).all()
+    return spec.assemble_partial(list(data)) if data else None
 
 
 def chunks_after(job: Job, after: int, limit: int) -> list[JobChunk]:

@@ -1,0 +1,100 @@
+"""``GET /metrics`` for Prometheus: the counters of shared.metrics plus gauges read at scrape time.
+
+The gauges (jobs per kind and state, queue depth per kind, pending outbox rows, worker heartbeats)
+are what queue-depth autoscaling (e.g. KEDA) and alerts need.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import time
+
+import pika
+from flask import Blueprint, Response, current_app, request
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy import func, select
+
+from shared.db import db
+from shared.errors import error_response
+from shared.messaging import dead_letter_queue_name, queue_name
+from shared.models import KINDS, Job, OutboxMessage, WorkerRecord
+
+LOGGER = logging.getLogger(__name__)
+
+bp = Blueprint("metrics", __name__)
+
+
+class StateCollector:
+    """Gauges computed from PostgreSQL and RabbitMQ when Prometheus scrapes."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def collect(self):
+        jobs = GaugeMetricFamily("conveyor_jobs", "Jobs by kind and state.", labels=["kind", "status"])
+        for kind, status, count in db.session.execute(
+                select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)):
+            jobs.add_metric([kind, status], count)
+        yield jobs
+        outbox = GaugeMetricFamily("conveyor_outbox_pending", "Outbox rows not yet confirmed by the broker.")
+        outbox.add_metric([], db.session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))) or 0)
+        yield outbox
+        seen = GaugeMetricFamily("conveyor_worker_last_seen_timestamp_seconds",
+                                 "When each worker last reported (Unix time).", labels=["worker", "kind"])
+        for record in db.session.scalars(select(WorkerRecord)):
+            seen.add_metric([record.id, record.kind], record.last_seen_at.timestamp())
+        yield seen
+        db.session.rollback()
+        yield from self._queues()
+
+    def _queues(self):
+        depth = GaugeMetricFamily("conveyor_queue_depth", "Messages waiting in each kind's queue.", labels=["kind"])
+        dead = GaugeMetricFamily("conveyor_dead_letter_depth", "Messages in each kind's dead-letter queue.",
+                                 labels=["kind"])
+        up = GaugeMetricFamily("conveyor_broker_up", "1 when the broker answered this scrape.")
+        try:
+            params = pika.URLParameters(self.config["AMQP_URL"])
+            params.socket_timeout = 2
+            params.connection_attempts = 1
+            connection = pika.BlockingConnection(params)
+            try:
+                channel = connection.channel()
+                prefix = self.config["AMQP_PREFIX"]
+                for kind in KINDS:
+                    for family, name in ((depth, queue_name(prefix, kind)), (dead, dead_letter_queue_name(prefix, kind))):
+                        try:
+                            family.add_metric([kind], channel.queue_declare(name, passive=True).method.message_count)
+                        except pika.exceptions.ChannelClosedByBroker:
+                            channel = connection.channel()  # the queue does not exist yet
+            finally:
+                connection.close()
+            up.add_metric([], 1)
+        except pika.exceptions.AMQPError as exc:
+            LOGGER.warning("metrics: broker unavailable (%s)", exc.__class__.__name__)
+            up.add_metric([], 0)
+        yield from (depth, dead, up)
+
+
+@bp.route("/metrics")
+def metrics():
+    """Prometheus text exposition (set CONVEYOR_METRICS_TOKEN to require a bearer token)."""
+    token = current_app.config.get("METRICS_TOKEN")
+    if token:
+        presented = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(presented.encode(), token.encode()):
+            return error_response(401, "Metrics need the metrics token.")
+    state = CollectorRegistry(auto_describe=False)
+    state.register(StateCollector(current_app.config))
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        counters = CollectorRegistry()
+        multiprocess.MultiProcessCollector(counters)
+    else:
+        counters = REGISTRY
+    started = time.monotonic()
+    body = generate_latest(counters) + generate_latest(state)
+    LOGGER.debug("metrics scrape took %.3fs", time.monotonic() - started)
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)
