@@ -39,7 +39,7 @@ def test_a_finished_job_moves_the_counters_and_histograms(client, make_user, rel
     assert sample(after, "conveyor_job_queue_wait_seconds_count", kind="translate") >= 1
     assert sample(after, "conveyor_jobs", kind="translate", status="succeeded") >= 1
     assert sample(after, "conveyor_broker_up") == 1
-    heartbeat = f'conveyor_worker_last_seen_timestamp_seconds{{worker="{translate_worker.worker_id}",kind="translate"}}'
+    heartbeat = f'conveyor_worker_last_seen_timestamp_seconds{{kind="translate",worker="{translate_worker.worker_id}"}}'
     wait_for(lambda: heartbeat in scrape(client), message="the worker's heartbeat gauge")
 
 
