@@ -5,7 +5,7 @@ import logging
 from typing import Callable
 
 import swagger_ui_bundle
-from flask import Blueprint, Flask, jsonify, send_from_directory
+from flask import Blueprint, Flask, jsonify, request, send_from_directory
 from flask_smorest import Api
 from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from shared.config import Config
 from shared.db import db
 from shared.errors import register_error_handlers
-from shared.logging_setup import configure_logging
+from shared.logging_setup import configure_logging, set_job_context
 
 LOGGER = logging.getLogger(__name__)
 
@@ -42,11 +42,17 @@ def configure_service(app: Flask, config: Config, title: str, docs_prefix: str) 
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     db.init_app(app)
     register_error_handlers(app)
+    app.before_request(_tag_job_requests)
     assets = Blueprint("docs_assets", __name__, url_prefix=docs_prefix.rstrip("/") + "/docs/assets")
     assets.add_url_rule("/<path:filename>", "asset",
                         lambda filename: send_from_directory(swagger_ui_bundle.swagger_ui_path, filename))
     app.register_blueprint(assets)
     return Api(app)
+
+
+def _tag_job_requests() -> None:
+    """Log lines of a request about a job carry its id (threads serve many requests: always reset)."""
+    set_job_context((request.view_args or {}).get("job_id"))
 
 
 def health_blueprint(checks: dict[str, ReadinessCheck], prefix: str = "") -> Blueprint:

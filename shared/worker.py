@@ -29,6 +29,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from shared.config import Config
 from shared.handler import Handler, JobCancelled, PermanentError, TransientError
 from shared.internal_api import ApiError, ApiUnavailable, InternalApi
+from shared.logging_setup import job_context, set_job_context
 from shared.messaging import PoisonMessage, declare_topology, decode_message, queue_name
 
 LOGGER = logging.getLogger(__name__)
@@ -267,6 +268,7 @@ class Worker:
 
     def _run_job(self, channel: BlockingChannel, delivery_tag: int, message: dict[str, Any]) -> None:
         job_id = message["job_id"]
+        set_job_context(job_id)
         try:
             try:
                 claim = self.api.claim(job_id, self.worker_id)
@@ -331,6 +333,10 @@ class Worker:
 
     def _heartbeat_loop(self, io: RemoteJobIO, done: threading.Event, lease_seconds: float) -> None:
         """Renew the lease while the handler runs; also learns about cancellation between events."""
+        with job_context(io.job_id):
+            self._renew_until(io, done, lease_seconds)
+
+    def _renew_until(self, io: RemoteJobIO, done: threading.Event, lease_seconds: float) -> None:
         while not done.wait(max(0.2, lease_seconds / 3)):
             try:
                 io.heartbeat()
