@@ -18,12 +18,12 @@ from shared.db import db as handle
 from shared.media_probe import probe
 from shared.models import WorkerRecord
 from tests.conftest import wait_for
+from tests.integration.test_pipeline import wait_status
 from tests.unit.test_convert_process import ffmpeg_children
 from tests.unit.test_media_probe import TONE, _FifoWatch, make_media
 
 TINY = ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=25"]
 H264_AAC = ["-pix_fmt", "yuv420p", "-c:v", "libx264", "-c:a", "aac"]
-FINISHED = ("succeeded", "failed", "partial", "cancelled")
 
 
 @pytest.fixture(scope="module")
@@ -67,13 +67,6 @@ def submitted(client, user, path: Path, **params) -> dict:
     reply = submit(client, user, path, **params)
     assert reply.status_code == 202, reply.json
     return reply.json
-
-
-def wait_status(client, user, job_id, statuses=FINISHED, timeout=60.0) -> dict:
-    def reached():
-        job = client.get(f"/api/v1/jobs/{job_id}", headers=user.headers).json
-        return job if job["status"] in statuses else None
-    return wait_for(reached, timeout=timeout, message=f"job {job_id} to reach {statuses}")
 
 
 def result_of(client, user, job_id) -> dict:

@@ -1,0 +1,131 @@
+"""Conversion through the whole platform vs the bare ffmpeg command, side by side in one run.
+
+A 30 s 720p clip (mpeg4 + mp3, so nothing can be copied) is submitted to the API under gunicorn,
+relayed through RabbitMQ to a `python -m services.convert_worker` process, converted, uploaded
+back as an artifact; the figure is submit → the job's event stream ends with ``succeeded`` (the
+upload of the clip included), then the artifact download on its own. The baseline is the bare ffmpeg
+command with the arguments that process() builds, run in the same loop.
+
+Run from the repo root: python -m bench.bench_convert_platform [--seconds 30] [--repeats 2]
+[--targets mp4 webm]. Needs PostgreSQL and RabbitMQ; uses its own database and queue prefix.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import psycopg
+import requests
+
+from bench.bench_convert import bare_run, render, report, timed
+from bench.bench_platform import bench_env, free_port, process, token_for_bench_user, wait_http
+from shared.config import DEV_AMQP_URL
+from tests.broker_tools import BrokerTools
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DB = "conveyor_bench_convert"
+ADMIN_DSN = "postgresql://conveyor:conveyor@127.0.0.1:5432/postgres"
+
+
+def reset_database(env: dict[str, str]) -> None:
+    """A fresh database for this bench, built by the project's migrations."""
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    subprocess.run([sys.executable, "-m", "shared.cli", "init"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+
+
+def wait_for_worker(timeout: float = 60.0) -> None:
+    """Until the convert worker has registered its capabilities (submits answer 503 before)."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(f"postgresql://conveyor:conveyor@127.0.0.1:5432/{BENCH_DB}",
+                         autocommit=True) as conn:
+        while not conn.execute("SELECT count(*) FROM workers WHERE kind = 'convert'").fetchone()[0]:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the convert worker did not register")
+            time.sleep(0.2)
+
+
+def platform_run(session: requests.Session, api: str, source: Path, target: str) -> dict:
+    """Submit the clip and follow its event stream to the end; return the finished job's view."""
+    with open(source, "rb") as handle:
+        reply = session.post(f"{api}/api/v1/jobs/convert", data={"target": target},
+                             files={"file": (source.name, handle, "video/x-msvideo")})
+    reply.raise_for_status()
+    job_id = reply.json()["id"]
+    # The server-sent events are what a client waits on; polling the job view in a tight loop
+    # would load the API (and the CPUs ffmpeg needs) more than any real client does.
+    with session.get(f"{api}/api/v1/jobs/{job_id}/events", stream=True) as events:
+        for line in events.iter_lines(decode_unicode=True):
+            if line == "event: end":
+                break
+    job = session.get(f"{api}/api/v1/jobs/{job_id}").json()
+    if job["status"] != "succeeded":
+        raise RuntimeError(f"bench job {job_id} {job['status']}: {job['error']}")
+    return job
+
+
+def main() -> None:
+    """Print wall times and ratios; no assertions (speed claims live here, not in tests)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--targets", nargs="+", default=["mp4"])
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="conveyor-bench-convert-"))
+    env = {**bench_env(workdir),
+           "DATABASE_URL": f"postgresql+psycopg://conveyor:conveyor@127.0.0.1:5432/{BENCH_DB}"}
+    reset_database(env)
+    token = token_for_bench_user(env)
+    port = free_port()
+    env["CONVEYOR_API_URL"] = api = f"http://127.0.0.1:{port}"
+    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "-c", "deploy/gunicorn.conf.py",
+                "--bind", f"127.0.0.1:{port}", "services.api:create_app()"]
+    broker = BrokerTools(env.get("AMQP_URL", DEV_AMQP_URL), env["CONVEYOR_AMQP_PREFIX"])
+    print(f"rendering a {args.seconds:g} s 1280x720 30 fps clip ...", flush=True)
+    source = render(workdir / "clip.avi", args.seconds, "-c:v", "mpeg4", "-q:v", "3",
+                    "-c:a", "libmp3lame")
+    print(f"clip: {source.stat().st_size / 1e6:.1f} MB")
+    try:
+        with ExitStack() as stack:
+            stack.enter_context(process(gunicorn, env, workdir / "api.log"))
+            stack.enter_context(process([sys.executable, "-m", "shared.outbox"], env,
+                                        workdir / "relay.log"))
+            stack.enter_context(process([sys.executable, "-m", "services.convert_worker"], env,
+                                        workdir / "worker.log"))
+            wait_http(f"{api}/healthz")
+            wait_for_worker()
+            session = requests.Session()
+            session.headers["Authorization"] = f"Bearer {token}"
+            print(f"{'case':<34}{'median s':>10}{'min s':>10}{'ratio (median)':>17}")
+            for target in args.targets:
+                bare, platform, download = [], [], []
+                for _ in range(args.repeats):  # interleaved, so drifting machine load hits both
+                    bare.append(timed(lambda: bare_run(source, workdir, {"target": target})))
+                    started = time.perf_counter()
+                    job = platform_run(session, api, source, target)
+                    platform.append(time.perf_counter() - started)
+                    url = f"{api}{job['artifacts'][0]['url']}"
+                    download.append(timed(lambda: session.get(url).raise_for_status()))
+                base = statistics.median(bare)
+                report(f"{target}: bare ffmpeg", bare, base)
+                report(f"{target}: submit -> succeeded", platform, base)
+                report(f"{target}: artifact download", download, base)
+            print("ratios are against the bare ffmpeg row of each group (lower is faster)")
+    finally:
+        broker.delete_everything()
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
