@@ -12,6 +12,7 @@ export CONVEYOR_PUBLIC_URL=${CONVEYOR_PUBLIC_URL:-http://127.0.0.1:$CONVEYOR_POR
 export CONVEYOR_API_URL=${CONVEYOR_API_URL:-http://127.0.0.1:$CONVEYOR_API_PORT}
 export NGINX_RUNTIME=${NGINX_RUNTIME:-$CONVEYOR_DATA_DIR/nginx}
 export PYTHONUNBUFFERED=1
+export CONVEYOR_LOG_FORMAT=${CONVEYOR_LOG_FORMAT:-text}  # JSON lines (the default elsewhere) are for log shippers
 # Counters of every API process (and the relay) add up in /metrics through this directory.
 export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$CONVEYOR_DATA_DIR/prometheus}
 rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"

@@ -8,13 +8,14 @@ import uuid
 from typing import Any, BinaryIO, Optional
 
 from flask import current_app, url_for
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from services.api.idempotency import remember
 from services.api.kinds import KINDS, KindSpec, SubmitRefused
+from services.api.queue_info import progress_view
 from shared import jobflow, metrics
 from shared.db import db
-from shared.models import PRIORITIES, Job, JobChunk, User
+from shared.models import Job, JobChunk, User
 from shared.states import JobStatus
 from shared.storage import LocalStorage, StorageLimitExceeded
 
@@ -122,28 +123,12 @@ def list_jobs(filters: dict[str, Any], user: Optional[User] = None) -> dict[str,
     return {"items": [job_view(job) for job in jobs], "page": page, "per_page": per_page, "total": total}
 
 
-def queue_position(job: Job) -> Optional[int]:
-    """1 for the next job of its kind to run, counting priority as the broker does."""
-    if job.status not in (JobStatus.QUEUED.value, JobStatus.RETRYING.value):
-        return None
-    rank = PRIORITIES.get(job.priority, 5)
-    higher = [name for name, value in PRIORITIES.items() if value > rank]
-    ahead = db.session.scalar(select(func.count()).select_from(Job).where(
-        Job.kind == job.kind,
-        Job.status.in_([JobStatus.QUEUED.value, JobStatus.RETRYING.value]),
-        or_(Job.priority.in_(higher), (Job.priority == job.priority) & (Job.number < job.number))))
-    return (ahead or 0) + 1
-
-
 def job_view(job: Job, with_position: bool = False) -> dict[str, Any]:
     """The public view of a job (no storage keys, claim ids or worker secrets)."""
     return {
         "id": job.id, "number": job.number, "kind": job.kind, "status": job.status,
         "priority": job.priority, "params": job.params, "error": job.error, "attempts": job.attempts,
-        "progress": {"current": job.progress_current, "total": job.progress_total,
-                     "percent": 100.0 if job.status == JobStatus.SUCCEEDED.value else job.progress_percent,
-                     "unit": job.progress_unit,
-                     "queue_position": queue_position(job) if with_position else None},
+        "progress": progress_view(job, with_position),
         "input": ({"filename": job.input_filename, "content_type": job.input_content_type,
                    "size": job.input_size} if job.input_key else None),
         "artifacts": [{"name": a.name, "content_type": a.content_type, "size": a.size,

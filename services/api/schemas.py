@@ -16,6 +16,9 @@ class ProgressSchema(Schema):
     unit = fields.String(dump_only=True, allow_none=True)
     queue_position = fields.Integer(dump_only=True, allow_none=True,
                                     metadata={"description": "1 = next to run; only while queued"})
+    eta_seconds = fields.Float(dump_only=True, allow_none=True,
+                               metadata={"description": "estimated seconds until done, from measured durations"})
+    message = fields.String(dump_only=True, allow_none=True, metadata={"example": "3rd in line, ~40 s"})
 
 
 class InputFileSchema(Schema):

@@ -217,3 +217,18 @@ def test_r5_sigterm_finishes_the_current_job_then_exits(client, make_user, relay
             worker.kill()
     done = client.get(f"/api/v1/jobs/{job['id']}", headers=user.headers).json
     assert done["status"] == "succeeded" and done["attempts"] == 1
+
+
+def test_a_queued_job_says_its_place_in_line_and_when_it_will_be_done(client, make_user, relay, start_worker):
+    user = make_user()
+    start_worker(slow_handler)
+    first = submit(client, user)
+    assert wait_status(client, user, first["id"])["status"] == "succeeded"  # a measured duration
+    blocker = submit(client, user)
+    wait_status(client, user, blocker["id"], statuses=("running",))
+    waiting = [submit(client, user, text=f"waiting {i}") for i in range(3)]
+    third = client.get(f"/api/v1/jobs/{waiting[2]['id']}/progress", headers=user.headers).json
+    assert third["queue_position"] == 3
+    assert third["message"].startswith("3rd in line, ~") and third["eta_seconds"] > 0
+    running = client.get(f"/api/v1/jobs/{blocker['id']}/progress", headers=user.headers).json
+    assert running["queue_position"] is None
