@@ -105,6 +105,9 @@ class Job(db.Model):
     started_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    # Where signed job events are POSTed (terminal states; progress too when callback_progress).
+    callback_url: Mapped[Optional[str]] = mapped_column(String(2048))
+    callback_progress: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     updated_at: Mapped[datetime] = _now_column(onupdate=func.now())
 
     user: Mapped[User] = relationship()
