@@ -95,6 +95,9 @@ class Config:
         # A worker registration counts for the capability catalog for this long after its last heartbeat.
         self.WORKER_SEEN_SECONDS = _env_int("CONVEYOR_WORKER_SEEN_SECONDS", 24 * 3600)
 
+        # Hosts, IPs or networks (comma-separated) that callback URLs may point at although not public.
+        self.WEBHOOK_ALLOWED_HOSTS = [h for h in _env("CONVEYOR_WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()]
+        self.WEBHOOK_MAX_ATTEMPTS = _env_int("CONVEYOR_WEBHOOK_MAX_ATTEMPTS", 6)
         # When set, GET /metrics needs "Authorization: Bearer <token>".
         self.METRICS_TOKEN = os.environ.get("CONVEYOR_METRICS_TOKEN", "")
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any, Optional
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from shared import metrics
+from shared import metrics, webhooks
+from shared.clock import utcnow
 from shared.db import db
 from shared.messaging import encode_message
 from shared.models import PRIORITIES, Job, JobChunk, JobLog, OutboxMessage, User
@@ -24,10 +25,6 @@ LOGGER = logging.getLogger(__name__)
 
 OUTBOX_CHANNEL = "conveyor_outbox"  # NOTIFYed by the outbox trigger (migration 0002)
 MAX_LOG_CHARS = 2000
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Conflict(Exception):
@@ -81,6 +78,7 @@ def _set_status(job: Job, new: JobStatus) -> None:
         job.finished_at = utcnow()
         job.lease_expires_at = None
         metrics.JOBS_FINISHED.labels(job.kind, job.status).inc()
+        webhooks.job_event(job, f"job.{job.status}")
         if job.started_at is not None:
             metrics.JOB_DURATION.labels(job.kind).observe((job.finished_at - job.started_at).total_seconds())
 
@@ -137,7 +135,11 @@ def record_progress(job: Job, current: float, total: Optional[float], unit: Opti
     if unit:
         job.progress_unit = unit[:32]
     if current > (job.progress_current or 0.0):
+        before = job.progress_percent or 0.0
         job.progress_current = float(min(current, job.progress_total or current))
+        # Progress webhooks at every tenth of the way, not at every report.
+        if job.callback_progress and int((job.progress_percent or 0.0) // 10) > int(before // 10):
+            webhooks.job_event(job, "job.progress")
 
 
 def upsert_chunk(job: Job, seq: int, data: dict[str, Any]) -> None:

@@ -1,5 +1,7 @@
 """The outbox relay: publishes committed outbox rows with publisher confirms, and reaps lost jobs.
 
+The same process runs the webhook dispatcher (shared.webhooks) in a thread.
+
 Run it as ``python -m shared.outbox``. A row is marked sent only after the
 broker confirmed it, so a crash in between publishes it again (consumers are
 idempotent). PostgreSQL NOTIFY wakes the relay at once; it also polls, for
@@ -26,6 +28,7 @@ from shared.db import db
 from shared.logging_setup import configure_logging
 from shared.messaging import PublishError, Publisher
 from shared.models import OutboxMessage
+from shared.webhooks import WebhookDispatcher
 
 LOGGER = logging.getLogger(__name__)
 
@@ -124,7 +127,8 @@ def main() -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    LOGGER.info("outbox relay started (prefix %s)", config.AMQP_PREFIX)
+    threading.Thread(target=WebhookDispatcher(app).run, args=(stop,), name="webhooks", daemon=True).start()
+    LOGGER.info("outbox relay and webhook dispatcher started (prefix %s)", config.AMQP_PREFIX)
     relay.run(stop)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from services.api.idempotency import remember
 from services.api.kinds import KINDS, KindSpec, SubmitRefused
 from services.api.queue_info import progress_view
-from shared import jobflow, metrics
+from shared import jobflow, metrics, webhooks
 from shared.db import db
 from shared.models import Job, JobChunk, User
 from shared.states import JobStatus
@@ -70,6 +70,13 @@ def submit(user: User, kind: str, params: dict[str, Any], upload: Optional[Binar
     if spec.needs_file and upload is None:
         raise SubmitRefused("This kind of job needs a file: send multipart/form-data with a 'file' part.")
     priority = params.pop("priority", "normal")
+    callback_url = params.pop("callback_url", None)
+    callback_progress = params.pop("callback_progress", False)
+    if callback_url:
+        try:
+            webhooks.check_callback_url(callback_url, current_app.config["WEBHOOK_ALLOWED_HOSTS"])
+        except webhooks.CallbackRefused as exc:
+            raise SubmitRefused(str(exc)) from None
     job_id = uuid.uuid4()
     input_key = None
     size = None
@@ -87,6 +94,9 @@ def submit(user: User, kind: str, params: dict[str, Any], upload: Optional[Binar
             raise SubmitRefused(f"You already have {limit} active jobs (queued or running); "
                                 "wait for one to finish or cancel one.", 429)
         job = jobflow.create_job(user.id, kind, params, priority, job_id=job_id)
+        if callback_url:
+            job.callback_url, job.callback_progress = callback_url, callback_progress
+            webhooks.secret_for(user)
         if input_key:
             job.input_key = input_key
             job.input_filename = safe_filename(filename)

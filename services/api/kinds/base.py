@@ -36,10 +36,15 @@ class SubmitCommonSchema(Schema):
     """Fields every kind accepts beside its own parameters."""
 
     priority = fields.String(load_default="normal", validate=validate.OneOf(list(PRIORITIES)))
+    callback_url = fields.String(validate=validate.Length(max=2048), metadata={
+        "description": "POSTed a signed event when the job ends (see /api/v1/webhooks/secret)"})
+    callback_progress = fields.Boolean(load_default=False, metadata={
+        "description": "also POST progress events, at every tenth of the way"})
 
 
 Exporter = Callable[[dict[str, Any]], tuple[bytes, str, str]]
 Check = Callable[[dict[str, Any], Optional[Path]], dict[str, Any]]
+Assembler = Callable[[list[dict[str, Any]]], dict[str, Any]]
 
 
 @dataclass
@@ -51,6 +56,8 @@ class KindSpec:
     needs_file: bool
     check: Check
     exporters: dict[str, Exporter] = field(default_factory=dict)
+    # Builds a result from a partial job's ordered chunk data, for its /result and exports.
+    assemble_partial: Optional[Assembler] = None
 
 
 def forget_capabilities() -> None:

@@ -1,0 +1,197 @@
+"""Webhooks: signed POSTs of a job's events to its callback URL, retried with backoff.
+
+Deliveries are rows written in the same transaction as the state change they announce, and a
+dispatcher thread of the relay process sends them. Each POST carries
+``X-Conveyor-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the user's secret>``.
+Callback URLs must resolve to public addresses (checked at submit and again before each POST, so a
+DNS change cannot aim them inside) unless CONVEYOR_WEBHOOK_ALLOWED_HOSTS lists the host or network.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import secrets
+import socket
+import threading
+import time
+import uuid
+from datetime import timedelta
+from typing import Iterable, Optional
+from urllib.parse import urlsplit
+
+import requests
+from flask import Flask
+from sqlalchemy import select
+
+from shared import metrics
+from shared.db import db
+from shared.clock import utcnow
+from shared.models import Job, User, WebhookDelivery
+
+LOGGER = logging.getLogger(__name__)
+
+BACKOFF_SECONDS = (1, 5, 30, 120, 600, 1800)
+TIMEOUT_SECONDS = 5.0
+BATCH = 20
+
+
+class CallbackRefused(ValueError):
+    """A callback URL Conveyor will not call (bad scheme, private address, unresolvable host)."""
+
+
+def _allowed(host: str, addresses: Iterable[ipaddress._BaseAddress], allow_list: Iterable[str]) -> bool:
+    for entry in allow_list:
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        if entry == host.lower():
+            return True
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            continue
+        if all(address in network for address in addresses):
+            return True
+    return False
+
+
+def check_callback_url(url: str, allow_list: Iterable[str]) -> str:
+    """Return ``url`` if Conveyor may POST to it, else raise CallbackRefused saying why."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CallbackRefused("callback_url must be an http or https URL with a host")
+    host = parts.hostname
+    try:
+        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
+                                   proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise CallbackRefused(f"callback_url host {host!r} does not resolve") from None
+    addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
+    if _allowed(host, addresses, allow_list):
+        return url
+    private = sorted(str(a) for a in addresses if not a.is_global)
+    if private:
+        raise CallbackRefused(f"callback_url resolves to a non-public address ({', '.join(private)}); "
+                              "an administrator can allow it with CONVEYOR_WEBHOOK_ALLOWED_HOSTS")
+    return url
+
+
+def secret_for(user: User) -> str:
+    """The user's signing secret, made on first use."""
+    if not user.webhook_secret:
+        user.webhook_secret = "whsec_" + secrets.token_urlsafe(32)
+    return user.webhook_secret
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify(secret: str, header: str, body: bytes, tolerance_seconds: int = 300) -> bool:
+    """Check a signature header as a receiver should (constant-time, with a freshness window)."""
+    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    try:
+        timestamp = int(fields["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(time.time() - timestamp) > tolerance_seconds:
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body), f"t={timestamp},v1={fields.get('v1', '')}")
+
+
+def job_event(job: Job, event: str) -> None:
+    """Queue a delivery of ``event`` for ``job`` if it has a callback URL (same transaction as the change)."""
+    if not job.callback_url:
+        return
+    delivery_id = uuid.uuid4()
+    payload = {
+        "id": str(delivery_id), "event": event, "created_at": utcnow().isoformat(),
+        "job": {"id": str(job.id), "number": job.number, "kind": job.kind, "status": job.status,
+                "progress": {"current": job.progress_current, "total": job.progress_total,
+                             "percent": job.progress_percent, "unit": job.progress_unit},
+                "error": job.error, "result_url": f"/api/v1/jobs/{job.id}/result",
+                "created_at": job.created_at.isoformat() if job.created_at else None,
+                "finished_at": job.finished_at.isoformat() if job.finished_at else None},
+    }
+    db.session.add(WebhookDelivery(id=delivery_id, job_id=job.id, url=job.callback_url, event=event,
+                                   payload=payload, status="pending", attempts=0, next_attempt_at=utcnow()))
+
+
+def redeliver(delivery: WebhookDelivery) -> None:
+    """Send a delivery again now (after a receiver fixed its side), whatever its state."""
+    delivery.status = "pending"
+    delivery.next_attempt_at = utcnow()
+
+
+class WebhookDispatcher:
+    """Sends due deliveries; runs as a thread of the relay process."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.session = requests.Session()
+
+    def deliver_due(self) -> int:
+        """Send the deliveries that are due; return how many were attempted."""
+        config = self.app.config
+        rows = db.session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.status == "pending",
+                                          WebhookDelivery.next_attempt_at <= utcnow())
+            .order_by(WebhookDelivery.next_attempt_at).limit(BATCH).with_for_update(skip_locked=True)).all()
+        for delivery in rows:
+            self._attempt(delivery, config)
+        db.session.commit()
+        return len(rows)
+
+    def _attempt(self, delivery: WebhookDelivery, config) -> None:
+        job = db.session.get(Job, delivery.job_id)
+        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+        delivery.attempts += 1
+        status_code: Optional[int] = None
+        try:
+            check_callback_url(delivery.url, config["WEBHOOK_ALLOWED_HOSTS"])
+            response = self.session.post(delivery.url, data=body, timeout=TIMEOUT_SECONDS, allow_redirects=False,
+                                         headers={"Content-Type": "application/json",
+                                                  "User-Agent": "Conveyor-Webhooks/1",
+                                                  "X-Conveyor-Event": delivery.event,
+                                                  "X-Conveyor-Delivery": str(delivery.id),
+                                                  "X-Conveyor-Signature": sign(secret_for(job.user),
+                                                                               int(time.time()), body)})
+            status_code = response.status_code
+            error = None if 200 <= status_code < 300 else f"HTTP {status_code}"
+        except CallbackRefused as exc:
+            error = str(exc)
+        except requests.RequestException as exc:
+            error = f"{exc.__class__.__name__}"
+        delivery.last_status_code = status_code
+        delivery.last_error = error
+        if error is None:
+            delivery.status = "delivered"
+            delivery.delivered_at = utcnow()
+            metrics.WEBHOOK_DELIVERIES.labels("delivered").inc()
+            LOGGER.info("job %s: webhook %s delivered", delivery.job_id, delivery.event)
+        elif delivery.attempts >= config["WEBHOOK_MAX_ATTEMPTS"]:
+            delivery.status = "failed"
+            metrics.WEBHOOK_DELIVERIES.labels("failed").inc()
+            LOGGER.warning("job %s: webhook %s failed for good: %s", delivery.job_id, delivery.event, error)
+        else:
+            wait = BACKOFF_SECONDS[min(delivery.attempts - 1, len(BACKOFF_SECONDS) - 1)]
+            delivery.next_attempt_at = utcnow() + timedelta(seconds=wait)
+            metrics.WEBHOOK_DELIVERIES.labels("retry").inc()
+            LOGGER.info("job %s: webhook %s attempt %d failed (%s); retry in %ss",
+                        delivery.job_id, delivery.event, delivery.attempts, error, wait)
+
+    def run(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
+        """Deliver until ``stop`` is set, surviving database outages."""
+        while not stop.is_set():
+            try:
+                with self.app.app_context():
+                    busy = self.deliver_due()
+            except Exception as exc:  # noqa: BLE001 - the dispatcher must outlive database outages
+                LOGGER.error("webhook dispatcher error: %s", exc)
+                busy = 0
+            if not busy:
+                stop.wait(poll_seconds)
