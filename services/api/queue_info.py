@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from sqlalchemy import func, or_, select
 
-from services.api.kinds.base import live_capabilities
+from services.api.kinds.base import running_workers
 from shared.db import db
 from shared.jobflow import utcnow
 from shared.models import PRIORITIES, Job
@@ -59,7 +59,7 @@ def estimate(job: Job, position: Optional[int]) -> tuple[Optional[float], Option
     """Seconds until the job is likely done, and a sentence saying so ("3rd in line, ~40 s")."""
     if position is not None:
         each = typical_duration(job.kind)
-        workers = max(1, len(live_capabilities(job.kind)))
+        workers = max(1, running_workers(job.kind))
         eta = None if each is None else each * (math.ceil(position / workers) + 1)
         where = f"{_ordinal(position)} in line"
         return eta, where + (f", ~{round(eta)} s" if eta is not None else "")

@@ -14,11 +14,12 @@ from typing import Any, Callable, Optional
 
 from flask import current_app
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shared.db import db
 from shared.jobflow import utcnow
 from shared.models import PRIORITIES, WorkerRecord
+from shared.worker import REGISTRY_EVERY_SECONDS
 
 CAPABILITIES_TTL_SECONDS = 5.0
 _capabilities_cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
@@ -76,6 +77,13 @@ def live_capabilities(kind: str) -> list[dict[str, Any]]:
         .order_by(WorkerRecord.last_seen_at.desc()))]
     _capabilities_cache[kind] = (time.monotonic(), fresh)
     return fresh
+
+
+def running_workers(kind: str) -> int:
+    """Workers of ``kind`` that reported within the last three heartbeats (they are running now)."""
+    since = utcnow() - timedelta(seconds=3 * REGISTRY_EVERY_SECONDS)
+    return db.session.scalar(select(func.count()).select_from(WorkerRecord).where(
+        WorkerRecord.kind == kind, WorkerRecord.last_seen_at >= since)) or 0
 
 
 def require_workers(kind: str) -> list[dict[str, Any]]:
