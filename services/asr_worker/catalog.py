@@ -9,14 +9,17 @@ import functools
 import importlib.util
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.config import Config
+
 LOGGER = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# The engines of services.asr_worker.engines, named here so that the API, which checks options
+# against them, imports no engine library.
+ENGINE_NAMES = ("whisper", "vosk")
 DEFAULT_WHISPER_MODEL = "whisper-tiny.en"
 # Optional file in a model directory: {"languages": ["ko"], "id": "..."} overrides what is guessed.
 MANIFEST_NAME = "conveyor-model.json"
@@ -53,10 +56,7 @@ class ModelInfo:
 
 def models_dir() -> Path:
     """Directory scanned for more models (CONVEYOR_ASR_MODELS_DIR, else <data dir>/models/asr)."""
-    configured = os.environ.get("CONVEYOR_ASR_MODELS_DIR")
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get("CONVEYOR_DATA_DIR", str(REPO_ROOT / "var"))) / "models" / "asr"
+    return Config().ASR_MODELS_DIR
 
 
 def _package_dir(module: str) -> Path | None:

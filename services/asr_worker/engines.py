@@ -1,7 +1,8 @@
 """Speech engines behind one small interface: PCM chunk in, words and segments (chunk-relative) out.
 
-A third engine is one more class with ``transcribe`` and an entry in ``ENGINES``. Engine libraries
-are imported when a model is loaded, so listing the engines costs nothing to the API.
+A third engine is one more class with ``transcribe``, an entry in ``ENGINES`` and its name in
+``catalog.ENGINE_NAMES``. Engine libraries are imported when a model is loaded, so listing the
+engines costs nothing to the API.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from shared.config import Config
 
 LOGGER = logging.getLogger(__name__)
 
@@ -137,7 +140,12 @@ class VoskEngine:
 ENGINES: dict[str, type] = {"whisper": WhisperEngine, "vosk": VoskEngine}
 
 _loaded: dict[tuple[str, str], Engine] = {}
+_failed: set[tuple[str, str]] = set()
 _load_lock = threading.Lock()
+
+
+class ModelLoadError(RuntimeError):
+    """A model directory did not load (missing or corrupt files, not enough memory)."""
 
 
 def load_engine(engine: str, model_dir: Path) -> Engine:
@@ -145,7 +153,21 @@ def load_engine(engine: str, model_dir: Path) -> Engine:
     key = (engine, str(model_dir))
     with _load_lock:
         if key not in _loaded:
-            threads = int(os.environ.get("CONVEYOR_ASR_THREADS", "0"))
+            threads = Config().ASR_THREADS
             LOGGER.info("loading %s model from %s", engine, model_dir)
-            _loaded[key] = ENGINES[engine](model_dir, threads=threads)
+            try:
+                _loaded[key] = ENGINES[engine](model_dir, threads=threads)
+            # Vosk raises a bare Exception and CTranslate2 a RuntimeError or ValueError: whatever
+            # the library, the caller needs one error that names the model.
+            except Exception as exc:  # noqa: BLE001
+                _failed.add(key)
+                raise ModelLoadError(
+                    f"the {engine} model in {model_dir.name} could not be loaded: {exc}"
+                ) from exc
+            _failed.discard(key)
         return _loaded[key]
+
+
+def load_failed(engine: str, model_dir: Path) -> bool:
+    """Whether the last attempt to load this model in this process failed."""
+    return (engine, str(model_dir)) in _failed

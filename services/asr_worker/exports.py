@@ -33,7 +33,8 @@ def transcript_of(source: dict | list[dict]) -> dict[str, Any]:
             "duration": source.get("duration"),
             "words": list(source.get("words") or []),
             "segments": segments,
-            "partial": False,
+            # A partial job's result assembled from its chunks (by the API) keeps saying so.
+            "partial": bool(source.get("partial")),
         }
     if isinstance(source, list):
         chunks = sorted(source, key=lambda c: c["seq"])

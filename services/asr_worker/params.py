@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 
-from services.asr_worker.catalog import catalog
-from services.asr_worker.engines import ENGINES
+from services.asr_worker.catalog import ENGINE_NAMES, catalog
 
 DEFAULT_ENGINE = "whisper"
 DEFAULT_CHUNK_SECONDS = 30.0
@@ -80,8 +79,8 @@ def validate_params(params: dict | None, models: list[dict] | None = None) -> di
     """
     params = params or {}
     engine = params.get("engine") or None
-    if engine is not None and engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r} (engines: {', '.join(ENGINES)})")
+    if engine is not None and engine not in ENGINE_NAMES:
+        raise ValueError(f"unknown engine {engine!r} (engines: {', '.join(ENGINE_NAMES)})")
     model = _choose_model(
         engine, params.get("model") or None, catalog() if models is None else models
     )

