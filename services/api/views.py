@@ -128,12 +128,16 @@ def events(job_id):
 @login_required
 @bp.response(200, schemas.ResultSchema)
 def result(job_id):
-    """The result of a finished job (409 while it is queued or running)."""
+    """The result of a finished job (409 while it is queued or running).
+
+    A partial job's result is assembled from its chunks where its kind can (asr), marked partial.
+    """
     job = _job_or_404(job_id)
-    if job.result is None:
+    found = jobs.export_source(job)
+    if found is None:
         fail(409, f"The job is {job.status}; it has no result"
              + (" yet." if job.status in ("queued", "running", "retrying") else "."))
-    return {"id": job.id, "status": job.status, "result": job.result, "error": job.error}
+    return {"id": job.id, "status": job.status, "result": found, "error": job.error}
 
 
 @bp.route("/jobs/<job_id>/chunks", methods=["GET"])
@@ -190,9 +194,10 @@ def export(args, job_id):
     exporters = spec.exporters if spec else {}
     if args["format"] not in exporters:
         fail(400, f"Unknown export format {args['format']!r}; this job offers: {', '.join(exporters) or 'none'}.")
-    if job.result is None:
+    source = jobs.export_source(job)
+    if source is None:
         fail(409, f"The job is {job.status}; there is nothing to export yet.")
-    body, content_type, extension = exporters[args["format"]](job.result)
+    body, content_type, extension = exporters[args["format"]](source)
     return Response(body, mimetype=content_type, headers={
         "Content-Disposition": f'attachment; filename="{job.kind}-{job.number}.{extension}"'})
 
