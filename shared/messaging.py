@@ -49,6 +49,15 @@ def dead_letter_queue_name(prefix: str, kind: str) -> str:
     return f"{prefix}.{kind}.dlq"
 
 
+def close_quietly(connection: pika.BlockingConnection | None) -> None:
+    """Close a connection that may already be broken (nothing to report then)."""
+    if connection is not None and connection.is_open:
+        try:
+            connection.close()
+        except pika.exceptions.AMQPError:
+            LOGGER.debug("closing a broken connection", exc_info=True)
+
+
 def declare_topology(channel: BlockingChannel, prefix: str, kinds: Iterable[str] = KINDS) -> None:
     """Declare exchanges, the work queue and the dead-letter queue of each kind (idempotent)."""
     channel.exchange_declare(exchange_name(prefix), exchange_type="direct", durable=True)
@@ -135,8 +144,4 @@ class Publisher:
 
     def close(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
-        if connection is not None and connection.is_open:
-            try:
-                connection.close()
-            except pika.exceptions.AMQPError:
-                LOGGER.debug("closing a broken connection", exc_info=True)
+        close_quietly(connection)

@@ -30,7 +30,7 @@ from shared.config import Config
 from shared.handler import Handler, JobCancelled, PermanentError, TransientError
 from shared.internal_api import ApiError, ApiUnavailable, InternalApi
 from shared.logging_setup import job_context, set_job_context
-from shared.messaging import PoisonMessage, declare_topology, decode_message, queue_name
+from shared.messaging import PoisonMessage, close_quietly, declare_topology, decode_message, queue_name
 
 LOGGER = logging.getLogger(__name__)
 
@@ -175,11 +175,7 @@ class Worker:
     def close(self) -> None:
         with self._lock:
             connection, self._connection, self._channel = self._connection, None, None
-        if connection is not None and connection.is_open:
-            try:
-                connection.close()
-            except pika.exceptions.AMQPError:
-                LOGGER.debug("closing a broken connection", exc_info=True)
+        close_quietly(connection)
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
