@@ -16,6 +16,8 @@ from typing import Any, Callable, Optional
 
 from flask import Flask, g, request
 from flask_jwt_extended import JWTManager, decode_token, get_current_user, verify_jwt_in_request
+from flask_jwt_extended.exceptions import JWTExtendedException
+from jwt.exceptions import PyJWTError
 from sqlalchemy import select
 
 from shared.config import Config
@@ -95,12 +97,28 @@ def _is_revoked(header: dict, payload: dict) -> bool:
     return user.tokens_valid_after is not None and payload["iat"] < user.tokens_valid_after.timestamp()
 
 
-def verify_refresh_token(token: str) -> tuple[User, dict[str, Any]]:
-    """Check a refresh token sent in a body (not a header); raise PyJWTError or ValueError if unusable."""
+def _live_token(token: str, token_type: str) -> tuple[User, dict[str, Any]]:
+    """Check a token sent outside the Authorization header with the same rules as inside it.
+
+    Raises PyJWTError (bad signature, expired, malformed) or ValueError (wrong type, revoked).
+    """
     claims = decode_token(token)
-    if claims.get("type") != "refresh" or _is_revoked({}, claims):
-        raise ValueError("not a live refresh token")
-    return db.session.get(User, int(claims["sub"])), claims
+    if claims.get("type") != token_type or _is_revoked({}, claims):
+        raise ValueError(f"not a live {token_type} token")
+    return g.token_user, claims
+
+
+def verify_refresh_token(token: str) -> tuple[User, dict[str, Any]]:
+    """The user and claims of a live refresh token sent in a body."""
+    return _live_token(token, "refresh")
+
+
+def user_for_access_token(token: str) -> Optional[User]:
+    """The user of a live access token sent in a form field (seed APIs do that), else None."""
+    try:
+        return _live_token(token, "access")[0]
+    except (PyJWTError, JWTExtendedException, ValueError):
+        return None
 
 
 @jwt.user_lookup_loader

@@ -30,18 +30,13 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
-import jwt
 from flask import Blueprint, g, jsonify, request
-from flask_jwt_extended import decode_token
-from flask_jwt_extended.exceptions import JWTExtendedException
-from flask_jwt_extended.internal_utils import user_lookup, verify_token_not_blocklisted, verify_token_type
-from jwt.exceptions import PyJWTError
 
 from services.api import jobs
 from services.api.compat.common import CompatError, error_handler
 from services.api.kinds import SubmitRefused
 from shared.models import Job, User
-from shared.principal import API_KEY_PREFIX, user_for_api_key
+from shared.principal import API_KEY_PREFIX, user_for_access_token, user_for_api_key
 from shared.states import is_terminal
 
 bp = Blueprint("compat_nevisa", __name__, url_prefix="/compat/nevisa")
@@ -61,20 +56,8 @@ STATES = {"queued": "PENDING", "running": "PROGRESS", "retrying": "PROGRESS", "s
 error_handler(bp, lambda code, message: {"detail": message})
 
 
-def _user_for_token(token: str) -> Optional[User]:
-    """The user of a live access token sent outside the Authorization header (same checks as in it)."""
-    try:
-        claims = decode_token(token)
-        header = jwt.get_unverified_header(token)
-        verify_token_type(claims, refresh=False)
-        verify_token_not_blocklisted(header, claims)
-        return user_lookup(header, claims)
-    except (JWTExtendedException, PyJWTError):
-        return None
-
-
 def _user_for_credential(value: str) -> Optional[User]:
-    return user_for_api_key(value) if value.startswith(API_KEY_PREFIX) else _user_for_token(value)
+    return user_for_api_key(value) if value.startswith(API_KEY_PREFIX) else user_for_access_token(value)
 
 
 def _header_credential() -> Optional[str]:
@@ -94,7 +77,7 @@ def _caller(header_required: bool, form_required: bool) -> User:
         raise CompatError(401, FORM_NOT_PROVIDED)
     users = []
     for value, lookup, refusal in ((header, _user_for_credential, INVALID_TOKEN),
-                                   (auth_token, _user_for_token, INVALID_TOKEN),
+                                   (auth_token, user_for_access_token, INVALID_TOKEN),
                                    (api_key, user_for_api_key, INVALID_API_KEY)):
         if value:
             user = lookup(value)
