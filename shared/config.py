@@ -98,6 +98,8 @@ class Config:
         # Hosts, IPs or networks (comma-separated) that callback URLs may point at although not public.
         self.WEBHOOK_ALLOWED_HOSTS = [h for h in _env("CONVEYOR_WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()]
         self.WEBHOOK_MAX_ATTEMPTS = _env_int("CONVEYOR_WEBHOOK_MAX_ATTEMPTS", 6)
+        # One seed surface also mounted at the root, for clients with hard-coded paths (e.g. "primitives").
+        self.COMPAT_AT_ROOT = os.environ.get("CONVEYOR_COMPAT_AT_ROOT", "")
         # When set, GET /metrics needs "Authorization: Bearer <token>".
         self.METRICS_TOKEN = os.environ.get("CONVEYOR_METRICS_TOKEN", "")
 

@@ -13,10 +13,7 @@ from shared.service_app import check_database, configure_service, health_bluepri
 
 def create_app(config: Optional[Config] = None) -> Flask:
     """Build the auth service."""
-    from services.auth.compat import converter as compat_converter
-    from services.auth.compat import lecture as compat_lecture, nevisa as compat_nevisa
-    from services.auth.compat import primitives as compat_primitives
-    from services.auth.compat import translate as compat_translate
+    from services.auth.compat import register_surfaces
     from services.auth.views import bp, limiter, wellknown
 
     config = config or Config()
@@ -29,10 +26,6 @@ def create_app(config: Optional[Config] = None) -> Flask:
     limiter.init_app(app)
     api.register_blueprint(bp)
     api.register_blueprint(wellknown)
-    app.register_blueprint(compat_translate.bp)
-    app.register_blueprint(compat_primitives.bp)
-    app.register_blueprint(compat_converter.bp)
-    app.register_blueprint(compat_nevisa.bp)
-    app.register_blueprint(compat_lecture.bp)
+    register_surfaces(app)
     app.register_blueprint(health_blueprint({"database": check_database}, prefix="/auth"))
     return app

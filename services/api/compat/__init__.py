@@ -2,8 +2,11 @@
 from flask import Flask
 
 from services.api.compat import converter, lecture, libretranslate, nevisa, primitives, translate
+from shared.compat_mount import register_surface_blueprints
 
 
 def register_surfaces(app: Flask) -> None:
-    for surface in (translate, primitives, converter, libretranslate, nevisa, lecture):
-        app.register_blueprint(surface.bp)
+    register_surface_blueprints(app, {"translate": translate.bp, "primitives": primitives.bp,
+                                      "converter": converter.bp, "nevisa": nevisa.bp, "lecture": lecture.bp})
+    # LibreTranslate's clients use root paths: /translate, /languages, /detect.
+    app.register_blueprint(libretranslate.bp)
