@@ -109,26 +109,35 @@ class Config:
         self.OPENAPI_VERSION = "3.1.0"
         self.PROPAGATE_EXCEPTIONS = False
 
-    def check_production(self) -> None:
-        """Refuse to run in production with any development default secret."""
+    def check_production(self, role: str = "service") -> None:
+        """Refuse to run in production with any development default secret.
+
+        ``role="worker"`` checks only what a worker holds (the worker secret and the broker URL):
+        workers run untrusted media and get neither database credentials nor the other secrets.
+        """
         if self.ENV != "production":
             return
         problems = []
-        defaults = {
-            "CONVEYOR_SECRET_KEY": (self.SECRET_KEY, DEV_SECRET_KEY),
-            "CONVEYOR_WORKER_TOKEN": (self.WORKER_TOKEN, DEV_WORKER_TOKEN),
-            "CONVEYOR_ADMIN_TOKEN": (self.ADMIN_TOKEN, DEV_ADMIN_TOKEN),
-        }
+        defaults = {"CONVEYOR_WORKER_TOKEN": (self.WORKER_TOKEN, DEV_WORKER_TOKEN)}
+        if role != "worker":
+            defaults.update({"CONVEYOR_SECRET_KEY": (self.SECRET_KEY, DEV_SECRET_KEY),
+                             "CONVEYOR_ADMIN_TOKEN": (self.ADMIN_TOKEN, DEV_ADMIN_TOKEN)})
         for name, (value, default) in defaults.items():
             if value == default or len(value) < 24 or "change-me" in value:
                 problems.append(f"{name} must be set to a random secret of 24+ characters")
-        if self.SQLALCHEMY_DATABASE_URI == DEV_DATABASE_URL:
-            problems.append("DATABASE_URL must be set (the development default has a known password)")
         if self.AMQP_URL == DEV_AMQP_URL:
             problems.append("AMQP_URL must be set (guest/guest is the development default)")
+        if role != "worker":
+            problems += self._service_problems()
+        if problems:
+            raise InsecureConfigError("refusing to start in production: " + "; ".join(problems))
+
+    def _service_problems(self) -> list[str]:
+        problems = []
+        if self.SQLALCHEMY_DATABASE_URI == DEV_DATABASE_URL:
+            problems.append("DATABASE_URL must be set (the development default has a known password)")
         if self.ARGON2_TIME_COST < 2 or self.ARGON2_MEMORY_KIB < 19456:
             problems.append("the argon2 cost is below OWASP's minimum (CONVEYOR_ARGON2_*: t=2, m=19456 KiB)")
         if self.ADMIN_PASSWORD and len(self.ADMIN_PASSWORD) < 12:
             problems.append("CONVEYOR_ADMIN_PASSWORD must have 12+ characters")
-        if problems:
-            raise InsecureConfigError("refusing to start in production: " + "; ".join(problems))
+        return problems

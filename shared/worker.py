@@ -29,7 +29,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from shared.config import Config
 from shared.handler import Handler, JobCancelled, PermanentError, TransientError
 from shared.internal_api import ApiError, ApiUnavailable, InternalApi
-from shared.logging_setup import job_context, set_job_context
+from shared.logging_setup import configure_logging, job_context, set_job_context
 from shared.messaging import PoisonMessage, close_quietly, declare_topology, decode_message, queue_name
 
 LOGGER = logging.getLogger(__name__)
@@ -343,6 +343,14 @@ class Worker:
                 if isinstance(exc, ClaimLost):
                     io.cancelled.set()
                     return
+
+
+def run_worker_process(name: str, serve: Callable[[Config], None]) -> None:
+    """A worker kind's entry point: production checks, then ``serve`` in a supervised child process."""
+    configure_logging()
+    config = Config()
+    config.check_production(role="worker")
+    run_supervised(lambda: serve(config), name)
 
 
 def run_supervised(target: Callable[[], None], name: str) -> None:

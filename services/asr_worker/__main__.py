@@ -11,7 +11,7 @@ from services.asr_worker.engines import SAMPLE_RATE, ModelLoadError, load_engine
 from services.asr_worker.transcribe import process
 from shared.config import Config
 from shared.logging_setup import configure_logging
-from shared.worker import Worker, run_supervised
+from shared.worker import Worker, run_worker_process
 
 LOGGER = logging.getLogger(__name__)
 
@@ -66,10 +66,7 @@ def serve(config: Config) -> None:
 
 
 def main() -> None:
-    configure_logging()
-    config = Config()
-    config.check_production()
-    run_supervised(lambda: serve(config), "asr-worker")
+    run_worker_process("asr-worker", serve)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from services.convert_worker.targets import catalog
 from shared.config import Config
 from shared.logging_setup import configure_logging
 from shared.media_probe import ffmpeg_exe
-from shared.worker import Worker, run_supervised
+from shared.worker import Worker, run_worker_process
 
 LOGGER = logging.getLogger(__name__)
 
@@ -27,10 +27,7 @@ def serve(config: Config) -> None:
 
 
 def main() -> None:
-    configure_logging()
-    config = Config()
-    config.check_production()
-    run_supervised(lambda: serve(config), "convert-worker")
+    run_worker_process("convert-worker", serve)
 
 
 if __name__ == "__main__":

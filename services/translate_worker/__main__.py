@@ -6,7 +6,7 @@ import logging
 from services.translate_worker.translate import default_translator, process
 from shared.config import Config
 from shared.logging_setup import configure_logging
-from shared.worker import Worker, run_supervised
+from shared.worker import Worker, run_worker_process
 
 LOGGER = logging.getLogger(__name__)
 
@@ -21,10 +21,7 @@ def serve(config: Config) -> None:
 
 
 def main() -> None:
-    configure_logging()
-    config = Config()
-    config.check_production()
-    run_supervised(lambda: serve(config), "translate-worker")
+    run_worker_process("translate-worker", serve)
 
 
 if __name__ == "__main__":

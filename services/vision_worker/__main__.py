@@ -9,7 +9,7 @@ from services.vision_worker import catalog, engines
 from services.vision_worker.analyze import process
 from shared.config import Config
 from shared.logging_setup import configure_logging
-from shared.worker import Worker, run_supervised
+from shared.worker import Worker, run_worker_process
 
 LOGGER = logging.getLogger(__name__)
 
@@ -31,10 +31,7 @@ def serve(config: Config) -> None:
 
 
 def main() -> None:
-    configure_logging()
-    config = Config()
-    config.check_production()
-    run_supervised(lambda: serve(config), "vision-worker")
+    run_worker_process("vision-worker", serve)
 
 
 if __name__ == "__main__":

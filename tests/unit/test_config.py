@@ -58,3 +58,18 @@ def test_production_auth_refuses_to_invent_signing_keys(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError, match="signing keys"):
         create_app()
     assert not (tmp_path / "keys").exists()
+
+
+def test_a_worker_needs_only_the_worker_secret_and_the_broker(monkeypatch):
+    """Workers run untrusted media: they get no database credentials, and are not asked for them."""
+    monkeypatch.setenv("CONVEYOR_ENV", "production")
+    monkeypatch.setenv("CONVEYOR_WORKER_TOKEN", "w" * 40)
+    monkeypatch.setenv("AMQP_URL", GOOD["AMQP_URL"])
+    for name in ("DATABASE_URL", "CONVEYOR_SECRET_KEY", "CONVEYOR_ADMIN_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    Config().check_production(role="worker")
+    with pytest.raises(InsecureConfigError, match="DATABASE_URL"):
+        Config().check_production()
+    monkeypatch.setenv("CONVEYOR_WORKER_TOKEN", "dev-worker-token-change-me")
+    with pytest.raises(InsecureConfigError, match="CONVEYOR_WORKER_TOKEN"):
+        Config().check_production(role="worker")
