@@ -8,28 +8,46 @@
    probe + decode row shows the pipeline's own, deterministic cost.
 2. Accuracy: word error rate on 10+ espeak-ng sentences for every installed model (Korean for
    vosk-ko, with the character error rate beside it: one wrong syllable fails a whole Korean word).
+3. Platform: the 60 s clip (English for Whisper, Korean for Vosk) submitted to the API under
+   gunicorn, relayed through RabbitMQ to a ``python -m services.asr_worker`` process and followed
+   on its event stream to the end, against the bare engine call on the same file in the same run
+   (RTF and ratio; target <= 1.10); then jobs per minute with 1 and 2 worker processes on the
+   queue. Needs PostgreSQL and RabbitMQ; uses its own database and queue prefix.
 
-    python bench/bench_asr.py [--runs 3] [--skip-accuracy]
+    python bench/bench_asr.py [--runs 3] [--skip-speed] [--skip-accuracy] [--skip-platform]
+                              [--jobs 6]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack, contextmanager
+from datetime import datetime
 from pathlib import Path
+
+import psycopg
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bench.bench_platform import bench_env, free_port, tokens_for_bench_users, wait_http
+from bench.bench_platform import process as running
 from services.asr_worker.audio import iter_chunks
 from services.asr_worker.catalog import find_model, installed_models
 from services.asr_worker.engines import WHISPER_OPTIONS, load_engine
+from services.asr_worker.params import DEFAULT_CHUNK_SECONDS
 from services.asr_worker.transcribe import process
-from shared.media_probe import probe
+from shared.config import DEV_AMQP_URL
+from shared.media_probe import ffmpeg_exe, probe
+from tests.broker_tools import BrokerTools
 from tests.fakes import FakeJobIO
 from tests.media import (
     ENGLISH_SENTENCES,
@@ -41,7 +59,12 @@ from tests.media import (
     word_errors,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 CLIP_SECONDS = 60
+THROUGHPUT_CLIP_SECONDS = 20
+BENCH_DB = "conveyor_bench_asr"
+ADMIN_DSN = "postgresql://conveyor:conveyor@127.0.0.1:5432/postgres"
+BENCH_DSN = f"postgresql://conveyor:conveyor@127.0.0.1:5432/{BENCH_DB}"
 SPANISH_SENTENCES = [
     "El perro come pan.",
     "La casa es grande y bonita.",
@@ -56,10 +79,13 @@ SPANISH_SENTENCES = [
 ]
 
 
-def make_clip(folder: Path) -> Path:
-    """A 60 s English clip: the test sentences spoken three times over, cut to exactly 60 s."""
-    long_wav = speak(" ".join(ENGLISH_SENTENCES * 3), folder / "long.wav")
-    return encode(long_wav, folder / "clip.wav", "-t", str(CLIP_SECONDS))
+def make_clip(
+    folder: Path, seconds: float = CLIP_SECONDS, sentences: list[str] = ENGLISH_SENTENCES,
+    voice: str = "en-us",
+) -> Path:
+    """A clip of exactly ``seconds``: the sentences spoken over and over by espeak-ng, then cut."""
+    long_wav = speak(" ".join(sentences * 8), folder / f"long-{voice}.wav", voice=voice)
+    return encode(long_wav, folder / f"clip-{voice}-{seconds:g}.wav", "-t", str(seconds))
 
 
 def bare_faster_whisper(model_dir: Path, clip: Path, **options) -> float:
@@ -71,10 +97,11 @@ def bare_faster_whisper(model_dir: Path, clip: Path, **options) -> float:
     return time.perf_counter() - started
 
 
-def domain_process(clip: Path, chunk_seconds: float) -> float:
+def domain_process(clip: Path, chunk_seconds: float, **params) -> float:
     """Seconds for one ``process`` run of the clip (model already loaded, as in a warm worker)."""
     started = time.perf_counter()
-    process({"id": "bench", "params": {"chunk_seconds": chunk_seconds}}, FakeJobIO(input_file=clip))
+    job = {"id": "bench", "params": {"chunk_seconds": chunk_seconds, **params}}
+    process(job, FakeJobIO(input_file=clip))
     return time.perf_counter() - started
 
 
@@ -176,20 +203,194 @@ def accuracy(folder: Path) -> None:
             )
 
 
+def bare_vosk(model_dir: Path, clip: Path) -> float:
+    """Seconds for one bare Vosk run over the clip, as Vosk's ffmpeg example does it.
+
+    Every utterance's result is read, as the example does: skipping them would skip the word
+    alignment the job needs for its timed words.
+    """
+    import vosk
+
+    model = load_engine("vosk", model_dir).model
+    started = time.perf_counter()
+    decoder = subprocess.Popen(
+        [ffmpeg_exe(), "-loglevel", "quiet", "-i", str(clip), "-ar", "16000", "-ac", "1",
+         "-f", "s16le", "-"],
+        stdout=subprocess.PIPE,
+    )
+    recognizer = vosk.KaldiRecognizer(model, 16000)
+    recognizer.SetWords(True)
+    while data := decoder.stdout.read(8000):
+        if recognizer.AcceptWaveform(data):
+            json.loads(recognizer.Result())
+    json.loads(recognizer.FinalResult())
+    decoder.wait()
+    return time.perf_counter() - started
+
+
+def fresh_database(env: dict[str, str]) -> None:
+    """This bench's own database, built by the project's migrations."""
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    subprocess.run([sys.executable, "-m", "shared.cli", "init"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+
+
+@contextmanager
+def asr_workers(count: int, env: dict[str, str], folder: Path):
+    """``count`` worker processes (python -m services.asr_worker), each warm and registered."""
+    with psycopg.connect(BENCH_DSN, autocommit=True) as conn:
+        conn.execute("DELETE FROM workers WHERE kind = 'asr'")
+    with ExitStack() as stack:
+        for n in range(count):
+            stack.enter_context(running([sys.executable, "-m", "services.asr_worker"], env,
+                                        folder / f"asr-worker-{count}-{n}.log"))
+        deadline = time.monotonic() + 120
+        with psycopg.connect(BENCH_DSN, autocommit=True) as conn:
+            query = "SELECT count(*) FROM workers WHERE kind = 'asr'"
+            while conn.execute(query).fetchone()[0] < count:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{count} asr worker(s) did not register")
+                time.sleep(0.2)
+        yield
+
+
+def submit_clip(session: requests.Session, api: str, clip: Path, params: dict) -> str:
+    """Upload the clip as an asr job; its id."""
+    with open(clip, "rb") as handle:
+        reply = session.post(f"{api}/api/v1/jobs/asr", data=params,
+                             files={"file": (clip.name, handle, "audio/wav")})
+    reply.raise_for_status()
+    return reply.json()["id"]
+
+
+def follow_to_end(session: requests.Session, api: str, job_id: str) -> dict:
+    """Wait on the job's event stream, as a client does; the finished job's view."""
+    with session.get(f"{api}/api/v1/jobs/{job_id}/events", stream=True) as events:
+        for line in events.iter_lines(decode_unicode=True):
+            if line == "event: end":
+                break
+    job = session.get(f"{api}/api/v1/jobs/{job_id}").json()
+    if job["status"] != "succeeded":
+        raise RuntimeError(f"bench job {job_id} {job['status']}: {job['error']}")
+    return job
+
+
+def through_platform(session: requests.Session, api: str, clip: Path, params: dict):
+    """(submit -> end seen by the client, started -> finished on the worker), in seconds."""
+    started = time.perf_counter()
+    job = follow_to_end(session, api, submit_clip(session, api, clip, params))
+    wall = time.perf_counter() - started
+    busy = (datetime.fromisoformat(job["finished_at"])
+            - datetime.fromisoformat(job["started_at"])).total_seconds()
+    return wall, busy
+
+
+def rtf_against_bare(session, api: str, folder: Path, runs: int) -> None:
+    """Print RTF through the platform beside the bare engine call, per engine, interleaved."""
+    english = make_clip(folder)
+    korean = make_clip(folder, sentences=KOREAN_SENTENCES, voice="ko")
+    whisper, vosk_ko = find_model("whisper-tiny.en"), find_model("vosk-ko")
+    cases = [
+        ("whisper-tiny.en", english, {"engine": "whisper"},
+         lambda: bare_faster_whisper(whisper.path, english, **WHISPER_OPTIONS)),
+        ("vosk-ko", korean, {"engine": "vosk", "model": "vosk-ko"},
+         lambda: bare_vosk(vosk_ko.path, korean)),
+    ]
+    print(f"\n== platform vs bare engine: {CLIP_SECONDS} s clip, 1 worker process, "
+          f"median of {runs} interleaved runs ==")
+    print(f"{'case':56} {'median s':>9} {'RTF':>7} {'vs bare':>8}")
+    for name, clip, params, bare in cases:
+        bare()  # warm-up: the bare side's first call pays for lazy initialisation too
+        through_platform(session, api, clip, params)
+        timings: dict[str, list[float]] = {"bare": [], "process": [], "wall": [], "busy": []}
+        for _ in range(runs):
+            timings["bare"].append(bare())
+            timings["process"].append(domain_process(clip, DEFAULT_CHUNK_SECONDS, **params))
+            wall, busy = through_platform(session, api, clip, params)
+            timings["wall"].append(wall)
+            timings["busy"].append(busy)
+        base = statistics.median(timings["bare"])
+        rows = [("bare engine call", "bare"),
+                ("process() in this process, no platform", "process"),
+                ("platform: worker started -> finished", "busy"),
+                ("platform: submit -> end event", "wall")]
+        for label, key in rows:
+            median = statistics.median(timings[key])
+            print(f"{name + ': ' + label:56} {median:9.2f} {median / CLIP_SECONDS:7.3f} "
+                  f"{median / base:7.2f}x")
+    print("target: platform / bare <= 1.10")
+
+
+def jobs_per_minute(session, api: str, clip: Path, jobs: int) -> float:
+    """Submit ``jobs`` at once and wait for all of them; jobs finished per minute."""
+    started = time.perf_counter()
+    ids = [submit_clip(session, api, clip, {"engine": "whisper"}) for _ in range(jobs)]
+    for job_id in ids:
+        follow_to_end(session, api, job_id)
+    return jobs / (time.perf_counter() - started) * 60
+
+
+def platform(folder: Path, runs: int, jobs: int) -> None:
+    """Start API, relay and workers as processes and print the platform's figures."""
+    env = {**bench_env(folder),
+           "DATABASE_URL": BENCH_DSN.replace("postgresql:", "postgresql+psycopg:", 1)}
+    fresh_database(env)
+    token = tokens_for_bench_users(env, 1)[0]
+    port = free_port()
+    env["CONVEYOR_API_URL"] = api = f"http://127.0.0.1:{port}"
+    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "-c", "deploy/gunicorn.conf.py",
+                "--bind", f"127.0.0.1:{port}", "services.api:create_app()"]
+    broker = BrokerTools(env.get("AMQP_URL", DEV_AMQP_URL), env["CONVEYOR_AMQP_PREFIX"])
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    short = make_clip(folder, THROUGHPUT_CLIP_SECONDS)
+    try:
+        with ExitStack() as stack:
+            stack.enter_context(running(gunicorn, env, folder / "api.log"))
+            stack.enter_context(running([sys.executable, "-m", "shared.outbox"], env,
+                                        folder / "relay.log"))
+            wait_http(f"{api}/healthz")
+            throughput = {}
+            with asr_workers(1, env, folder):
+                rtf_against_bare(session, api, folder, runs)
+                throughput[1] = jobs_per_minute(session, api, short, jobs)
+            with asr_workers(2, env, folder):
+                jobs_per_minute(session, api, short, 2)  # warm-up of the second worker
+                throughput[2] = jobs_per_minute(session, api, short, jobs)
+        print(f"\n== throughput: {jobs} jobs of a {THROUGHPUT_CLIP_SECONDS} s clip submitted at "
+              f"once, whisper-tiny.en, {os.cpu_count()} cores ==")
+        for count, rate in throughput.items():
+            print(f"{count} worker process(es): {rate:6.1f} jobs/min  "
+                  f"({rate / throughput[1]:.2f}x of 1 worker)")
+    finally:
+        broker.delete_everything()
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+
+
 def main() -> int:
-    """Run the speed and accuracy benchmarks and print their tables."""
+    """Run the speed, accuracy and platform benchmarks and print their tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--skip-platform", action="store_true")
+    parser.add_argument("--jobs", type=int, default=6, help="jobs per throughput measurement")
     args = parser.parse_args()
     print(
-        f"cores: {os.cpu_count()}, "
+        f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}, "
         f"CONVEYOR_ASR_THREADS={os.environ.get('CONVEYOR_ASR_THREADS', '0 (auto)')}"
     )
     with tempfile.TemporaryDirectory() as folder:
-        speed(Path(folder), args.runs)
+        if not args.skip_speed:
+            speed(Path(folder), args.runs)
         if not args.skip_accuracy:
             accuracy(Path(folder))
+        # Last: the platform section points this process's environment at its own database.
+        if not args.skip_platform:
+            platform(Path(folder), args.runs, args.jobs)
     return 0
 
 
