@@ -43,8 +43,10 @@ class ChunkTranscript:
 class Engine(Protocol):
     """A loaded model that turns 16 kHz mono s16le PCM into a transcript."""
 
-    def transcribe(self, pcm: bytes, language: str | None) -> ChunkTranscript:
-        """Transcribe one chunk; ``language`` None lets a multilingual model detect it."""
+    def transcribe(
+        self, pcm: bytes, language: str | None, task: str = "transcribe"
+    ) -> ChunkTranscript:
+        """Transcribe one chunk, or translate it to English; ``language`` None detects it."""
 
 
 def _word(text: str, start: float, end: float, conf: float) -> dict:
@@ -70,12 +72,16 @@ class WhisperEngine:
             local_files_only=True,
         )
 
-    def transcribe(self, pcm: bytes, language: str | None) -> ChunkTranscript:
-        """Transcribe with word timestamps (WHISPER_OPTIONS)."""
+    def transcribe(
+        self, pcm: bytes, language: str | None, task: str = "transcribe"
+    ) -> ChunkTranscript:
+        """Transcribe, or translate to English, with word timestamps (WHISPER_OPTIONS)."""
         import numpy as np  # here, not at the top: the API lists engines without numpy
 
         samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
-        segments, info = self.model.transcribe(samples, language=language, **WHISPER_OPTIONS)
+        segments, info = self.model.transcribe(
+            samples, language=language, task=task, **WHISPER_OPTIONS
+        )
         words, kept = [], []
         for segment in segments:
             text = segment.text.strip()
@@ -104,8 +110,13 @@ class VoskEngine:
         self._vosk = vosk
         self.model = vosk.Model(str(model_dir))
 
-    def transcribe(self, pcm: bytes, language: str | None) -> ChunkTranscript:
+    def transcribe(
+        self, pcm: bytes, language: str | None, task: str = "transcribe"
+    ) -> ChunkTranscript:
         """Transcribe with SetWords(True); every utterance Vosk closes becomes a segment."""
+        if task != "transcribe":
+            # params.validate_params refuses this before a job reaches the engine.
+            raise ValueError("Vosk models only transcribe")
         recognizer = self._vosk.KaldiRecognizer(self.model, SAMPLE_RATE)
         recognizer.SetWords(True)
         utterances = []

@@ -10,7 +10,10 @@ DEFAULT_ENGINE = "whisper"
 DEFAULT_CHUNK_SECONDS = 30.0
 MIN_CHUNK_SECONDS = 5.0
 MAX_CHUNK_SECONDS = 1800.0
-PARAM_NAMES = ("engine", "model", "language", "chunk_seconds")
+PARAM_NAMES = ("engine", "model", "language", "chunk_seconds", "task")
+TRANSCRIBE = "transcribe"
+# Whisper's other task: speech in any of its languages written out in English.
+TRANSLATE = "translate"
 
 
 def _choose_model(engine: str | None, model_id: str | None, models: list[dict]) -> dict:
@@ -52,6 +55,24 @@ def _choose_language(model: dict, language: object) -> str | None:
     return code
 
 
+def can_translate(model: dict) -> bool:
+    """Whether a catalog model can write speech out in English: multilingual Whisper models can."""
+    return model["engine"] == "whisper" and bool(model["detects_language"])
+
+
+def _task(model: dict, value: object) -> str:
+    if value is None or value == "" or value == TRANSCRIBE:
+        return TRANSCRIBE
+    if value != TRANSLATE:
+        raise ValueError(f"task must be {TRANSCRIBE!r} or {TRANSLATE!r}, not {value!r}")
+    if not can_translate(model):
+        raise ValueError(
+            f"model {model['id']!r} cannot translate: only a multilingual Whisper model "
+            "writes speech out in English"
+        )
+    return TRANSLATE
+
+
 def _chunk_seconds(value: object) -> float:
     if value is None or value == "":
         return DEFAULT_CHUNK_SECONDS
@@ -71,11 +92,13 @@ def _chunk_seconds(value: object) -> float:
 
 
 def validate_params(params: dict | None, models: list[dict] | None = None) -> dict:
-    """Normalise {engine, model, language, chunk_seconds}; a clear ValueError if invalid.
+    """Normalise {engine, model, language, chunk_seconds, task}; a clear ValueError if invalid.
 
     ``models`` is a model catalog (``catalog()`` entries, e.g. what the workers reported); by default
     the models installed here. Other keys in ``params`` are not this kind's business and are left
-    out. The answer names engine and model; ``language`` is None when the model detects it.
+    out. The answer names engine and model; ``language`` is None when the model detects it (with
+    ``task`` "translate", the language spoken, not English). ``task`` is named only when it is
+    "translate": a transcription's options read as they did before the option existed.
     """
     params = params or {}
     engine = params.get("engine") or None
@@ -84,9 +107,12 @@ def validate_params(params: dict | None, models: list[dict] | None = None) -> di
     model = _choose_model(
         engine, params.get("model") or None, catalog() if models is None else models
     )
-    return {
+    checked = {
         "engine": model["engine"],
         "model": model["id"],
         "language": _choose_language(model, params.get("language")),
         "chunk_seconds": _chunk_seconds(params.get("chunk_seconds")),
     }
+    if _task(model, params.get("task")) == TRANSLATE:
+        checked["task"] = TRANSLATE
+    return checked

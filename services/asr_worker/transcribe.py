@@ -10,7 +10,7 @@ from typing import Any
 from services.asr_worker.audio import AudioChunk, DecodeError, iter_chunks
 from services.asr_worker.catalog import ModelInfo, find_model, installed_models
 from services.asr_worker.engines import ChunkTranscript, Engine, ModelLoadError, load_engine
-from services.asr_worker.params import validate_params
+from services.asr_worker.params import TRANSCRIBE, validate_params
 from shared.handler import JobIO, PermanentError, TransientError
 from shared.media_probe import MediaInfo, ProbeError, probe
 
@@ -104,11 +104,13 @@ def process(job: dict[str, Any], io: JobIO) -> dict[str, Any]:
     info = _probe_audio(job["id"], path)
     total = info.duration
     language = params["language"]
+    task = params.get("task", TRANSCRIBE)
     LOGGER.info(
-        "job %s: %s model %s, language %s, chunks of %g s",
+        "job %s: %s model %s, %s, language %s, chunks of %g s",
         job["id"],
         model.engine,
         model.id,
+        task,
         language or "auto",
         params["chunk_seconds"],
     )
@@ -122,7 +124,7 @@ def process(job: dict[str, Any], io: JobIO) -> dict[str, Any]:
     try:
         with closing(iter_chunks(path, info, params["chunk_seconds"])) as chunks:
             for chunk in chunks:
-                heard = engine.transcribe(chunk.pcm, language)
+                heard = engine.transcribe(chunk.pcm, language, task)
                 if language is None and heard.words:
                     # Detect once, on the first chunk with speech: later chunks keep that language.
                     language = heard.language

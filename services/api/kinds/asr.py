@@ -37,6 +37,9 @@ class AsrParamsSchema(SubmitCommonSchema):
     language = fields.String(allow_none=True, metadata={
         "description": "A language code such as en, or auto (the default) where the model detects "
                        "it; a one-language model needs none"})
+    task = fields.String(allow_none=True, metadata={
+        "description": "transcribe (the default), or translate: the speech written out in English "
+                       "(multilingual Whisper models only)"})
     chunk_seconds = fields.Float(allow_none=True, metadata={
         "description": f"Audio per chunk event, 5 to 1800 s (default {DEFAULT_CHUNK_SECONDS:g})"})
 
