@@ -235,3 +235,30 @@ def test_a_queued_job_says_its_place_in_line_and_when_it_will_be_done(client, ma
     assert third["eta_seconds"] >= first["eta_seconds"] > 0
     running = client.get(f"/api/v1/jobs/{blocker['id']}/progress", headers=user.headers).json
     assert running["queue_position"] is None
+
+
+def test_r14_two_workers_run_two_slow_jobs_at_the_same_time(client, make_user, relay, start_worker, app):
+    start_worker(slow_handler)
+    start_worker(slow_handler)
+    user = make_user()
+    first, second = submit(client, user, text="one"), submit(client, user, text="two")
+    for job in (first, second):
+        assert wait_status(client, user, job["id"])["status"] == "succeeded"
+    a, b = job_row(app, first["id"]), job_row(app, second["id"])
+    assert a.worker_id != b.worker_id
+    assert a.started_at < b.finished_at and b.started_at < a.finished_at, "the two runs overlap"
+
+
+@pytest.mark.broker_outage
+@pytest.mark.skipif(shutil.which("rabbitmqctl") is None, reason="needs the local broker's rabbitmqctl")
+def test_r10_queued_messages_survive_a_broker_restart(client, make_user, relay_factory, broker):
+    broker.purge("translate")
+    user = make_user()
+    jobs = [submit(client, user, text=f"job {i}") for i in range(3)]
+    relay = relay_factory()
+    with relay.app.app_context():
+        relay.relay_batch()
+    wait_for(lambda: broker.count("translate") >= len(jobs), message="the messages in the queue")
+    subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=60)
+    subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=120)
+    assert broker.count("translate") >= len(jobs)
