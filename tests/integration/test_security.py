@@ -153,3 +153,18 @@ def test_no_response_leaks_secrets_or_paths(client, make_user, config):
     text = client.get(f"/api/v1/jobs/{job['id']}", headers=user.headers).get_data(as_text=True)
     for secret in (str(config.STORAGE_DIR), config.WORKER_TOKEN, "claim_id", "password"):
         assert secret not in text
+
+
+def test_logs_hold_no_passwords_tokens_or_secrets(client, auth_client, make_user, config, caplog):
+    """S6: a register, login, submit and worker callback leave no credential in any log line."""
+    import logging
+    caplog.set_level(logging.DEBUG)
+    user = make_user()
+    key = auth_client.post("/auth/v1/api-keys", headers=user.headers, json={"name": "k"}).json["key"]
+    job = translate(client, user).json
+    client.post(f"/internal/v1/jobs/{job['id']}/claim", headers={"X-Worker-Token": config.WORKER_TOKEN},
+                json={"worker_id": "w"})
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "submitted by user" in text, "the flow was logged at all"
+    for secret in (user.password, user.token, user.tokens["refresh_token"], key, config.WORKER_TOKEN):
+        assert secret not in text
