@@ -100,6 +100,9 @@ class Config:
         self.WEBHOOK_MAX_ATTEMPTS = _env_int("CONVEYOR_WEBHOOK_MAX_ATTEMPTS", 6)
         # One seed surface also mounted at the root, for clients with hard-coded paths (e.g. "primitives").
         self.COMPAT_AT_ROOT = os.environ.get("CONVEYOR_COMPAT_AT_ROOT", "")
+        # How long the synchronous faces (LibreTranslate, OpenAI audio) wait for their job.
+        self.LIBRETRANSLATE_WAIT_SECONDS = _env_float("CONVEYOR_LIBRETRANSLATE_WAIT_SECONDS", 60)
+        self.OPENAI_AUDIO_WAIT_SECONDS = _env_float("CONVEYOR_OPENAI_AUDIO_WAIT_SECONDS", 600)
         # When set, GET /metrics needs "Authorization: Bearer <token>".
         self.METRICS_TOKEN = os.environ.get("CONVEYOR_METRICS_TOKEN", "")
 

@@ -1,15 +1,21 @@
 """What every compat surface shares: identifying the caller without the native error envelope."""
 from __future__ import annotations
 
+import time
+import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 from flask import Response, jsonify
+from sqlalchemy import select
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import PyJWTError
 from werkzeug.exceptions import HTTPException
 
-from shared.models import User
+from services.api import jobs
+from shared.db import db
+from shared.models import Job, User
+from shared.states import is_terminal
 from shared.principal import authenticate
 
 
@@ -52,3 +58,45 @@ def iso_z(moment: Optional[datetime]) -> Optional[str]:
     if moment is None:
         return None
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class JobVanished(Exception):
+    """A job being waited for was deleted meanwhile."""
+
+
+class WaitTimedOut(Exception):
+    """The jobs did not end in time; they were cancelled."""
+
+
+def wait_for_jobs(user_id: int, job_ids: list[uuid.UUID], timeout: float, first_poll: float,
+                  max_poll: float) -> dict[uuid.UUID, tuple[str, Any, Any]]:
+    """Each job's (status, result, error) once all have ended, for faces that answer synchronously.
+
+    Polls with a growing pause; on timeout cancels the jobs nobody waits for any more.
+    """
+    deadline = time.monotonic() + timeout
+    pause = first_poll
+    while True:
+        rows = db.session.execute(select(Job.id, Job.status, Job.result, Job.error)
+                                  .where(Job.id.in_(job_ids), Job.user_id == user_id)).all()
+        # Give the connection back between polls: the wait may last minutes and the pool is shared.
+        db.session.close()
+        if len(rows) < len(job_ids):
+            raise JobVanished()
+        if all(is_terminal(row.status) for row in rows):
+            return {row.id: (row.status, row.result, row.error) for row in rows}
+        if time.monotonic() >= deadline:
+            cancel_jobs(user_id, job_ids)
+            raise WaitTimedOut()
+        time.sleep(pause)
+        pause = min(pause * 1.5, max_poll)
+
+
+def cancel_jobs(user_id: int, job_ids: list[uuid.UUID]) -> None:
+    """Cancel the jobs that are still active (those already ended or deleted are left as they are)."""
+    user = db.session.get(User, user_id)
+    for job_id in job_ids:
+        try:
+            jobs.cancel(jobs.get_job_for(user, job_id, lock=True))
+        except (jobs.NotFound, jobs.jobflow.Conflict):
+            db.session.rollback()

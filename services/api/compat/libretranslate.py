@@ -20,33 +20,29 @@ Decisions where Conveyor differs from LibreTranslate:
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from typing import Any, Mapping
 
 from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import ValidationError
-from sqlalchemy import select
 
 from services.api import jobs
-from services.api.compat.common import CompatError, compat_user, error_handler
+from services.api.compat.common import (
+    CompatError, JobVanished, WaitTimedOut, cancel_jobs, compat_user, error_handler, wait_for_jobs)
 from services.api.kinds import SubmitRefused
 from services.api.kinds.translate import TranslateParamsSchema, translation_pairs
 from services.translate_worker.languages import language_name
 from services.translate_worker.translate import AUTO_DETECT
-from shared.db import db
 from shared.language_detect import detect
 from shared.models import Job, User
 from shared.principal import user_for_api_key
-from shared.states import JobStatus, is_terminal
+from shared.states import JobStatus
 
 LOGGER = logging.getLogger(__name__)
 
 bp = Blueprint("compat_libretranslate", __name__)
 
 KIND = "translate"
-# How long /translate waits for its jobs before answering 504 (app config LIBRETRANSLATE_WAIT_SECONDS).
-WAIT_SECONDS = 60.0
 # A translation takes a few hundred milliseconds: poll often at first, then back off so that a
 # long wait costs a handful of indexed reads per second.
 FIRST_POLL_SECONDS = 0.02
@@ -140,44 +136,24 @@ def _submit_all(user: User, texts: list[str], source: str, target: str) -> list[
             params = TranslateParamsSchema().load({"text": text, "source_lang": source, "target_lang": target})
             submitted.append(jobs.submit(user, KIND, params))
     except ValidationError as exc:
-        _cancel(user.id, [job.id for job in submitted])
+        cancel_jobs(user.id, [job.id for job in submitted])
         problems = "; ".join(f"{name}: {' '.join(map(str, messages))}" for name, messages in exc.messages.items())
         raise _error(400, f"Invalid request: {problems}") from None
     except SubmitRefused as exc:
-        _cancel(user.id, [job.id for job in submitted])
+        cancel_jobs(user.id, [job.id for job in submitted])
         raise _refusal(exc) from None
     return submitted
 
 
 def _wait(user_id: int, job_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, Any, Any]]:
     """Each job's (status, result, error) once all have ended; 504 (and cancelled) when time runs out."""
-    timeout = float(current_app.config.get("LIBRETRANSLATE_WAIT_SECONDS", WAIT_SECONDS))
-    deadline = time.monotonic() + timeout
-    pause = FIRST_POLL_SECONDS
-    while True:
-        rows = db.session.execute(select(Job.id, Job.status, Job.result, Job.error)
-                                  .where(Job.id.in_(job_ids), Job.user_id == user_id)).all()
-        # Give the connection back between polls: the wait may last long and the pool is shared.
-        db.session.close()
-        if len(rows) < len(job_ids):
-            raise _error(500, "Cannot translate text: the job was deleted while it ran")
-        if all(is_terminal(row.status) for row in rows):
-            return {row.id: (row.status, row.result, row.error) for row in rows}
-        if time.monotonic() >= deadline:
-            _cancel(user_id, job_ids)
-            raise _error(504, f"The translation did not finish within {timeout:g} s; try again later")
-        time.sleep(pause)
-        pause = min(pause * 1.5, MAX_POLL_SECONDS)
-
-
-def _cancel(user_id: int, job_ids: list[uuid.UUID]) -> None:
-    """Cancel the jobs nobody will wait for any more (those already ended are left as they are)."""
-    user = db.session.get(User, user_id)
-    for job_id in job_ids:
-        try:
-            jobs.cancel(jobs.get_job_for(user, job_id, lock=True))
-        except (jobs.NotFound, jobs.jobflow.Conflict):
-            db.session.rollback()
+    timeout = current_app.config["LIBRETRANSLATE_WAIT_SECONDS"]
+    try:
+        return wait_for_jobs(user_id, job_ids, timeout, FIRST_POLL_SECONDS, MAX_POLL_SECONDS)
+    except JobVanished:
+        raise _error(500, "Cannot translate text: the job was deleted while it ran") from None
+    except WaitTimedOut:
+        raise _error(504, f"The translation did not finish within {timeout:g} s; try again later") from None
 
 
 def _detected_language(job: Job) -> dict[str, Any]:

@@ -20,7 +20,7 @@ Decisions where Conveyor differs from OpenAI:
   is the mean log of the segment's word probabilities and ``compression_ratio`` is Whisper's (text
   bytes over zlib-compressed bytes). ``language`` is the English name in lower case ("english"); a
   translation's is always "english", as OpenAI writes it.
-* The request waits at most OPENAI_AUDIO_WAIT_SECONDS (app config, default 600 s); then the job is
+* The request waits at most CONVEYOR_OPENAI_AUDIO_WAIT_SECONDS (default 600 s); then the job is
   cancelled and the answer is 504. OpenAI's clients retry 5xx answers (twice by default).
 * Errors keep OpenAI's body ``{"error": {"message", "type", "param", "code"}}``: 400 bad request
   (a file that is not audio included), 401 bad credentials, 403 an account that may not submit, 413
@@ -31,25 +31,23 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 import uuid
 import zlib
 from typing import Any, Optional
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from services.api import jobs
-from services.api.compat.common import CompatError, compat_user, error_handler
+from services.api.compat.common import (
+    CompatError, JobVanished, WaitTimedOut, compat_user, error_handler, wait_for_jobs)
 from services.api.kinds import SubmitRefused
 from services.api.kinds.base import live_models
 from services.asr_worker.exports import export
 from services.asr_worker.params import TRANSCRIBE, TRANSLATE, can_translate, validate_params
 from services.translate_worker.languages import language_name
-from shared.db import db
-from shared.models import Job, User
-from shared.states import JobStatus, is_terminal
+from shared.models import User
+from shared.states import JobStatus
 
 LOGGER = logging.getLogger(__name__)
 
@@ -60,8 +58,6 @@ KIND = "asr"
 ALIAS = "whisper-1"
 FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
 GRANULARITIES = ("word", "segment")
-# How long a request waits for its job before answering 504 (app config OPENAI_AUDIO_WAIT_SECONDS).
-WAIT_SECONDS = 600.0
 # A short clip takes a second or two: poll often at first, then back off so that a long file costs
 # a couple of indexed reads per second.
 FIRST_POLL_SECONDS = 0.05
@@ -199,32 +195,14 @@ def _submit(user: User, model: dict[str, Any], task: str, language: Optional[str
 
 def _wait(user_id: int, job_id: uuid.UUID) -> tuple[str, Any, Any]:
     """The job's (status, result, error) once it has ended; 504 (and the job cancelled) when time runs out."""
-    timeout = float(current_app.config.get("OPENAI_AUDIO_WAIT_SECONDS", WAIT_SECONDS))
-    deadline = time.monotonic() + timeout
-    pause = FIRST_POLL_SECONDS
-    while True:
-        row = db.session.execute(select(Job.status, Job.result, Job.error)
-                                 .where(Job.id == job_id, Job.user_id == user_id)).first()
-        # Give the connection back between polls: the wait may last minutes and the pool is shared.
-        db.session.close()
-        if row is None:
-            raise _error(500, "The transcription job was deleted while it ran.")
-        if is_terminal(row.status):
-            return row.status, row.result, row.error
-        if time.monotonic() >= deadline:
-            _cancel(user_id, job_id)
-            raise _error(504, f"The transcription did not finish within {timeout:g} s; job {job_id} was "
-                              "cancelled. Try a shorter file or try again later.")
-        time.sleep(pause)
-        pause = min(pause * 1.5, MAX_POLL_SECONDS)
-
-
-def _cancel(user_id: int, job_id: uuid.UUID) -> None:
+    timeout = current_app.config["OPENAI_AUDIO_WAIT_SECONDS"]
     try:
-        jobs.cancel(jobs.get_job_for(db.session.get(User, user_id), job_id, lock=True))
-    except (jobs.NotFound, jobs.jobflow.Conflict):
-        # It ended (or was deleted) meanwhile: nothing is left to stop.
-        db.session.rollback()
+        return wait_for_jobs(user_id, [job_id], timeout, FIRST_POLL_SECONDS, MAX_POLL_SECONDS)[job_id]
+    except JobVanished:
+        raise _error(500, "The transcription job was deleted while it ran.") from None
+    except WaitTimedOut:
+        raise _error(504, f"The transcription did not finish within {timeout:g} s; job {job_id} was "
+                          "cancelled. Try a shorter file or try again later.") from None
 
 
 def _language(code: Optional[str], task: str) -> Optional[str]:

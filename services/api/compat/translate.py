@@ -5,7 +5,6 @@ Tokens come from ``/compat/translate/api/token/`` in the auth service.
 """
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from flask import Blueprint, jsonify, request
