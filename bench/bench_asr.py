@@ -38,7 +38,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench.bench_platform import bench_env, free_port, tokens_for_bench_users, wait_http
+from bench.bench_platform import bench_env, free_port, reset_database, tokens_for_bench_users, wait_http
 from bench.bench_platform import process as running
 from services.asr_worker.audio import iter_chunks
 from services.asr_worker.catalog import find_model, installed_models
@@ -228,15 +228,6 @@ def bare_vosk(model_dir: Path, clip: Path) -> float:
     return time.perf_counter() - started
 
 
-def fresh_database(env: dict[str, str]) -> None:
-    """This bench's own database, built by the project's migrations."""
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    subprocess.run([sys.executable, "-m", "shared.cli", "init"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-
-
 @contextmanager
 def asr_workers(count: int, env: dict[str, str], folder: Path):
     """``count`` worker processes (python -m services.asr_worker), each warm and registered."""
@@ -334,9 +325,8 @@ def jobs_per_minute(session, api: str, clip: Path, jobs: int) -> float:
 
 def platform(folder: Path, runs: int, jobs: int) -> None:
     """Start API, relay and workers as processes and print the platform's figures."""
-    env = {**bench_env(folder),
-           "DATABASE_URL": BENCH_DSN.replace("postgresql:", "postgresql+psycopg:", 1)}
-    fresh_database(env)
+    env = bench_env(folder, BENCH_DB)
+    reset_database(env, BENCH_DB)
     token = tokens_for_bench_users(env, 1)[0]
     port = free_port()
     env["CONVEYOR_API_URL"] = api = f"http://127.0.0.1:{port}"

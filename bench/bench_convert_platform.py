@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,22 +24,14 @@ import psycopg
 import requests
 
 from bench.bench_convert import bare_run, render, report, timed
-from bench.bench_platform import bench_env, free_port, process, token_for_bench_user, wait_http
+from bench.bench_platform import (
+    bench_env, free_port, process, reset_database, tokens_for_bench_users, wait_http)
 from shared.config import DEV_AMQP_URL
 from tests.broker_tools import BrokerTools
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "conveyor_bench_convert"
 ADMIN_DSN = "postgresql://conveyor:conveyor@127.0.0.1:5432/postgres"
-
-
-def reset_database(env: dict[str, str]) -> None:
-    """A fresh database for this bench, built by the project's migrations."""
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    subprocess.run([sys.executable, "-m", "shared.cli", "init"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
 
 
 def wait_for_worker(timeout: float = 60.0) -> None:
@@ -81,10 +72,9 @@ def main() -> None:
     parser.add_argument("--targets", nargs="+", default=["mp4"])
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="conveyor-bench-convert-"))
-    env = {**bench_env(workdir),
-           "DATABASE_URL": f"postgresql+psycopg://conveyor:conveyor@127.0.0.1:5432/{BENCH_DB}"}
-    reset_database(env)
-    token = token_for_bench_user(env)
+    env = bench_env(workdir, BENCH_DB)
+    reset_database(env, BENCH_DB)
+    token = tokens_for_bench_users(env, 1)[0]
     port = free_port()
     env["CONVEYOR_API_URL"] = api = f"http://127.0.0.1:{port}"
     gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "-c", "deploy/gunicorn.conf.py",

@@ -68,10 +68,11 @@ def process(args: list[str], env: dict[str, str], log: Path):
             proc.kill()
 
 
-def bench_env(workdir: Path) -> dict[str, str]:
+def bench_env(workdir: Path, database: str = BENCH_DB) -> dict[str, str]:
+    """The environment of a bench's processes: its own database, queue prefix and data folder."""
     env = dict(os.environ)
     env.update({
-        "DATABASE_URL": f"postgresql+psycopg://conveyor:conveyor@127.0.0.1:5432/{BENCH_DB}",
+        "DATABASE_URL": f"postgresql+psycopg://conveyor:conveyor@127.0.0.1:5432/{database}",
         "CONVEYOR_AMQP_PREFIX": f"cbench{os.getpid()}",
         "CONVEYOR_DATA_DIR": str(workdir),
         "CONVEYOR_MAX_ACTIVE_JOBS": "1000000",
@@ -82,10 +83,11 @@ def bench_env(workdir: Path) -> dict[str, str]:
     return env
 
 
-def reset_database(env: dict[str, str]) -> None:
+def reset_database(env: dict[str, str], database: str = BENCH_DB) -> None:
+    """A fresh database for a bench (named as in ``bench_env``), built by the project's migrations."""
     with psycopg.connect("postgresql://conveyor:conveyor@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {database}")
     subprocess.run([sys.executable, "-m", "shared.cli", "init"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
 
