@@ -38,7 +38,8 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench.bench_platform import bench_env, free_port, reset_database, tokens_for_bench_users, wait_http
+from bench.bench_platform import (
+    bench_env, follow_to_end, free_port, reset_database, tokens_for_bench_users, wait_http)
 from bench.bench_platform import process as running
 from services.asr_worker.audio import iter_chunks
 from services.asr_worker.catalog import find_model, installed_models
@@ -254,18 +255,6 @@ def submit_clip(session: requests.Session, api: str, clip: Path, params: dict) -
                              files={"file": (clip.name, handle, "audio/wav")})
     reply.raise_for_status()
     return reply.json()["id"]
-
-
-def follow_to_end(session: requests.Session, api: str, job_id: str) -> dict:
-    """Wait on the job's event stream, as a client does; the finished job's view."""
-    with session.get(f"{api}/api/v1/jobs/{job_id}/events", stream=True) as events:
-        for line in events.iter_lines(decode_unicode=True):
-            if line == "event: end":
-                break
-    job = session.get(f"{api}/api/v1/jobs/{job_id}").json()
-    if job["status"] != "succeeded":
-        raise RuntimeError(f"bench job {job_id} {job['status']}: {job['error']}")
-    return job
 
 
 def through_platform(session: requests.Session, api: str, clip: Path, params: dict):

@@ -25,7 +25,7 @@ import requests
 
 from bench.bench_convert import bare_run, render, report, timed
 from bench.bench_platform import (
-    bench_env, free_port, process, reset_database, tokens_for_bench_users, wait_http)
+    bench_env, follow_to_end, free_port, process, reset_database, tokens_for_bench_users, wait_http)
 from shared.config import DEV_AMQP_URL
 from tests.broker_tools import BrokerTools
 
@@ -51,17 +51,9 @@ def platform_run(session: requests.Session, api: str, source: Path, target: str)
         reply = session.post(f"{api}/api/v1/jobs/convert", data={"target": target},
                              files={"file": (source.name, handle, "video/x-msvideo")})
     reply.raise_for_status()
-    job_id = reply.json()["id"]
     # The server-sent events are what a client waits on; polling the job view in a tight loop
     # would load the API (and the CPUs ffmpeg needs) more than any real client does.
-    with session.get(f"{api}/api/v1/jobs/{job_id}/events", stream=True) as events:
-        for line in events.iter_lines(decode_unicode=True):
-            if line == "event: end":
-                break
-    job = session.get(f"{api}/api/v1/jobs/{job_id}").json()
-    if job["status"] != "succeeded":
-        raise RuntimeError(f"bench job {job_id} {job['status']}: {job['error']}")
-    return job
+    return follow_to_end(session, api, reply.json()["id"])
 
 
 def main() -> None:

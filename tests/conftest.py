@@ -39,8 +39,6 @@ TEST_ENV = {
 os.environ.update(TEST_ENV)
 
 STRONG_PASSWORD = "Sturdy-pass-2026"
-PAIRS = [{"source": "en", "target": "es", "via": []}, {"source": "es", "target": "fr", "via": []},
-         {"source": "en", "target": "fr", "via": ["es"]}]
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
@@ -153,13 +151,21 @@ def admin(make_user):
     return make_user(role="admin")
 
 
+@pytest.fixture(scope="session")
+def translate_pairs():
+    """The pairs a translate worker serves on this machine (Apertium's installed modes)."""
+    from services.translate_worker.apertium import ApertiumTranslator
+    return ApertiumTranslator().supported_pairs()
+
+
 @pytest.fixture
-def translate_pairs_registered(app):
-    """A translate worker's registration, as a running worker leaves it: submits are checked against it."""
+def translate_pairs_registered(app, translate_pairs):
+    """A translate worker's registration without the worker: submits are accepted, nothing runs them."""
     from shared.db import db as handle
     from shared.models import WorkerRecord
     with app.app_context():
-        handle.session.merge(WorkerRecord(id="registered-in-test", kind="translate", capabilities={"pairs": PAIRS}))
+        handle.session.merge(WorkerRecord(id="registered-in-test", kind="translate",
+                                          capabilities={"pairs": translate_pairs}))
         handle.session.commit()
 
 

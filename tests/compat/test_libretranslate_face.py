@@ -10,7 +10,7 @@ import requests
 from libretranslatepy import LibreTranslateAPI
 
 from shared.db import db as handle
-from shared.models import Job, WorkerRecord
+from shared.models import Job
 from tests.conftest import wait_for
 
 ENGLISH = "The cat is black. The house is big."
@@ -26,23 +26,7 @@ def api_key(auth_client, make_user):
 
 
 @pytest.fixture
-def worker_pairs():
-    """The pairs a real translate worker serves on this machine (Apertium's installed modes)."""
-    from services.translate_worker.translate import default_translator
-    return default_translator().supported_pairs()
-
-
-@pytest.fixture
-def pairs_registered(app, worker_pairs):
-    """A translate worker's registration without the worker: submits are accepted, nothing runs them."""
-    with app.app_context():
-        handle.session.merge(WorkerRecord(id=f"libretranslate-{uuid.uuid4().hex[:6]}", kind="translate",
-                                          capabilities={"pairs": worker_pairs}))
-        handle.session.commit()
-
-
-@pytest.fixture
-def running_worker(live_api, relay, translate_worker, worker_pairs):
+def running_worker(live_api, relay, translate_worker, translate_pairs):
     """The relay and a real translate worker, once the API lists the worker's pairs."""
     wait_for(lambda: requests.get(f"{live_api}/languages", timeout=5).json(), message="translate worker registered")
     return translate_worker
@@ -84,27 +68,27 @@ def test_the_key_may_come_in_the_authorization_header(live_api, api_key, running
     assert reply.status_code == 200 and "gato" in reply.json()["translatedText"].lower()
 
 
-def test_languages_lists_the_live_pairs(live_api, pairs_registered, worker_pairs):
+def test_languages_lists_the_live_pairs(live_api, translate_pairs_registered, translate_pairs):
     listed = {entry["code"]: entry for entry in LibreTranslateAPI(live_api).languages(timeout=10)}
     assert listed["en"]["name"] == "English"
-    for pair in worker_pairs:
+    for pair in translate_pairs:
         assert pair["target"] in listed[pair["source"]]["targets"]
     assert all(code not in entry["targets"] for code, entry in listed.items())
 
 
-def test_detect_answers_english_for_an_english_sentence(live_api, api_key, pairs_registered):
+def test_detect_answers_english_for_an_english_sentence(live_api, api_key, translate_pairs_registered):
     found = LibreTranslateAPI(live_api, api_key).detect("Where is the train station, please?", timeout=10)
     assert found[0]["language"] == "en" and 50 < found[0]["confidence"] <= 100
     assert [entry["confidence"] for entry in found] == sorted((entry["confidence"] for entry in found), reverse=True)
 
 
-def test_a_wrong_api_key_is_refused_with_403(live_api, pairs_registered):
+def test_a_wrong_api_key_is_refused_with_403(live_api, translate_pairs_registered):
     client = LibreTranslateAPI(live_api, "cvk_not-a-key")
     assert refusal(lambda: client.translate("The cat is black.", "en", "es")) == (403, {"error": "Invalid API key"})
     assert refusal(lambda: client.detect("The cat is black.")) == (403, {"error": "Invalid API key"})
 
 
-def test_a_missing_api_key_is_a_bad_request(live_api, pairs_registered):
+def test_a_missing_api_key_is_a_bad_request(live_api, translate_pairs_registered):
     status, body = refusal(lambda: LibreTranslateAPI(live_api).translate("The cat is black.", "en", "es"))
     assert status == 400 and "API key" in body["error"]
 
@@ -116,18 +100,18 @@ def test_a_missing_api_key_is_a_bad_request(live_api, pairs_registered):
     ({"q": "Hi", "source": "en", "target": "es", "format": "pdf"}, "pdf format is not supported"),
     ({"q": "Hi", "source": "en", "target": "xx"}, "unknown language code"),
 ])
-def test_bad_requests_get_libretranslates_error_shape(client, api_key, pairs_registered, fields, message):
+def test_bad_requests_get_libretranslates_error_shape(client, api_key, translate_pairs_registered, fields, message):
     reply = client.post("/translate", data={**fields, "api_key": api_key})
     assert reply.status_code == 400
     assert set(reply.json) == {"error"} and message in reply.json["error"]
 
 
-def test_auto_refuses_a_text_whose_language_cannot_be_told(client, api_key, pairs_registered):
+def test_auto_refuses_a_text_whose_language_cannot_be_told(client, api_key, translate_pairs_registered):
     reply = client.post("/translate", json={"q": "12345 67890", "source": "auto", "target": "es", "api_key": api_key})
     assert reply.status_code == 400 and "source_lang" in reply.json["error"]
 
 
-def test_no_answer_in_time_is_504_and_the_job_is_cancelled(client, app, api_key, pairs_registered, monkeypatch):
+def test_no_answer_in_time_is_504_and_the_job_is_cancelled(client, app, api_key, translate_pairs_registered, monkeypatch):
     monkeypatch.setitem(app.config, "LIBRETRANSLATE_WAIT_SECONDS", 0.3)
     text = f"Nobody runs this job {uuid.uuid4().hex}."
     reply = client.post("/translate", json={"q": text, "source": "en", "target": "es", "api_key": api_key})

@@ -1,28 +1,8 @@
 """``source_lang: "auto"`` on the native API: detected at submit time, kept visible, refused when unsure."""
 from __future__ import annotations
 
-import uuid
-
-import pytest
-
 from services.api.kinds.translate import MIN_DETECTION_CONFIDENCE
-from shared.db import db as handle
-from shared.models import WorkerRecord
 from tests.conftest import wait_for
-
-
-@pytest.fixture
-def worker_pairs():
-    from services.translate_worker.translate import default_translator
-    return default_translator().supported_pairs()
-
-
-@pytest.fixture
-def pairs_registered(app, worker_pairs):
-    with app.app_context():
-        handle.session.merge(WorkerRecord(id=f"auto-source-{uuid.uuid4().hex[:6]}", kind="translate",
-                                          capabilities={"pairs": worker_pairs}))
-        handle.session.commit()
 
 
 def submit(client, user, text, target="es", **extra):
@@ -30,7 +10,7 @@ def submit(client, user, text, target="es", **extra):
                        json={"text": text, "source_lang": "auto", "target_lang": target, **extra})
 
 
-def test_auto_keeps_the_detected_language_in_the_params(client, make_user, pairs_registered):
+def test_auto_keeps_the_detected_language_in_the_params(client, make_user, translate_pairs_registered):
     reply = submit(client, make_user(), "¿Dónde está la estación de tren?", target="en")
     assert reply.status_code == 202, reply.json
     params = reply.json["params"]
@@ -39,32 +19,32 @@ def test_auto_keeps_the_detected_language_in_the_params(client, make_user, pairs
     assert MIN_DETECTION_CONFIDENCE <= params["detected_source"]["confidence"] <= 1
 
 
-def test_a_text_whose_language_cannot_be_told_is_refused(client, make_user, pairs_registered):
+def test_a_text_whose_language_cannot_be_told_is_refused(client, make_user, translate_pairs_registered):
     reply = submit(client, make_user(), "12345 67890")
     assert reply.status_code == 400
     assert "source_lang" in reply.json["message"]
 
 
-def test_an_ambiguous_word_is_refused_naming_the_best_guess(client, make_user, pairs_registered):
+def test_an_ambiguous_word_is_refused_naming_the_best_guess(client, make_user, translate_pairs_registered):
     reply = submit(client, make_user(), "Hola hello ciao")
     assert reply.status_code == 400
     assert "best guess" in reply.json["message"] and "source_lang" in reply.json["message"]
 
 
 def test_text_detected_in_the_target_language_is_refused_as_a_same_language_pair(client, make_user,
-                                                                                  pairs_registered):
+                                                                                  translate_pairs_registered):
     reply = submit(client, make_user(), "The cat is black and the house is big.", target="en")
     assert reply.status_code == 400 and "both 'en'" in reply.json["message"]
 
 
-def test_the_client_cannot_set_detected_source_itself(client, make_user, pairs_registered):
+def test_the_client_cannot_set_detected_source_itself(client, make_user, translate_pairs_registered):
     reply = client.post("/api/v1/jobs/translate", headers=make_user().headers, json={
         "text": "The cat is black.", "source_lang": "en", "target_lang": "es",
         "detected_source": {"language": "en", "confidence": 1.0}})
     assert reply.status_code == 422
 
 
-def test_an_explicit_source_carries_no_detection(client, make_user, pairs_registered):
+def test_an_explicit_source_carries_no_detection(client, make_user, translate_pairs_registered):
     reply = client.post("/api/v1/jobs/translate", headers=make_user().headers,
                         json={"text": "The cat is black.", "source_lang": "en", "target_lang": "es"})
     assert reply.status_code == 202 and "detected_source" not in reply.json["params"]
