@@ -62,70 +62,33 @@ def wav_seconds(path: Path) -> float:
         return wav.getnframes() / wav.getframerate()
 
 
+def ffmpeg(*args: str) -> None:
+    """Run imageio-ffmpeg's ffmpeg quietly, overwriting its output; fail the test if it fails."""
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", *args],
+                   check=True, capture_output=True)
+
+
 def encode(source: Path, target: Path, *args: str) -> Path:
     """Re-encode ``source`` with ffmpeg into ``target`` (format from its suffix, extra ``args``)."""
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            str(source),
-            *args,
-            str(target),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    ffmpeg("-i", str(source), *args, str(target))
     return target
 
 
 def with_video(audio: Path, target: Path) -> Path:
     """A small video file (test pattern) carrying ``audio`` as its sound track."""
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=160x120:rate=10",
-            "-i",
-            str(audio),
-            "-shortest",
-            str(target),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-i", str(audio), "-shortest", str(target))
+    return target
+
+
+def silent_video(target: Path, seconds: float = 1.0) -> Path:
+    """A small video file with no sound track at all."""
+    ffmpeg("-f", "lavfi", "-i", f"testsrc=size=64x64:rate=5:duration={seconds}", str(target))
     return target
 
 
 def silence(target: Path, seconds: float) -> Path:
     """A WAV file of digital silence."""
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "anullsrc=r=16000:cl=mono",
-            "-t",
-            f"{seconds}",
-            str(target),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", f"{seconds}", str(target))
     return target
 
 

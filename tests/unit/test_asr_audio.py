@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 import wave
 
-import imageio_ffmpeg
 import numpy as np
 import pytest
 
 from services.asr_worker.audio import BYTES_PER_SECOND, AudioChunk, DecodeError, iter_chunks
 from shared.media_probe import probe
-from tests.media import ENGLISH_SENTENCES, encode, speak, wav_seconds, with_video
+from tests.media import ENGLISH_SENTENCES, encode, silent_video, speak, wav_seconds, with_video
 
 # Lossy codecs pad or trim a few frames; a container may round its duration.
 TOLERANCE_SECONDS = 0.15
@@ -100,19 +98,6 @@ def test_stopping_early_ends_the_ffmpeg_process(speech_wav):
 
 def test_file_without_an_audio_stream_cannot_be_decoded(tmp_path):
     video = tmp_path / "silent.mp4"
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x64:rate=5:duration=1",
-            str(video),
-        ],
-        check=True,
-    )
+    silent_video(video)
     with pytest.raises(DecodeError):
         _decode_all(video)

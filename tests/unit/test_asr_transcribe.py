@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
-import imageio_ffmpeg
 import pytest
 
 from services.asr_worker.catalog import find_model
@@ -14,7 +12,7 @@ from services.asr_worker.engines import load_engine
 from services.asr_worker.transcribe import process
 from shared.handler import JobCancelled, PermanentError, TransientError
 from tests.fakes import FakeJobIO
-from tests.media import ENGLISH_SENTENCES, encode, silence, speak, wav_seconds, word_error_rate
+from tests.media import ENGLISH_SENTENCES, encode, silence, silent_video, speak, wav_seconds, word_error_rate
 
 SPOKEN = " ".join(ENGLISH_SENTENCES[:8])  # about 20 s at 160 words a minute
 
@@ -137,20 +135,7 @@ def test_file_that_is_not_media_fails_permanently(tmp_path):
 
 def test_video_without_sound_fails_permanently(tmp_path):
     video = tmp_path / "mute.mp4"
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x64:rate=5:duration=1",
-            str(video),
-        ],
-        check=True,
-    )
+    silent_video(video)
     with pytest.raises(PermanentError, match="no audio stream"):
         process(_job(), FakeJobIO(input_file=video))
 
