@@ -209,8 +209,9 @@ def relay(database, broker):
 
 
 @pytest.fixture
-def start_worker(live_api, broker):
-    """Start in-thread workers (``start_worker(handler=None, kind='translate')``); all stop after the test."""
+def start_worker(live_api, broker, app):
+    """Start in-thread workers (``start_worker(handler=None, kind='translate')``), each returned once it
+    consumes and its registration reached the API; all stop after the test."""
     from shared.config import Config
     from shared.worker import Worker
 
@@ -228,6 +229,15 @@ def start_worker(live_api, broker):
         thread.start()
         started.append((worker, thread))
         wait_for(lambda: worker._consumer_tag is not None, message="worker consuming")
+
+        def registered():
+            from shared.db import db as handle
+            from shared.models import WorkerRecord
+            with app.app_context():
+                found = handle.session.get(WorkerRecord, worker.worker_id) is not None
+                handle.session.remove()
+                return found
+        wait_for(registered, message=f"the {kind} worker's registration")
         return worker
 
     yield start

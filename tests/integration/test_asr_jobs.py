@@ -8,10 +8,8 @@ import io
 import json
 import os
 import re
-import subprocess
 
 import docx
-import imageio_ffmpeg
 import pytest
 import srt
 import webvtt
@@ -19,12 +17,10 @@ import webvtt
 from services.asr_worker.__main__ import capabilities, models_to_warm, warm
 from services.asr_worker.catalog import DEFAULT_WHISPER_MODEL, installed_models
 from services.asr_worker.transcribe import process
-from shared.db import db as handle
-from shared.models import WorkerRecord
 from tests.conftest import wait_for
 from tests.integration.test_pipeline import wait_status
 from tests.media import (
-    ENGLISH_SENTENCES, KOREAN_SENTENCES, encode, normalized_words, speak, wav_seconds,
+    ENGLISH_SENTENCES, KOREAN_SENTENCES, encode, ffmpeg, speak, wav_seconds,
     word_error_rate)
 
 SPOKEN = " ".join(ENGLISH_SENTENCES[:8])  # about 20 s at espeak-ng's 160 words a minute
@@ -32,11 +28,6 @@ LONG_SPOKEN = " ".join(ENGLISH_SENTENCES * 2)  # about 50 s: time enough to canc
 JOB_TIMEOUT = 120.0
 WORD_KEYS = {"conf", "end", "start", "word"}
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
-
-
-def _ffmpeg(*args: str) -> None:
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y",
-                    *args], check=True, capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +38,11 @@ def media(tmp_path_factory):
     long_english = speak(LONG_SPOKEN, folder / "long.wav")
     korean = speak(" ".join(KOREAN_SENTENCES[:4]), folder / "korean.wav", voice="ko")
     # Over four hours of silence, yet a 200 KB upload: FLAC stores silence in a few bytes a frame.
-    _ffmpeg("-f", "lavfi", "-i", "anullsrc=r=1000:cl=mono", "-t", "14500", "-c:a", "flac",
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=1000:cl=mono", "-t", "14500", "-c:a", "flac",
             str(folder / "four-hours.flac"))
-    _ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0.4",
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0.4",
             str(folder / "blip.wav"))
-    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "3", "-an",
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "3", "-an",
             str(folder / "silent-film.mp4"))
     return {
         "english_seconds": wav_seconds(english),
@@ -79,15 +70,7 @@ def offered():
 @pytest.fixture
 def asr_worker(start_worker, offered, app):
     """A real ASR worker in a thread (models stay loaded across tests), once it has registered."""
-    worker = start_worker(handler=process, kind="asr", capabilities=lambda: offered)
-
-    def registered():
-        with app.app_context():
-            found = handle.session.get(WorkerRecord, worker.worker_id) is not None
-            handle.session.remove()
-            return found
-    wait_for(registered, message="the asr worker's registration")
-    return worker
+    return start_worker(handler=process, kind="asr", capabilities=lambda: offered)
 
 
 def submit(client, user, content: bytes, filename: str, **fields):

@@ -12,9 +12,6 @@ from skimage import data as skimage_data
 from services.vision_worker import catalog
 from services.vision_worker.__main__ import warm_capabilities
 from services.vision_worker.analyze import process
-from shared.db import db as handle
-from shared.models import WorkerRecord
-from tests.conftest import wait_for
 from tests.integration.test_pipeline import wait_status
 
 BOMB_SIDE = 40_000
@@ -29,15 +26,7 @@ def capabilities():
 @pytest.fixture
 def vision_worker(start_worker, capabilities, app):
     """A real vision worker, running in a thread, once its registration reached the API."""
-    worker = start_worker(handler=process, kind="vision", capabilities=lambda: capabilities)
-
-    def registered():
-        with app.app_context():
-            found = handle.session.get(WorkerRecord, worker.worker_id) is not None
-            handle.session.remove()
-            return found
-    wait_for(registered, message="the vision worker's registration")
-    return worker
+    return start_worker(handler=process, kind="vision", capabilities=lambda: capabilities)
 
 
 def cat_jpeg() -> bytes:
