@@ -52,14 +52,18 @@ def _locked_job(job_id: str):
     return job
 
 
-def _claimed_job(job_id: str, claim_id: str):
-    job = _locked_job(job_id)
+def _require_claim(job, claim_id: str):
+    """The job if ``claim_id`` is its live claim; 409 for a superseded claim or a finished job."""
     try:
         jobflow.check_claim(job, claim_id)
     except jobflow.Conflict as exc:
         db.session.rollback()
         fail(409, str(exc))
     return job
+
+
+def _claimed_job(job_id: str, claim_id: str):
+    return _require_claim(_locked_job(job_id), claim_id)
 
 
 @bp.route("/workers/<string:worker_id>/heartbeat", methods=["POST"])
@@ -119,11 +123,7 @@ def job_events(data, job_id):
     if job.cancelled_at is not None:
         db.session.rollback()
         return {"cancelled": True}
-    try:
-        jobflow.check_claim(job, data["claim_id"])
-    except jobflow.Conflict as exc:
-        db.session.rollback()
-        fail(409, str(exc))
+    _require_claim(job, data["claim_id"])
     for event in data["events"]:
         if event["type"] == "progress":
             jobflow.record_progress(job, event.get("current", 0.0), event.get("total"), event.get("unit"))
@@ -173,11 +173,7 @@ def succeed(data, job_id):
     if job.status == JobStatus.SUCCEEDED.value and str(job.claim_id) == data["claim_id"]:
         db.session.rollback()
         return {"status": job.status}
-    try:
-        jobflow.check_claim(job, data["claim_id"])
-    except jobflow.Conflict as exc:
-        db.session.rollback()
-        fail(409, str(exc))
+    _require_claim(job, data["claim_id"])
     jobflow.succeed(job, data["result"])
     db.session.commit()
     LOGGER.info("job %s: succeeded on %s", job.id, job.worker_id)
