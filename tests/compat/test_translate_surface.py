@@ -6,8 +6,6 @@ import uuid
 
 import pytest
 
-from shared.db import db as handle
-from shared.models import WorkerRecord
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.usefixtures("translate_pairs_registered")

@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from shared.db import db as handle
-from shared.models import JobChunk, WorkerRecord
+from shared.models import JobChunk
 from tests.integration.test_jobs_api import translate
 
 pytestmark = pytest.mark.usefixtures("translate_pairs_registered")

@@ -14,7 +14,7 @@ import pytest
 
 from shared.db import db as handle
 from shared.messaging import encode_message
-from shared.models import Job, OutboxMessage, WorkerRecord
+from shared.models import Job, OutboxMessage
 from tests.conftest import wait_for
 from tests.integration import slow_worker
 from tests.integration.slow_worker import slow_handler

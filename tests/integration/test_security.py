@@ -13,8 +13,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from shared.db import db as handle
-from shared.models import WorkerRecord
 from tests.integration.test_jobs_api import translate
 
 pytestmark = pytest.mark.usefixtures("translate_pairs_registered")
