@@ -50,3 +50,13 @@ def test_vosk_job_reports_chunks_in_order(korean):
     assert len(chunks) >= 2
     assert all(a["end"] == b["start"] for a, b in zip(chunks, chunks[1:]))
     assert [w for c in chunks for w in c["words"]] == result["words"]
+
+
+def test_a_second_job_on_the_same_worker_gets_the_same_word_times(korean):
+    """The engine keeps one recognizer per thread; its clock must not carry over from earlier jobs."""
+    first, _, wav = korean
+    again = process({"id": "job-ko-2", "params": {"engine": "vosk", "chunk_seconds": 5}},
+                    FakeJobIO(input_file=wav))
+    assert again["words"], "the second job heard nothing"
+    assert abs(again["words"][0]["start"] - first["words"][0]["start"]) < 0.5
+    assert all(0 <= w["start"] <= w["end"] <= wav_seconds(wav) + 0.1 for w in again["words"])
