@@ -12,10 +12,13 @@ from typing import Any, Optional
 
 from flask import Flask, jsonify
 from flask_smorest import abort
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 LOGGER = logging.getLogger(__name__)
+
+# Page numbers stop here: the offset of a page far beyond would overflow PostgreSQL's bigint.
+MAX_PAGE = 1_000_000
 
 
 def error_body(code: int, message: Optional[str] = None, errors: Any = None) -> dict[str, Any]:
@@ -48,6 +51,12 @@ def register_error_handlers(app: Flask) -> None:
         message = data.get("message") or exc.description
         return error_response(exc.code or 500, message, data.get("errors"),
                               headers=dict(data.get("headers") or {}))
+
+    @app.errorhandler(DataError)
+    def handle_out_of_range(exc: DataError):
+        # A value the database cannot hold reached it: the request was bad, not the server.
+        LOGGER.warning("database refused a value: %s", exc.orig.__class__.__name__ if exc.orig else exc)
+        return error_response(400, "A value in the request is out of range.")
 
     @app.errorhandler(OperationalError)
     def handle_database_down(exc: OperationalError):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from shared.errors import MAX_PAGE
+
 USERNAME = validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$",
                            error="3-64 characters: letters, digits, '_', '.', '-'.")
 PHONE = validate.Regexp(r"^\+?[0-9]{6,20}$", error="Digits only, optionally starting with '+'.")
@@ -60,7 +62,7 @@ class UserUpdateSchema(Schema):
 
 
 class UserListArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 

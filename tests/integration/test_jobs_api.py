@@ -207,3 +207,9 @@ def test_idempotency_key_covers_the_uploaded_bytes(client, make_user, app):
     one = idempotency.request_hash("asr", {"language": "en"}, io.BytesIO(b"first file"))
     two = idempotency.request_hash("asr", {"language": "en"}, io.BytesIO(b"second file"))
     assert one != two and one == idempotency.request_hash("asr", {"language": "en"}, io.BytesIO(b"first file"))
+
+
+def test_a_page_number_beyond_any_offset_is_refused_not_a_crash(client, auth_client, admin):
+    """Found by fuzzing (S14): such a page once overflowed PostgreSQL's bigint offset (500)."""
+    assert client.get("/api/v1/jobs?page=3074457345534372319", headers=admin.headers).status_code == 422
+    assert auth_client.get("/auth/v1/users?page=3074457345534372319", headers=admin.headers).status_code == 422
