@@ -7,6 +7,7 @@ engines costs nothing to the API.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -127,6 +128,10 @@ class VoskEngine:
             local.recognizer.Reset()
         return local.recognizer, local.fed_seconds
 
+    def release(self) -> None:
+        """Drop this thread's recognizer (its native memory is freed now, not at interpreter exit)."""
+        vars(self._local).clear()
+
     def transcribe(
         self, pcm: bytes, language: str | None, task: str = "transcribe"
     ) -> ChunkTranscript:
@@ -171,6 +176,15 @@ ENGINES: dict[str, type] = {"whisper": WhisperEngine, "vosk": VoskEngine}
 _loaded: dict[tuple[str, str], Engine] = {}
 _failed: set[tuple[str, str]] = set()
 _load_lock = threading.Lock()
+
+
+@atexit.register
+def _release_native_models() -> None:
+    """Free Vosk's native objects while its module still exists: its finalizers fail during teardown."""
+    for engine in _loaded.values():
+        if isinstance(engine, VoskEngine):
+            engine.release()
+    _loaded.clear()
 
 
 class ModelLoadError(RuntimeError):
