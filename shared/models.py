@@ -115,6 +115,13 @@ class Job(db.Model):
         back_populates="job", cascade="all, delete-orphan", order_by="Artifact.name")
 
     @property
+    def input_info(self) -> Optional[dict[str, Any]]:
+        """The input file as clients and workers see it (never its storage key), or None."""
+        if not self.input_key:
+            return None
+        return {"filename": self.input_filename, "content_type": self.input_content_type, "size": self.input_size}
+
+    @property
     def progress_percent(self) -> Optional[float]:
         if not self.progress_total:
             return None

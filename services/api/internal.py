@@ -97,8 +97,7 @@ def claim(data, job_id):
     return {"claimed": True, "reason": "", "claim_id": outcome.claim_id, "job": {
         "id": str(job.id), "number": job.number, "kind": job.kind, "params": job.params,
         "attempt": job.attempts, "lease_seconds": config["LEASE_SECONDS"],
-        "input": ({"filename": job.input_filename, "content_type": job.input_content_type,
-                   "size": job.input_size} if job.input_key else None)}}
+        "input": job.input_info}}
 
 
 @bp.route("/jobs/<job_id>/input", methods=["GET"])
