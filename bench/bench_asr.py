@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.bench_platform import (
-    bench_env, follow_to_end, free_port, reset_database, tokens_for_bench_users, wait_http)
+    api_under_gunicorn, follow_to_end, wait_http)
 from bench.bench_platform import process as running
 from services.asr_worker.audio import iter_chunks
 from services.asr_worker.catalog import find_model, installed_models
@@ -314,13 +314,7 @@ def jobs_per_minute(session, api: str, clip: Path, jobs: int) -> float:
 
 def platform(folder: Path, runs: int, jobs: int) -> None:
     """Start API, relay and workers as processes and print the platform's figures."""
-    env = bench_env(folder, BENCH_DB)
-    reset_database(env, BENCH_DB)
-    token = tokens_for_bench_users(env, 1)[0]
-    port = free_port()
-    env["CONVEYOR_API_URL"] = api = f"http://127.0.0.1:{port}"
-    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "-c", "deploy/gunicorn.conf.py",
-                "--bind", f"127.0.0.1:{port}", "services.api:create_app()"]
+    env, token, api, gunicorn = api_under_gunicorn(folder, BENCH_DB)
     broker = BrokerTools(env.get("AMQP_URL", DEV_AMQP_URL), env["CONVEYOR_AMQP_PREFIX"])
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"

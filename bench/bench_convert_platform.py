@@ -25,7 +25,7 @@ import requests
 
 from bench.bench_convert import bare_run, render, report, timed
 from bench.bench_platform import (
-    bench_env, follow_to_end, free_port, process, reset_database, tokens_for_bench_users, wait_http)
+    api_under_gunicorn, follow_to_end, process, wait_http)
 from shared.config import DEV_AMQP_URL
 from tests.broker_tools import BrokerTools
 
@@ -64,13 +64,7 @@ def main() -> None:
     parser.add_argument("--targets", nargs="+", default=["mp4"])
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="conveyor-bench-convert-"))
-    env = bench_env(workdir, BENCH_DB)
-    reset_database(env, BENCH_DB)
-    token = tokens_for_bench_users(env, 1)[0]
-    port = free_port()
-    env["CONVEYOR_API_URL"] = api = f"http://127.0.0.1:{port}"
-    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "-c", "deploy/gunicorn.conf.py",
-                "--bind", f"127.0.0.1:{port}", "services.api:create_app()"]
+    env, token, api, gunicorn = api_under_gunicorn(workdir, BENCH_DB)
     broker = BrokerTools(env.get("AMQP_URL", DEV_AMQP_URL), env["CONVEYOR_AMQP_PREFIX"])
     print(f"rendering a {args.seconds:g} s 1280x720 30 fps clip ...", flush=True)
     source = render(workdir / "clip.avi", args.seconds, "-c:v", "mpeg4", "-q:v", "3",

@@ -92,6 +92,18 @@ def reset_database(env: dict[str, str], database: str = BENCH_DB) -> None:
                    capture_output=True)
 
 
+def api_under_gunicorn(workdir: Path, database: str) -> tuple[dict[str, str], str, str, list[str]]:
+    """A bench's environment on a fresh database, one user's token, the API's URL and its gunicorn command."""
+    env = bench_env(workdir, database)
+    reset_database(env, database)
+    token = tokens_for_bench_users(env, 1)[0]
+    port = free_port()
+    env["CONVEYOR_API_URL"] = api = f"http://127.0.0.1:{port}"
+    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "-c", "deploy/gunicorn.conf.py",
+                "--bind", f"127.0.0.1:{port}", "services.api:create_app()"]
+    return env, token, api, gunicorn
+
+
 def tokens_for_bench_users(env: dict[str, str], count: int) -> list[str]:
     """Register users and log them in, through the auth app in this process."""
     os.environ.update(env)
