@@ -1,5 +1,21 @@
-"""The Flask-SQLAlchemy handle shared by the auth and API services."""
+"""The Flask-SQLAlchemy handle shared by every process, and the one rule for committing.
+
+Units of work: a *service function* is one unit of work, marked ``@unit_of_work``: what it
+changes is committed when it returns and rolled back when it raises. Service functions live in
+the services (``services/api/jobs.py``, ``services/api/workers.py``, ``services/auth/services.py``,
+the compat surfaces' service helpers, the relay's and ops' loops, which use ``with
+transaction():``). Views parse, call service functions and dump; the library in ``shared/``
+(jobflow, principal, webhooks, ...) only adds to the session. Nothing else calls
+``session.commit()``: a test keeps it so. A unit of work called inside another one runs in a
+savepoint, so the outer one still commits once, and an inner failure undoes only the inner work.
+Flask-SQLAlchemy's teardown discards whatever a request leaves uncommitted (a read-only request,
+a refused one).
+"""
 from __future__ import annotations
+
+import functools
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, MetaData
@@ -25,3 +41,34 @@ class Base(DeclarativeBase):
 # Objects keep their values after commit: a view dumps what it just wrote without reloading it.
 # Every request (and every relay iteration) gets a fresh session, so nothing stays stale for long.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+
+_IN_UNIT = "conveyor_unit_of_work"
+Function = TypeVar("Function", bound=Callable)
+
+
+@contextmanager
+def transaction() -> Iterator[None]:
+    """One unit of work: commit at the end of the block, roll back if it raises (savepoint if nested)."""
+    session = db.session
+    if session.info.get(_IN_UNIT):
+        with session.begin_nested():
+            yield
+        return
+    session.info[_IN_UNIT] = True
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.info[_IN_UNIT] = False
+
+
+def unit_of_work(function: Function) -> Function:
+    """Run the service function ``function`` as one unit of work (see the module docstring)."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with transaction():
+            return function(*args, **kwargs)
+    return wrapper  # type: ignore[return-value]

@@ -1,9 +1,10 @@
 """The contract between the worker base and a kind's domain function.
 
 A kind's worker is a pure function ``process(job, io) -> result`` that knows
-nothing of AMQP or HTTP. ``job`` is a dict ``{"id", "kind", "number", "params",
-"input", "attempt"}`` (``input`` is ``{"filename", "content_type", "size"}`` or
-``None``); ``io`` is a :class:`JobIO`. The worker base provides a real ``JobIO``
+nothing of AMQP or HTTP. ``job`` is the claimed job as the internal API hands it
+over, described once by ``ClaimedJobSchema`` in ``services/api/schemas.py``
+(``id``, ``number``, ``kind``, ``params``, ``attempt``, ``lease_seconds`` and
+``input``: ``{"filename", "content_type", "size"}`` or ``None``); ``io`` is a :class:`JobIO`. The worker base provides a real ``JobIO``
 backed by the internal API; tests use ``tests.fakes.FakeJobIO``.
 """
 from __future__ import annotations

@@ -18,12 +18,12 @@ from flask import Flask, g, request
 from flask_jwt_extended import JWTManager, decode_token, get_current_user, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import PyJWTError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from shared.clock import utcnow
 from shared.config import Config
 from shared.db import db
 from shared.errors import error_response, fail
-from shared.jobflow import utcnow
 from shared.keys import read_key
 from shared.models import ApiKey, AuthSession, User
 
@@ -162,10 +162,11 @@ def user_for_api_key(key: str) -> Optional[User]:
     if api_key is None or api_key.revoked_at is not None or not api_key.user.is_active:
         return None
     now = utcnow()
-    # Recorded at minute precision: a write per request would cost more than the lookup itself.
+    # Recorded at minute precision (a write per request would cost more than the lookup itself), in
+    # a short transaction of its own: bookkeeping, not part of the request's unit of work.
     if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
-        api_key.last_used_at = now
-        db.session.commit()
+        with db.engine.begin() as connection:
+            connection.execute(update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now))
     return api_key.user
 
 

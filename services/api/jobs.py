@@ -14,7 +14,7 @@ from services.api.idempotency import remember
 from services.api.kinds import KINDS, KindSpec, SubmitRefused
 from services.api.queue_info import progress_view
 from shared import jobflow, metrics, webhooks
-from shared.db import db
+from shared.db import db, transaction, unit_of_work
 from shared.models import Job, JobChunk, User
 from shared.states import JobStatus
 from shared.storage import LocalStorage, StorageLimitExceeded
@@ -87,27 +87,26 @@ def submit(user: User, kind: str, params: dict[str, Any], upload: Optional[Binar
         except StorageLimitExceeded:
             raise SubmitRefused("The file is larger than the upload limit.", 413) from None
     try:
-        local_input = storage().local_path(input_key) if input_key else None
-        params = spec.check(params, local_input)
-        limit = current_app.config["MAX_ACTIVE_JOBS"]
-        if jobflow.lock_user_and_count_active_jobs(user.id) >= limit:
-            raise SubmitRefused(f"You already have {limit} active jobs (queued or running); "
-                                "wait for one to finish or cancel one.", 429)
-        job = jobflow.create_job(user.id, kind, params, priority, job_id=job_id)
-        if callback_url:
-            job.callback_url, job.callback_progress = callback_url, callback_progress
-            webhooks.secret_for(user)
-        if input_key:
-            job.input_key = input_key
-            job.input_filename = safe_filename(filename)
-            job.input_content_type = (content_type or mimetypes.guess_type(job.input_filename)[0]
-                                      or "application/octet-stream")
-            job.input_size = size
-        if idempotency:
-            remember(user.id, idempotency[0], idempotency[1], job)
-        db.session.commit()
+        with transaction():
+            local_input = storage().local_path(input_key) if input_key else None
+            params = spec.check(params, local_input)
+            limit = current_app.config["MAX_ACTIVE_JOBS"]
+            if jobflow.lock_user_and_count_active_jobs(user.id) >= limit:
+                raise SubmitRefused(f"You already have {limit} active jobs (queued or running); "
+                                    "wait for one to finish or cancel one.", 429)
+            job = jobflow.create_job(user.id, kind, params, priority, job_id=job_id)
+            if callback_url:
+                job.callback_url, job.callback_progress = callback_url, callback_progress
+                webhooks.secret_for(user)
+            if input_key:
+                job.input_key = input_key
+                job.input_filename = safe_filename(filename)
+                job.input_content_type = (content_type or mimetypes.guess_type(job.input_filename)[0]
+                                          or "application/octet-stream")
+                job.input_size = size
+            if idempotency:
+                remember(user.id, idempotency[0], idempotency[1], job)
     except BaseException:
-        db.session.rollback()
         if input_key:
             storage().delete_prefix(f"jobs/{job_id}")
         raise
@@ -164,9 +163,10 @@ def chunks_after(job: Job, after: int, limit: int) -> list[JobChunk]:
                               .order_by(JobChunk.seq).limit(limit)).all()
 
 
+@unit_of_work
 def cancel(job: Job) -> Job:
+    """Cancel the job (jobflow.Conflict once it has finished); what was done so far is kept."""
     jobflow.cancel(job)
-    db.session.commit()
     LOGGER.info("job %s: cancelled by its owner (%s)", job.id, job.status)
     return job
 
@@ -174,7 +174,7 @@ def cancel(job: Job) -> Job:
 def delete(job: Job) -> None:
     """Delete a job with its chunks, artifacts and files; a running job's worker gets 404 and stops."""
     job_id = job.id
-    db.session.delete(job)
-    db.session.commit()
+    with transaction():
+        db.session.delete(job)
     storage().delete_prefix(f"jobs/{job_id}")
     LOGGER.info("job %s: deleted", job_id)

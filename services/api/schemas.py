@@ -127,11 +127,24 @@ class ClaimRequestSchema(Schema):
     worker_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
 
 
+class ClaimedJobSchema(Schema):
+    """The job as a worker gets it when its claim succeeds (the ``job`` of a handler)."""
+
+    id = fields.String(dump_only=True)
+    number = fields.Integer(dump_only=True)
+    kind = fields.String(dump_only=True)
+    params = fields.Dict(dump_only=True)
+    attempt = fields.Integer(dump_only=True, metadata={"description": "1 for the first run, then 2, 3"})
+    lease_seconds = fields.Float(dump_only=True, metadata={
+        "description": "Renew the lease (any event) well within this, or the job is handed back"})
+    input = fields.Nested(InputFileSchema, dump_only=True, allow_none=True)
+
+
 class ClaimResponseSchema(Schema):
     claimed = fields.Boolean(dump_only=True)
     reason = fields.String(dump_only=True)
     claim_id = fields.UUID(dump_only=True, allow_none=True)
-    job = fields.Dict(dump_only=True, allow_none=True)
+    job = fields.Nested(ClaimedJobSchema, dump_only=True, allow_none=True)
 
 
 class WorkerEventSchema(Schema):

@@ -76,8 +76,7 @@ def submit(kind):
     except idempotency.KeyReused as exc:
         fail(409, str(exc))
     except IntegrityError:
-        # A concurrent request with the same key committed first: answer with its job.
-        db.session.rollback()
+        # A concurrent request with the same key committed first (submit rolled back): answer with its job.
         earlier = idempotency.earlier_job(user.id, key, digest) if key else None
         if earlier is None:
             raise

@@ -1,17 +1,11 @@
 """Webhook endpoints: the signing secret, a job's delivery log, redelivery."""
 from __future__ import annotations
 
-import uuid
-
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
-from sqlalchemy import select
 
-from services.api import jobs
-from shared import webhooks
-from shared.db import db
+from services.api import callbacks, jobs
 from shared.errors import fail
-from shared.models import WebhookDelivery
 from shared.principal import current_user, login_required
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/v1", description="Webhooks (signed job events)")
@@ -47,9 +41,7 @@ def _job_or_404(job_id):
 @bp.response(200, SecretSchema)
 def get_secret():
     """The caller's webhook signing secret (made on first use)."""
-    secret = webhooks.secret_for(current_user())
-    db.session.commit()
-    return {"secret": secret}
+    return {"secret": callbacks.signing_secret(current_user())}
 
 
 @bp.route("/webhooks/secret/rotate", methods=["POST"])
@@ -57,10 +49,7 @@ def get_secret():
 @bp.response(200, SecretSchema)
 def rotate_secret():
     """Replace the signing secret; deliveries sent from now on use the new one."""
-    current_user().webhook_secret = None
-    secret = webhooks.secret_for(current_user())
-    db.session.commit()
-    return {"secret": secret}
+    return {"secret": callbacks.rotate_signing_secret(current_user())}
 
 
 @bp.route("/jobs/<job_id>/webhooks", methods=["GET"])
@@ -68,9 +57,7 @@ def rotate_secret():
 @bp.response(200, DeliverySchema(many=True))
 def deliveries(job_id):
     """The job's webhook deliveries, oldest first."""
-    job = _job_or_404(job_id)
-    return db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.job_id == job.id)
-                              .order_by(WebhookDelivery.created_at)).all()
+    return callbacks.deliveries(_job_or_404(job_id))
 
 
 @bp.route("/jobs/<job_id>/webhooks/<delivery_id>/redeliver", methods=["POST"])
@@ -78,13 +65,7 @@ def deliveries(job_id):
 @bp.response(202, DeliverySchema)
 def redeliver(job_id, delivery_id):
     """Send a delivery again (e.g. after the receiver was fixed)."""
-    job = _job_or_404(job_id)
-    try:
-        delivery = db.session.get(WebhookDelivery, uuid.UUID(delivery_id))
-    except ValueError:
-        delivery = None
-    if delivery is None or delivery.job_id != job.id:
+    delivery = callbacks.redeliver(_job_or_404(job_id), delivery_id)
+    if delivery is None:
         fail(404, "No such delivery.")
-    webhooks.redeliver(delivery)
-    db.session.commit()
     return delivery

@@ -11,7 +11,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token, decode
 from sqlalchemy import func, or_, select, update
 
 from services.auth.passwords import hash_password, needs_rehash, password_problems, verify_password
-from shared.db import db
+from shared.db import db, unit_of_work
 from shared.jobflow import utcnow
 from shared.keys import key_id
 from shared.models import ApiKey, AuthSession, User
@@ -37,8 +37,10 @@ def find_user(login: str) -> Optional[User]:
         User.phone == login))).first()
 
 
+@unit_of_work
 def register_user(username: str, email: str, password: str, phone: Optional[str] = None,
-                  role: str = "user") -> User:
+                  role: str = "user", may_submit: bool = True) -> User:
+    """Create an account; AccountError for a weak password or a name already taken."""
     problems = password_problems(password, username, email)
     if problems:
         raise AccountError("Password " + "; ".join(problems) + ".", field="password")
@@ -46,13 +48,14 @@ def register_user(username: str, email: str, password: str, phone: Optional[str]
         if value and find_user(value) is not None:
             raise AccountError(f"This {field} is already registered.", field=field, status=409)
     user = User(username=username, email=email.lower(), phone=phone or None,
-                password_hash=hash_password(password), role=role, is_active=True, may_submit=True)
+                password_hash=hash_password(password), role=role, is_active=True, may_submit=may_submit)
     db.session.add(user)
     db.session.flush()
     LOGGER.info("registered user %s (id %s)", username, user.id)
     return user
 
 
+@unit_of_work
 def authenticate_password(login: str, password: str) -> Optional[User]:
     """The active user whose login name and password match, else None (always one hash check)."""
     user = find_user(login)
@@ -83,6 +86,14 @@ def _issue(user: User, session: AuthSession) -> dict[str, Any]:
             "expires_in": int(lifetime.total_seconds())}
 
 
+@unit_of_work
+def login(name: str, password: str) -> Optional[tuple[User, dict[str, Any]]]:
+    """The active user with this login name and password and the tokens of a new session, else None."""
+    user = authenticate_password(name, password)
+    return None if user is None else (user, start_session(user))
+
+
+@unit_of_work
 def start_session(user: User) -> dict[str, Any]:
     """Log ``user`` in: a new session with a fresh access and refresh token."""
     session = AuthSession(id=uuid.uuid4(), user_id=user.id, refresh_jti="",
@@ -93,6 +104,7 @@ def start_session(user: User) -> dict[str, Any]:
     return tokens
 
 
+@unit_of_work
 def refresh_session(user: User, session_id: str) -> dict[str, Any]:
     """Rotate the session's tokens; the refresh token just used becomes void."""
     session = db.session.get(AuthSession, uuid.UUID(session_id))
@@ -100,7 +112,9 @@ def refresh_session(user: User, session_id: str) -> dict[str, Any]:
     return _issue(user, session)
 
 
+@unit_of_work
 def end_session(session_id: str) -> None:
+    """Revoke one login: its access and refresh tokens stop working."""
     db.session.execute(update(AuthSession).where(AuthSession.id == uuid.UUID(session_id))
                        .values(revoked_at=utcnow()))
 
@@ -115,7 +129,9 @@ def void_all_tokens(user: User) -> None:
                        .values(revoked_at=utcnow()))
 
 
+@unit_of_work
 def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Set a new password after checking the current one; every earlier token is revoked."""
     if not verify_password(user.password_hash, current_password):
         raise AccountError("The current password is wrong.", field="current_password", status=403)
     problems = password_problems(new_password, user.username, user.email)
@@ -125,6 +141,7 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     void_all_tokens(user)
 
 
+@unit_of_work
 def update_user(user: User, changes: dict[str, Any]) -> User:
     """Apply an administrator's changes (role, active, may_submit)."""
     for field in ("role", "is_active", "may_submit"):
@@ -135,12 +152,24 @@ def update_user(user: User, changes: dict[str, Any]) -> User:
     return user
 
 
+@unit_of_work
 def create_api_key(user: User, name: str) -> tuple[ApiKey, str]:
+    """A new API key of ``user``: the row, and the key itself (shown to the user once)."""
     key, key_hash = new_api_key()
     api_key = ApiKey(user_id=user.id, name=name, prefix=key[:12], key_hash=key_hash)
     db.session.add(api_key)
     db.session.flush()
     return api_key, key
+
+
+@unit_of_work
+def revoke_api_key(user: User, key_id: uuid.UUID) -> bool:
+    """Revoke one of ``user``'s live API keys; False when the user has no such key."""
+    api_key = db.session.get(ApiKey, key_id)
+    if api_key is None or api_key.user_id != user.id or api_key.revoked_at is not None:
+        return False
+    api_key.revoked_at = utcnow()
+    return True
 
 
 def bootstrap_admin(username: str, password: str, email: str = "") -> User:

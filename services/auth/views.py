@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from services.auth import schemas, services
 from shared.db import db
 from shared.errors import fail
-from shared.jobflow import utcnow
 from shared.keys import jwks
 from shared.models import ApiKey, User
 from shared.principal import admin_required, current_user, login_required
@@ -65,7 +64,6 @@ def register(data):
         user = services.register_user(**data)
     except services.AccountError as exc:
         _account_error(exc)
-    db.session.commit()
     return user
 
 
@@ -82,13 +80,10 @@ def login():
         data = schemas.LoginSchema().load(raw or {})
     except ValidationError as exc:
         fail(422, "Invalid login request.", errors={"json": exc.messages})
-    name = data["login"] or data["username"] or data["email"]
-    user = services.authenticate_password(name, data["password"])
-    if user is None:
+    signed_in = services.login(data["login"] or data["username"] or data["email"], data["password"])
+    if signed_in is None:
         fail(401, "Incorrect username or password.")
-    tokens = services.start_session(user)
-    db.session.commit()
-    return tokens
+    return signed_in[1]
 
 
 @bp.route("/refresh", methods=["POST"])
@@ -96,9 +91,7 @@ def login():
 @bp.response(200, schemas.TokenSchema)
 def refresh():
     """Exchange a refresh token for a new token pair (the old refresh token becomes void)."""
-    tokens = services.refresh_session(get_current_user(), get_jwt()["sid"])
-    db.session.commit()
-    return tokens
+    return services.refresh_session(get_current_user(), get_jwt()["sid"])
 
 
 @bp.route("/logout", methods=["POST"])
@@ -107,7 +100,6 @@ def refresh():
 def logout():
     """Revoke this login: its access and refresh tokens stop working."""
     services.end_session(get_jwt()["sid"])
-    db.session.commit()
 
 
 @bp.route("/me", methods=["GET"])
@@ -128,7 +120,6 @@ def change_password(data):
         services.change_password(current_user(), data["current_password"], data["new_password"])
     except services.AccountError as exc:
         _account_error(exc)
-    db.session.commit()
 
 
 @bp.route("/users", methods=["GET"])
@@ -153,9 +144,7 @@ def update_user(changes, user_id):
     user = db.session.get(User, user_id)
     if user is None:
         fail(404, "No such user.")
-    services.update_user(user, changes)
-    db.session.commit()
-    return user
+    return services.update_user(user, changes)
 
 
 @bp.route("/api-keys")
@@ -173,7 +162,6 @@ class ApiKeys(MethodView):
     def post(self, data):
         """Create an API key; the key is shown in this response only."""
         api_key, key = services.create_api_key(current_user(), data["name"])
-        db.session.commit()
         api_key.key = key  # only in this response: the table keeps the hash
         return api_key
 
@@ -183,11 +171,8 @@ class ApiKeys(MethodView):
 @bp.response(204)
 def revoke_api_key(key_id):
     """Revoke one of the caller's API keys."""
-    api_key = db.session.get(ApiKey, key_id)
-    if api_key is None or api_key.user_id != current_user().id or api_key.revoked_at is not None:
+    if not services.revoke_api_key(current_user(), key_id):
         fail(404, "No such API key.")
-    api_key.revoked_at = utcnow()
-    db.session.commit()
 
 
 @bp.route("/jwks.json", methods=["GET"])

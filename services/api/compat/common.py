@@ -99,4 +99,4 @@ def cancel_jobs(user_id: int, job_ids: list[uuid.UUID]) -> None:
         try:
             jobs.cancel(jobs.get_job_for(user, job_id, lock=True))
         except (jobs.NotFound, jobs.jobflow.Conflict):
-            db.session.rollback()
+            continue  # already ended or deleted: nothing to cancel

@@ -154,7 +154,6 @@ def cancel_transcript():
     _checked(problems)
     job = _transcription(user, number, lock=True)
     if is_terminal(job.status):
-        db.session.rollback()
         raise Refused(409, "You can't cancel a finished job")
     jobs.cancel(job)
     return Response("OK", content_type="text/plain; charset=utf-8")
@@ -198,7 +197,6 @@ def upload_audiofile():
                                    f"{MAX_SECONDS} seconds. Provided file is {seconds:.2f} seconds long.")])
         active = transcriptions.lock_and_find_active(user)
         if active is not None:
-            db.session.rollback()
             raise Refused(409, f"Transcription {active.number} is {transcriptions.lecture_state(active)}. "
                                "Please cancel the job or wait before its completion to start a new one.")
         copy.seek(0)
@@ -252,10 +250,7 @@ def worker_transcription_status():
     try:
         apply_report(job, state, chunk, current_app.config)
     except jobflow.Conflict as exc:
-        db.session.rollback()
         raise Refused(409, str(exc)) from None
     except ChunkOutOfRange as exc:
-        db.session.rollback()
         raise Refused(400, str(exc)) from None
-    db.session.commit()
     return jsonify({"transcription": transcriptions.transcription_view(job)})

@@ -27,6 +27,7 @@ from typing import Any, Mapping, Optional
 from services.api.compat.lecture_transcriptions import audio_seconds, chunk_data, chunk_seconds
 from services.asr_worker.exports import transcript_of
 from shared import jobflow
+from shared.db import unit_of_work
 from shared.models import Job
 from shared.states import JobStatus, is_terminal
 
@@ -95,9 +96,10 @@ def _apply_state(job: Job, state: str, config: Mapping[str, Any]) -> None:
         jobflow.fail_for_good(job, f"the transcription worker reported {state}")
 
 
+@unit_of_work
 def apply_report(job: Job, state: Optional[str], chunk: Optional[dict[str, Any]],
                  config: Mapping[str, Any]) -> None:
-    """Apply one report of the seed's worker to ``job`` (the caller holds its lock and commits)."""
+    """Apply one report of the seed's worker to ``job`` (the caller holds its lock), as one unit of work."""
     if is_terminal(job.status):
         raise jobflow.Conflict(f"the transcription has already ended ({job.status})")
     if chunk is not None:

@@ -12,7 +12,6 @@ from marshmallow import ValidationError
 
 from services.auth import schemas, services
 from services.auth.views import login_limits
-from shared.db import db
 
 bp = Blueprint("compat_converter_auth", __name__, url_prefix="/compat/converter")
 
@@ -46,7 +45,6 @@ def signup():
         return _message(400, f"{field}: {' '.join(problems)}")
     except services.AccountError as exc:
         return _message(exc.status, str(exc))
-    db.session.commit()
     return jsonify({"message": "usuario creado exitosamente", "id": user.id})
 
 
@@ -56,10 +54,9 @@ def login():
     body = _body()
     if not body.get("username") or not body.get("password"):
         return _message(400, "Faltan campos obligatorios: username, password")
-    user = services.authenticate_password(str(body["username"]), str(body["password"]))
-    if user is None:
+    signed_in = services.login(str(body["username"]), str(body["password"]))
+    if signed_in is None:
         return _message(401, BAD_CREDENTIALS["message"])
-    tokens = services.start_session(user)
-    db.session.commit()
+    user, tokens = signed_in
     return jsonify({"message": "Inicio de sesión exitoso", "token": tokens["access_token"],
                     "id": user.id})

@@ -32,7 +32,7 @@ from services.auth.compat.lecture_shapes import (Invalid, Refused, caller, detai
                                                  problem, user_view)
 from services.auth.passwords import hash_password, password_problems
 from services.auth.views import login_limits
-from shared.db import db
+from shared.db import db, unit_of_work
 from shared.models import User
 from shared.principal import verify_refresh_token
 
@@ -96,13 +96,12 @@ def register():
     email = f"{username.lower()}@{EMAIL_DOMAIN}"
     _check_new_password(password, username, email)
     try:
-        user = services.register_user(username, email, password)
+        # The surface's accounts wait for an administrator to let them interact.
+        user = services.register_user(username, email, password, may_submit=False)
     except services.AccountError as exc:
         if exc.status == 409:
             raise Refused(409, f"User '{username}' already exists") from None
         raise Invalid([problem("value_error", ["body", exc.field or "body"], f"Value error, {exc}")]) from None
-    user.may_submit = False  # the seed's accounts wait for an administrator to let them interact
-    db.session.commit()
     return jsonify(user_view(user)), 201
 
 
@@ -110,13 +109,11 @@ def register():
 @login_limits
 def login():
     data = _strings(_json_body(), ("username", "password"))
-    user = services.authenticate_password(data["username"], data["password"])
-    if user is None:
+    signed_in = services.login(data["username"], data["password"])
+    if signed_in is None:
         # A response, not an exception: the login limiter counts failed responses.
         return detail(401, "Incorrect username or password")
-    tokens = services.start_session(user)
-    db.session.commit()
-    return _token_pair(tokens)
+    return _token_pair(signed_in[1])
 
 
 @bp.post("/refresh")
@@ -127,7 +124,6 @@ def refresh():
     except (PyJWTError, JWTExtendedException, ValueError):
         raise Refused(401, "Invalid or expired token") from None
     tokens = services.refresh_session(user, claims["sid"])
-    db.session.commit()
     return _token_pair(tokens)
 
 
@@ -177,9 +173,15 @@ def patch_user():
         raise Refused(404, "User not found")
     if changes["password"] is not None:
         _check_new_password(changes["password"], user.username, user.email)
+    _apply_patch(user, changes)
+    return jsonify(user_view(user))
+
+
+@unit_of_work
+def _apply_patch(user: User, changes: dict[str, Any]) -> None:
+    """An administrator's new password and permission to interact, in one unit of work."""
+    if changes["password"] is not None:
         user.password_hash = hash_password(changes["password"])
         services.void_all_tokens(user)  # like the seed's password_timestamp: old tokens stop working
     if changes["can_interact"] is not None:
         user.may_submit = changes["can_interact"]
-    db.session.commit()
-    return jsonify(user_view(user))

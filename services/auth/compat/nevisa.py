@@ -49,11 +49,10 @@ def login():
     missing = {name: ["This field is required."] for name in LOGIN_FIELDS if not body.get(name)}
     if missing:
         return jsonify(missing), 400
-    user = services.authenticate_password(str(body["username_or_phone_or_email"]), str(body["password"]))
-    if user is None:
+    signed_in = services.login(str(body["username_or_phone_or_email"]), str(body["password"]))
+    if signed_in is None:
         return jsonify(BAD_CREDENTIALS), 401
-    tokens = services.start_session(user)
-    db.session.commit()
+    user, tokens = signed_in
     return jsonify({"message": "Successfully logged in.", "user": {
         "id": str(user.public_id), "token": tokens["access_token"], "username": user.username,
         "phone": user.phone, "email": user.email, "is_staff": user.is_admin, "is_telegram_user": False,

@@ -9,7 +9,6 @@ from flask import Blueprint, jsonify, request
 
 from services.auth import services
 from services.auth.views import login_limits
-from shared.db import db
 
 bp = Blueprint("compat_primitives_auth", __name__, url_prefix="/compat/primitives")
 
@@ -33,9 +32,8 @@ def login():
                          "input": body["grant_type"]})
     if problems:
         return jsonify({"detail": problems}), 422
-    user = services.authenticate_password(str(body["username"]), str(body["password"]))
-    if user is None:
+    signed_in = services.login(str(body["username"]), str(body["password"]))
+    if signed_in is None:
         return jsonify(BAD_CREDENTIALS), 422
-    tokens = services.start_session(user)
-    db.session.commit()
+    tokens = signed_in[1]
     return jsonify({"access_token": tokens["access_token"], "token_type": "Bearer"})

@@ -6,7 +6,6 @@ from jwt.exceptions import PyJWTError
 
 from services.auth import services
 from services.auth.views import login_limits
-from shared.db import db
 from shared.principal import verify_refresh_token
 
 bp = Blueprint("compat_translate_auth", __name__, url_prefix="/compat/translate")
@@ -27,11 +26,10 @@ def token():
     problem = _field_errors(body, ("username", "password"))
     if problem:
         return problem
-    user = services.authenticate_password(str(body["username"]), str(body["password"]))
-    if user is None:
+    signed_in = services.login(str(body["username"]), str(body["password"]))
+    if signed_in is None:
         return jsonify(BAD_CREDENTIALS), 401
-    tokens = services.start_session(user)
-    db.session.commit()
+    tokens = signed_in[1]
     return jsonify({"access": tokens["access_token"], "refresh": tokens["refresh_token"]})
 
 
@@ -46,7 +44,6 @@ def refresh():
     except (PyJWTError, ValueError):
         return jsonify(BAD_TOKEN), 401
     tokens = services.refresh_session(user, claims["sid"])
-    db.session.commit()
     return jsonify({"access": tokens["access_token"], "refresh": tokens["refresh_token"]})
 
 
