@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONVEYOR_ASR_MODELS_DIR ?= $(CURDIR)/var/models/asr
 export CONVEYOR_ASR_MODELS_DIR
 
-.PHONY: up test test-unit bench postman system deps clean-venv
+.PHONY: up test test-unit lint bench postman system deps clean-venv
 
 $(STAMP): $(wildcard requirements*.txt) pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,12 @@ system:
 up: system deps
 	bash scripts/up.sh
 
-test: system deps
+test: system deps lint
 	$(VENV)/bin/python -m pytest
+
+# Style and the easy bugs (pyproject.toml's [tool.ruff]); the layout rules are tests/unit/test_layout.py.
+lint: deps
+	$(VENV)/bin/ruff check .
 
 test-unit: deps
 	$(VENV)/bin/python -m pytest tests/unit
