@@ -28,16 +28,6 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
-def _env_optional(name: str) -> str | None:
-    # None (not "") when unset, for settings whose absence means "do nothing".
-    return os.environ.get(name)
-
-
-def _env_path_optional(name: str) -> Path | None:
-    value = os.environ.get(name, "").strip()
-    return Path(value) if value else None
-
-
 def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
@@ -84,8 +74,8 @@ class Config:
 
         self.WORKER_TOKEN = _env("CONVEYOR_WORKER_TOKEN", DEV_WORKER_TOKEN)
         self.ADMIN_TOKEN = _env("CONVEYOR_ADMIN_TOKEN", DEV_ADMIN_TOKEN)
-        self.ADMIN_USERNAME = _env_optional("CONVEYOR_ADMIN_USERNAME")
-        self.ADMIN_PASSWORD = _env_optional("CONVEYOR_ADMIN_PASSWORD")
+        self.ADMIN_USERNAME = os.environ.get("CONVEYOR_ADMIN_USERNAME")
+        self.ADMIN_PASSWORD = os.environ.get("CONVEYOR_ADMIN_PASSWORD")
         self.ADMIN_EMAIL = _env("CONVEYOR_ADMIN_EMAIL", "")
 
         self.MAX_UPLOAD_BYTES = _env_int("CONVEYOR_MAX_UPLOAD_MB", 200) * 1024 * 1024
@@ -111,7 +101,8 @@ class Config:
         # ffmpeg binary for probing and converting; empty: the one bundled with imageio-ffmpeg.
         self.FFMPEG = _env("CONVEYOR_FFMPEG", "")
         # YOLO ONNX files beyond the built-in vision models (see services.vision_worker.catalog); None: none.
-        self.VISION_MODELS_DIR = _env_path_optional("CONVEYOR_VISION_MODELS_DIR")
+        vision_models = _env("CONVEYOR_VISION_MODELS_DIR", "").strip()
+        self.VISION_MODELS_DIR = Path(vision_models) if vision_models else None
 
         # Speech models beyond the packaged ones (scripts/install_whisper_base.py puts Whisper base here).
         self.ASR_MODELS_DIR = Path(_env("CONVEYOR_ASR_MODELS_DIR", str(self.DATA_DIR / "models" / "asr")))
