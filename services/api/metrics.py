@@ -89,9 +89,10 @@ def metrics():
     state = CollectorRegistry(auto_describe=False)
     state.register(StateCollector(current_app.config))
     # Under gunicorn each process counts apart; prometheus-client's directory sums them.
-    if current_app.config.get("PROMETHEUS_MULTIPROC_DIR"):
+    multiprocess_dir = current_app.config.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiprocess_dir:
         counters = CollectorRegistry()
-        multiprocess.MultiProcessCollector(counters)
+        multiprocess.MultiProcessCollector(counters, path=multiprocess_dir)
     else:
         counters = REGISTRY
     started = time.monotonic()
