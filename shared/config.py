@@ -1,6 +1,8 @@
 """Settings read from the environment, shared by every service and worker.
 
-Every setting has a development default so ``make up`` works on a fresh
+This is the one place that reads Conveyor's environment variables: modules take their values from a
+``Config`` instance (or ``app.config``), and ``.env.example`` documents every name read here
+(tests/unit/test_settings_documented.py checks both). Every setting has a development default so ``make up`` works on a fresh
 machine; :meth:`Config.check_production` refuses those defaults when
 ``CONVEYOR_ENV=production``.
 """
@@ -16,6 +18,10 @@ DEV_ADMIN_TOKEN = "dev-admin-token-change-me"
 DEV_SECRET_KEY = "dev-secret-key-change-me"
 DEV_DATABASE_URL = "postgresql+psycopg://conveyor:conveyor@127.0.0.1:5432/conveyor"
 DEV_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+# Same values as shared.image_check's defaults for direct calls (a test keeps them equal); not
+# imported from there, so that this module stays the bottom of the import graph.
+DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
+DEFAULT_MAX_IMAGE_BYTES = 50 * 1024 * 1024
 
 
 def _env(name: str, default: str) -> str:
@@ -79,6 +85,24 @@ class Config:
         # Speech-to-text uploads shorter or longer than this are refused at submit (seconds).
         self.MIN_AUDIO_SECONDS = _env_float("CONVEYOR_MIN_AUDIO_SECONDS", 1.0)
         self.MAX_AUDIO_SECONDS = _env_float("CONVEYOR_MAX_AUDIO_SECONDS", 4 * 3600.0)
+        # Input images: checked by the API at submit and by the vision worker before decoding, so both
+        # refuse alike (shared.image_check reads only the header to know the pixel count).
+        self.MAX_IMAGE_PIXELS = _env_int("CONVEYOR_MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS)
+        self.MAX_IMAGE_BYTES = _env_int("CONVEYOR_MAX_IMAGE_BYTES", DEFAULT_MAX_IMAGE_BYTES)
+        # Conversions (services.convert_worker.limits.ConvertLimits): input duration (seconds) and
+        # frame area (pixels), output size (bytes), and the wall clock allowed per job, which is
+        # base + factor * seconds of media produced.
+        self.MAX_MEDIA_SECONDS = _env_float("CONVEYOR_MAX_MEDIA_SECONDS", 4 * 3600.0)
+        self.MAX_MEDIA_PIXELS = _env_int("CONVEYOR_MAX_MEDIA_PIXELS", 3840 * 2160)
+        self.CONVERT_MAX_OUTPUT_BYTES = _env_int("CONVEYOR_CONVERT_MAX_OUTPUT_BYTES", 2 * 1024 ** 3)
+        self.CONVERT_TIMEOUT_BASE_SECONDS = _env_float("CONVEYOR_CONVERT_TIMEOUT_BASE", 120.0)
+        self.CONVERT_TIMEOUT_FACTOR = _env_float("CONVEYOR_CONVERT_TIMEOUT_FACTOR", 10.0)
+
+        # ffmpeg binary for probing and converting; empty: the one bundled with imageio-ffmpeg.
+        self.FFMPEG = _env("CONVEYOR_FFMPEG", "")
+        # YOLO ONNX files beyond the built-in vision models (see services.vision_worker.catalog); None: none.
+        vision_models = _env("CONVEYOR_VISION_MODELS_DIR", "").strip()
+        self.VISION_MODELS_DIR = Path(vision_models) if vision_models else None
 
         # Speech models beyond the packaged ones (scripts/install_whisper_base.py puts Whisper base here).
         self.ASR_MODELS_DIR = Path(_env("CONVEYOR_ASR_MODELS_DIR", str(self.DATA_DIR / "models" / "asr")))
@@ -99,12 +123,22 @@ class Config:
         self.WEBHOOK_ALLOWED_HOSTS = [h for h in _env("CONVEYOR_WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()]
         self.WEBHOOK_MAX_ATTEMPTS = _env_int("CONVEYOR_WEBHOOK_MAX_ATTEMPTS", 6)
         # One seed surface also mounted at the root, for clients with hard-coded paths (e.g. "primitives").
-        self.COMPAT_AT_ROOT = os.environ.get("CONVEYOR_COMPAT_AT_ROOT", "")
+        self.COMPAT_AT_ROOT = _env("CONVEYOR_COMPAT_AT_ROOT", "")
         # How long the synchronous faces (LibreTranslate, OpenAI audio) wait for their job.
         self.LIBRETRANSLATE_WAIT_SECONDS = _env_float("CONVEYOR_LIBRETRANSLATE_WAIT_SECONDS", 60)
         self.OPENAI_AUDIO_WAIT_SECONDS = _env_float("CONVEYOR_OPENAI_AUDIO_WAIT_SECONDS", 600)
         # When set, GET /metrics needs "Authorization: Bearer <token>".
-        self.METRICS_TOKEN = os.environ.get("CONVEYOR_METRICS_TOKEN", "")
+        self.METRICS_TOKEN = _env("CONVEYOR_METRICS_TOKEN", "")
+        # prometheus-client's own variable: when set, /metrics sums the counters every process wrote
+        # there. Read here so the API decides from its config, like every other setting.
+        self.PROMETHEUS_MULTIPROC_DIR = _env("PROMETHEUS_MULTIPROC_DIR", "")
+        # A server-sent event stream ends after this long (seconds); clients reconnect with Last-Event-ID.
+        self.SSE_MAX_SECONDS = _env_float("CONVEYOR_SSE_MAX_SECONDS", 3600)
+
+        # --- logging
+        # "json" (one object per line, with job_id) or anything else for plain text.
+        self.LOG_FORMAT = _env("CONVEYOR_LOG_FORMAT", "json").lower()
+        self.LOG_LEVEL = _env("CONVEYOR_LOG_LEVEL", "INFO").upper()
 
         self.API_URL = _env("CONVEYOR_API_URL", "http://127.0.0.1:8000")
         self.PUBLIC_URL = _env("CONVEYOR_PUBLIC_URL", "http://127.0.0.1:8000")

@@ -13,13 +13,12 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO, Mapping, Union
 
+# Defaults for direct calls; the configured limits are Config.MAX_IMAGE_PIXELS / MAX_IMAGE_BYTES
+# (CONVEYOR_MAX_IMAGE_*), which the API at submit and the vision worker before decoding both pass.
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
-# Read by the API at submit and by the vision worker before decoding, so both refuse alike.
-MAX_PIXELS_ENV = "CONVEYOR_MAX_IMAGE_PIXELS"
-MAX_BYTES_ENV = "CONVEYOR_MAX_IMAGE_BYTES"
 
 CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "bmp": "image/bmp"}
 
@@ -66,10 +65,19 @@ class ImageInfo:
         return CONTENT_TYPES[self.format]
 
 
+def limits_from_config(config) -> tuple[int, int]:
+    """(max pixels, max bytes) for input images from a Config instance or a Flask app.config."""
+    if isinstance(config, Mapping):
+        return int(config["MAX_IMAGE_PIXELS"]), int(config["MAX_IMAGE_BYTES"])
+    return int(config.MAX_IMAGE_PIXELS), int(config.MAX_IMAGE_BYTES)
+
+
 def limits_from_env() -> tuple[int, int]:
-    """(max pixels, max bytes) for input images, from the environment or the defaults."""
-    return (int(os.environ.get(MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS)),
-            int(os.environ.get(MAX_BYTES_ENV, DEFAULT_MAX_BYTES)))
+    """(max pixels, max bytes) from a fresh Config; kept for callers not yet given a config."""
+    # Imported here so the checks above stay usable without the settings module.
+    from shared.config import Config
+
+    return limits_from_config(Config())
 
 
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview]

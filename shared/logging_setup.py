@@ -9,9 +9,10 @@ import contextlib
 import contextvars
 import json
 import logging
-import os
 from datetime import datetime, timezone
 from typing import Iterator, Optional
+
+from shared.config import Config
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"
 
@@ -57,16 +58,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging() -> None:
-    """Log to stderr at CONVEYOR_LOG_LEVEL (INFO by default), once per process."""
+def configure_logging(config: Config | None = None) -> None:
+    """Log to stderr at Config.LOG_LEVEL in Config.LOG_FORMAT (default: a fresh Config), once per process."""
     root = logging.getLogger()
     if any(getattr(handler, "_conveyor", False) for handler in root.handlers):
         return
+    config = config or Config()
     handler = logging.StreamHandler()
-    json_lines = os.environ.get("CONVEYOR_LOG_FORMAT", "json").lower() == "json"
+    json_lines = config.LOG_FORMAT == "json"
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(JobIdFilter())
     handler._conveyor = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    root.setLevel(os.environ.get("CONVEYOR_LOG_LEVEL", "INFO").upper())
+    root.setLevel(config.LOG_LEVEL)
     logging.getLogger("pika").setLevel(logging.WARNING)

@@ -17,6 +17,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.config import Config
+
 LOGGER = logging.getLogger(__name__)
 
 # Containers and raw audio formats that only ever read the one file they are given. Playlist and
@@ -84,9 +86,10 @@ class MediaInfo:
                      if s.codec_type == codec_type and not s.attached_pic), None)
 
 
-def ffmpeg_exe() -> str:
-    """Path of the ffmpeg binary: ``CONVEYOR_FFMPEG`` if set, else the one inside imageio-ffmpeg."""
-    configured = os.environ.get("CONVEYOR_FFMPEG")
+def ffmpeg_exe(configured: str | None = None) -> str:
+    """Path of the ffmpeg binary: ``configured`` (default Config.FFMPEG, CONVEYOR_FFMPEG) else imageio-ffmpeg's."""
+    if configured is None:
+        configured = Config().FFMPEG
     if configured:
         return configured
     import imageio_ffmpeg  # imported late: only media services need it installed

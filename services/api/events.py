@@ -28,7 +28,7 @@ def _sse(event: str, data: Any, event_id: str | None = None) -> str:
 
 def job_event_stream(job_id: uuid.UUID, user_id: int, last_seq: int = -1) -> Iterator[str]:
     """Yield events until the job ends or the stream reaches CONVEYOR_SSE_MAX_SECONDS."""
-    max_seconds = float(current_app.config.get("SSE_MAX_SECONDS", 3600))
+    max_seconds = float(current_app.config["SSE_MAX_SECONDS"])
     started = last_sent = time.monotonic()
     previous: tuple | None = None
     yield "retry: 2000\n\n"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import time
 
 import pika
@@ -89,9 +88,11 @@ def metrics():
             return error_response(401, "Metrics need the metrics token.")
     state = CollectorRegistry(auto_describe=False)
     state.register(StateCollector(current_app.config))
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Under gunicorn each process counts apart; prometheus-client's directory sums them.
+    multiprocess_dir = current_app.config.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiprocess_dir:
         counters = CollectorRegistry()
-        multiprocess.MultiProcessCollector(counters)
+        multiprocess.MultiProcessCollector(counters, path=multiprocess_dir)
     else:
         counters = REGISTRY
     started = time.monotonic()

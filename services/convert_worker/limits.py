@@ -1,8 +1,9 @@
-"""The operator's limits on conversions, read from the environment."""
+"""The operator's limits on conversions, taken from Config (CONVEYOR_MAX_MEDIA_*, CONVEYOR_CONVERT_*)."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+
+from shared.config import Config
 
 
 @dataclass(frozen=True)
@@ -16,20 +17,17 @@ class ConvertLimits:
     timeout_factor: float = 10.0
 
     @classmethod
+    def from_config(cls, config: Config) -> "ConvertLimits":
+        """Limits from a Config (CONVEYOR_MAX_MEDIA_SECONDS, CONVEYOR_MAX_MEDIA_PIXELS, CONVEYOR_CONVERT_*)."""
+        return cls(max_seconds=config.MAX_MEDIA_SECONDS, max_pixels=config.MAX_MEDIA_PIXELS,
+                   max_output_bytes=config.CONVERT_MAX_OUTPUT_BYTES,
+                   timeout_base_seconds=config.CONVERT_TIMEOUT_BASE_SECONDS,
+                   timeout_factor=config.CONVERT_TIMEOUT_FACTOR)
+
+    @classmethod
     def from_env(cls) -> "ConvertLimits":
-        """Limits from CONVEYOR_MAX_MEDIA_SECONDS, CONVEYOR_MAX_MEDIA_PIXELS, CONVEYOR_CONVERT_*."""
-        env = os.environ
-        default = cls()
-        return cls(
-            max_seconds=float(env.get("CONVEYOR_MAX_MEDIA_SECONDS", default.max_seconds)),
-            max_pixels=int(env.get("CONVEYOR_MAX_MEDIA_PIXELS", default.max_pixels)),
-            max_output_bytes=int(env.get("CONVEYOR_CONVERT_MAX_OUTPUT_BYTES",
-                                         default.max_output_bytes)),
-            timeout_base_seconds=float(env.get("CONVEYOR_CONVERT_TIMEOUT_BASE",
-                                               default.timeout_base_seconds)),
-            timeout_factor=float(env.get("CONVEYOR_CONVERT_TIMEOUT_FACTOR",
-                                         default.timeout_factor)),
-        )
+        """Limits from a fresh Config; kept for callers not yet given a config."""
+        return cls.from_config(Config())
 
     def timeout_for(self, media_seconds: float) -> float:
         """Wall-clock budget for producing this many seconds of output."""

@@ -213,3 +213,31 @@ def test_a_page_number_beyond_any_offset_is_refused_not_a_crash(client, auth_cli
     """Found by fuzzing (S14): such a page once overflowed PostgreSQL's bigint offset (500)."""
     assert client.get("/api/v1/jobs?page=3074457345534372319", headers=admin.headers).status_code == 422
     assert auth_client.get("/auth/v1/users?page=3074457345534372319", headers=admin.headers).status_code == 422
+
+
+def test_a_short_sse_max_seconds_ends_the_event_stream(client, make_user, app, monkeypatch):
+    # No worker runs the job, so only SSE_MAX_SECONDS (CONVEYOR_SSE_MAX_SECONDS) can end the stream.
+    import time
+    monkeypatch.setitem(app.config, "SSE_MAX_SECONDS", 0.5)
+    user = make_user()
+    job = translate(client, user).json
+    started = time.monotonic()
+    reply = client.get(f"/api/v1/jobs/{job['id']}/events", headers=user.headers, buffered=False)
+    parts = []
+    # Read piece by piece so a stream that ignores the limit fails here (at the first keep-alive,
+    # 15 s) instead of hanging for the default hour.
+    for part in reply.response:
+        parts.append(part.decode() if isinstance(part, bytes) else part)
+        assert time.monotonic() - started < 10, "the stream outlived SSE_MAX_SECONDS"
+    reply.close()
+    body = "".join(parts)
+    assert "event: status" in body and '"queued"' in body
+    assert "event: end" not in body  # cut by the time limit, not finished: clients reconnect
+
+
+def test_sse_max_seconds_comes_from_the_documented_variable(monkeypatch):
+    from shared.config import Config
+    monkeypatch.delenv("CONVEYOR_SSE_MAX_SECONDS", raising=False)
+    assert Config().SSE_MAX_SECONDS == 3600
+    monkeypatch.setenv("CONVEYOR_SSE_MAX_SECONDS", "2.5")
+    assert Config().SSE_MAX_SECONDS == 2.5

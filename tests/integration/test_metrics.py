@@ -55,3 +55,12 @@ def test_metrics_can_require_a_token(client, app, monkeypatch):
     monkeypatch.setitem(app.config, "METRICS_TOKEN", "s3cret-metrics-token")
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer s3cret-metrics-token"}).status_code == 200
+
+
+def test_multiprocess_counters_are_chosen_by_the_app_config(client, app, monkeypatch, tmp_path):
+    # Config.PROMETHEUS_MULTIPROC_DIR (prometheus-client's own variable) decides, not os.environ.
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    assert "# HELP conveyor_jobs_submitted_total" in scrape(client)  # this process's registry
+    monkeypatch.setitem(app.config, "PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    body = scrape(client)  # an empty directory: no process has counted anything yet
+    assert "conveyor_jobs_submitted_total" not in body and "conveyor_broker_up" in body

@@ -73,3 +73,44 @@ def test_a_worker_needs_only_the_worker_secret_and_the_broker(monkeypatch):
     monkeypatch.setenv("CONVEYOR_WORKER_TOKEN", "dev-worker-token-change-me")
     with pytest.raises(InsecureConfigError, match="CONVEYOR_WORKER_TOKEN"):
         Config().check_production(role="worker")
+
+
+# --- settings that modules used to read from the environment themselves
+
+def test_image_and_conversion_limit_defaults_match_the_pure_modules(monkeypatch):
+    from services.convert_worker.limits import ConvertLimits
+    from shared.image_check import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, limits_from_config
+    for name in ("CONVEYOR_MAX_IMAGE_PIXELS", "CONVEYOR_MAX_IMAGE_BYTES", "CONVEYOR_MAX_MEDIA_SECONDS",
+                 "CONVEYOR_MAX_MEDIA_PIXELS", "CONVEYOR_CONVERT_MAX_OUTPUT_BYTES",
+                 "CONVEYOR_CONVERT_TIMEOUT_BASE", "CONVEYOR_CONVERT_TIMEOUT_FACTOR"):
+        monkeypatch.delenv(name, raising=False)
+    config = Config()
+    assert limits_from_config(config) == (DEFAULT_MAX_PIXELS, DEFAULT_MAX_BYTES)
+    assert ConvertLimits.from_config(config) == ConvertLimits()
+
+
+def test_limits_come_from_config_or_app_config(monkeypatch):
+    from services.convert_worker.limits import ConvertLimits
+    from shared.image_check import limits_from_config, limits_from_env
+    monkeypatch.setenv("CONVEYOR_MAX_IMAGE_PIXELS", "1000")
+    monkeypatch.setenv("CONVEYOR_MAX_IMAGE_BYTES", "2000")
+    monkeypatch.setenv("CONVEYOR_CONVERT_TIMEOUT_BASE", "7")
+    config = Config()
+    assert limits_from_config(config) == limits_from_config(vars(config)) == (1000, 2000)
+    assert limits_from_env() == (1000, 2000)  # the shim kept for call sites not yet given a config
+    assert ConvertLimits.from_config(config).timeout_base_seconds == 7.0
+    assert ConvertLimits.from_env().timeout_base_seconds == 7.0
+
+
+def test_optional_paths_and_logging_settings(monkeypatch, tmp_path):
+    monkeypatch.delenv("CONVEYOR_VISION_MODELS_DIR", raising=False)
+    monkeypatch.delenv("CONVEYOR_FFMPEG", raising=False)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    config = Config()
+    assert config.VISION_MODELS_DIR is None and config.FFMPEG == "" and config.PROMETHEUS_MULTIPROC_DIR == ""
+    monkeypatch.setenv("CONVEYOR_VISION_MODELS_DIR", f" {tmp_path} ")
+    monkeypatch.setenv("CONVEYOR_LOG_FORMAT", "TEXT")
+    monkeypatch.setenv("CONVEYOR_LOG_LEVEL", "debug")
+    config = Config()
+    assert config.VISION_MODELS_DIR == tmp_path
+    assert (config.LOG_FORMAT, config.LOG_LEVEL) == ("text", "DEBUG")

@@ -55,3 +55,20 @@ def test_exceptions_are_kept_in_the_json_line():
         logger.exception("failed")
     entry = json.loads(lines[0])
     assert "ValueError: boom" in entry["exception"]
+
+
+def test_configure_logging_takes_format_and_level_from_config(monkeypatch):
+    from shared.config import Config
+    from shared.logging_setup import configure_logging
+    monkeypatch.setenv("CONVEYOR_LOG_FORMAT", "text")
+    monkeypatch.setenv("CONVEYOR_LOG_LEVEL", "warning")
+    root = logging.getLogger()
+    kept_handlers, kept_level = root.handlers[:], root.level
+    root.handlers = [h for h in root.handlers if not getattr(h, "_conveyor", False)]
+    try:
+        configure_logging(Config())
+        ours = [h for h in root.handlers if getattr(h, "_conveyor", False)]
+        assert len(ours) == 1 and not isinstance(ours[0].formatter, JsonFormatter)
+        assert root.level == logging.WARNING
+    finally:
+        root.handlers, root.level = kept_handlers, kept_level

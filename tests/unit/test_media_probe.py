@@ -182,3 +182,9 @@ def test_media_info_demuxer_is_the_first_alias():
     info = MediaInfo("mov,mp4,m4a,3gp,3g2,mj2", 1.0, 10, [])
 
     assert info.demuxer == "mov"
+
+
+def test_a_given_ffmpeg_wins_over_the_environment(monkeypatch):
+    monkeypatch.setenv("CONVEYOR_FFMPEG", "/opt/ffmpeg/bin/ffmpeg")
+
+    assert ffmpeg_exe("/usr/local/bin/ffmpeg") == "/usr/local/bin/ffmpeg"
