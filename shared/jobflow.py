@@ -2,6 +2,24 @@
 
 They work on the Flask-SQLAlchemy session and leave committing to the caller,
 so a state change and the outbox row announcing it land in one transaction.
+
+Reactions to a change are not wired in here: whoever reacts subscribes a listener.
+``subscribe(listener)`` hears every transition as ``listener(job, old_status, new_status)``;
+``subscribe_progress(listener)`` hears every forward move of progress as
+``listener(job, percent_before)``. Listeners run synchronously inside the caller's
+transaction, so the webhook delivery row commits (or rolls back) with the change it
+announces. Subscribing is idempotent (a listener is known by its module and name).
+
+The reacting modules subscribe at their own import (shared.webhooks: deliveries;
+shared.metrics: Prometheus), not through an ``install()`` that each process must call:
+an install call is forgotten silently by the next process or factory that changes jobs
+(the relay's reaper fails jobs, the compat surfaces claim them), while an import rides
+along with the module that defines the reaction, and every process that changes jobs
+already imports both (the API through its job views, the relay through its webhook
+dispatcher). Forgetting is still possible if those imports move, so it is made loud:
+tests/unit/test_job_listeners.py loads each such process in a fresh interpreter and
+fails unless both reactions are subscribed, and a transition that no listener hears
+logs an error.
 """
 from __future__ import annotations
 
@@ -9,12 +27,11 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from shared import metrics, webhooks
 from shared.clock import utcnow
 from shared.db import db
 from shared.messaging import encode_message
@@ -26,9 +43,49 @@ LOGGER = logging.getLogger(__name__)
 OUTBOX_CHANNEL = "conveyor_outbox"  # NOTIFYed by the outbox trigger (migration 0002)
 MAX_LOG_CHARS = 2000
 
+TransitionListener = Callable[[Job, JobStatus, JobStatus], None]
+ProgressListener = Callable[[Job, float], None]
+
+# Called in order of subscription; see the module docstring for who subscribes and why.
+TRANSITION_LISTENERS: list[TransitionListener] = []
+PROGRESS_LISTENERS: list[ProgressListener] = []
+_unheard_reported = False
+
 
 class Conflict(Exception):
     """The request does not fit the job's current state (e.g. a callback for a finished job)."""
+
+
+def _add_listener(listeners: list, listener: Callable) -> Callable:
+    # Known by module and name, not identity: a module imported (or reloaded) twice must not count twice.
+    key = (listener.__module__, listener.__qualname__)
+    for index, known in enumerate(listeners):
+        if (known.__module__, known.__qualname__) == key:
+            listeners[index] = listener
+            return listener
+    listeners.append(listener)
+    return listener
+
+
+def subscribe(listener: TransitionListener) -> TransitionListener:
+    """Call ``listener(job, old_status, new_status)`` on every transition (idempotent; a decorator too)."""
+    return _add_listener(TRANSITION_LISTENERS, listener)
+
+
+def subscribe_progress(listener: ProgressListener) -> ProgressListener:
+    """Call ``listener(job, percent_before)`` whenever a job's progress moves forward (idempotent)."""
+    return _add_listener(PROGRESS_LISTENERS, listener)
+
+
+def _announce(job: Job, old: JobStatus, new: JobStatus) -> None:
+    global _unheard_reported
+    if not TRANSITION_LISTENERS and not _unheard_reported:
+        # No webhook or metric follows; the process never imported shared.webhooks / shared.metrics.
+        _unheard_reported = True
+        LOGGER.error("job %s: %s -> %s and nothing listens to job transitions in this process",
+                     job.id, old, new)
+    for listener in TRANSITION_LISTENERS:
+        listener(job, old, new)
 
 
 def enqueue(job: Job, delay_seconds: float = 0.0, dead_letter: bool = False) -> OutboxMessage:
@@ -73,14 +130,14 @@ def lock_job(job_id: uuid.UUID) -> Optional[Job]:
 
 
 def _set_status(job: Job, new: JobStatus) -> None:
-    job.status = check_transition(job.status, new).value
+    old = job.status
+    job.status = check_transition(old, new).value
     if is_terminal(new):
         job.finished_at = utcnow()
         job.lease_expires_at = None
-        metrics.JOBS_FINISHED.labels(job.kind, job.status).inc()
-        webhooks.job_event(job, f"job.{job.status}")
-        if job.started_at is not None:
-            metrics.JOB_DURATION.labels(job.kind).observe((job.finished_at - job.started_at).total_seconds())
+    # Listeners see the job as the transition left it: before claim sets started_at, before
+    # succeed/fail set result/error (the webhook payloads always were taken at this point).
+    _announce(job, JobStatus(old), JobStatus(job.status))
 
 
 def chunk_count(job: Job) -> int:
@@ -110,8 +167,7 @@ def claim(job: Job, worker_id: str, lease_seconds: float, max_attempts: int) -> 
     job.worker_id = worker_id
     job.lease_expires_at = now + timedelta(seconds=lease_seconds)
     if job.started_at is None:
-        job.started_at = now
-        metrics.QUEUE_WAIT.labels(job.kind).observe((now - job.created_at).total_seconds())
+        job.started_at = now  # the RUNNING listeners saw None: shared.metrics times the queue wait there
     job.error = None
     return ClaimResult(True, claim_id=job.claim_id)
 
@@ -137,9 +193,8 @@ def record_progress(job: Job, current: float, total: Optional[float], unit: Opti
     if current > (job.progress_current or 0.0):
         before = job.progress_percent or 0.0
         job.progress_current = float(min(current, job.progress_total or current))
-        # Progress webhooks at every tenth of the way, not at every report.
-        if job.callback_progress and int((job.progress_percent or 0.0) // 10) > int(before // 10):
-            webhooks.job_event(job, "job.progress")
+        for listener in PROGRESS_LISTENERS:
+            listener(job, before)
 
 
 def upsert_chunk(job: Job, seq: int, data: dict[str, Any]) -> None:

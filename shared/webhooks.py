@@ -29,7 +29,9 @@ from sqlalchemy import select
 from shared import metrics
 from shared.db import db
 from shared.clock import utcnow
+from shared.jobflow import subscribe, subscribe_progress
 from shared.models import Job, User, WebhookDelivery
+from shared.states import JobStatus, is_terminal
 
 LOGGER = logging.getLogger(__name__)
 
@@ -119,6 +121,22 @@ def job_event(job: Job, event: str) -> None:
     }
     db.session.add(WebhookDelivery(id=delivery_id, job_id=job.id, url=job.callback_url, event=event,
                                    payload=payload, status="pending", attempts=0, next_attempt_at=utcnow()))
+
+
+# Subscribed at import, so any process that loads this module queues deliveries (see shared.jobflow).
+@subscribe
+def announce_transition(job: Job, old: JobStatus, new: JobStatus) -> None:
+    """Queue ``job.<status>`` when a job reaches a terminal state."""
+    if is_terminal(new):
+        job_event(job, f"job.{job.status}")
+
+
+@subscribe_progress
+def announce_progress(job: Job, percent_before: float) -> None:
+    """Queue ``job.progress`` if the job asked for it and its progress crossed a tenth of the way."""
+    # Progress webhooks at every tenth of the way, not at every report.
+    if job.callback_progress and int((job.progress_percent or 0.0) // 10) > int(percent_before // 10):
+        job_event(job, "job.progress")
 
 
 def redeliver(delivery: WebhookDelivery) -> None:
