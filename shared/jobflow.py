@@ -36,7 +36,7 @@ from shared.clock import utcnow
 from shared.db import db
 from shared.messaging import encode_message
 from shared.models import PRIORITIES, Job, JobChunk, JobLog, OutboxMessage, User
-from shared.states import ACTIVE, JobStatus, check_transition, is_terminal, stopped_status
+from shared.states import ACTIVE, JobStatus, check_transition, is_terminal, stopped_status, values
 
 LOGGER = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def lock_user_and_count_active_jobs(user_id: int) -> int:
     The lock (held until commit) serializes one user's submissions, so the limit cannot be raced.
     """
     active = (select(func.count()).select_from(Job)
-              .where(Job.user_id == user_id, Job.status.in_([s.value for s in ACTIVE])).scalar_subquery())
+              .where(Job.user_id == user_id, Job.status.in_(values(ACTIVE))).scalar_subquery())
     return db.session.scalar(select(active).select_from(User).where(User.id == user_id).with_for_update(of=User))
 
 

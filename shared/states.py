@@ -19,6 +19,8 @@ class JobStatus(str, enum.Enum):
 
 TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED, JobStatus.CANCELLED})
 ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.RETRYING})
+# Active, and no worker holds the job now: it waits in its queue.
+WAITING = frozenset({JobStatus.QUEUED, JobStatus.RETRYING})
 
 _ALLOWED = {
     JobStatus.QUEUED: {JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.FAILED},
@@ -47,6 +49,19 @@ def check_transition(current: JobStatus | str, new: JobStatus | str) -> JobStatu
 
 def is_terminal(status: JobStatus | str) -> bool:
     return JobStatus(status) in TERMINAL
+
+
+def is_active(status: JobStatus | str) -> bool:
+    return JobStatus(status) in ACTIVE
+
+
+def is_waiting(status: JobStatus | str) -> bool:
+    return JobStatus(status) in WAITING
+
+
+def values(statuses: frozenset[JobStatus]) -> list[str]:
+    """The statuses as stored in the database, for ``Job.status.in_(...)``."""
+    return sorted(status.value for status in statuses)
 
 
 def stopped_status(kept_chunks: int) -> JobStatus:

@@ -13,24 +13,23 @@ from sqlalchemy import func, or_, select
 
 from services.api.kinds.base import running_workers
 from shared.db import db
-from shared.jobflow import utcnow
+from shared.clock import utcnow
 from shared.models import PRIORITIES, Job
-from shared.states import JobStatus
+from shared.states import WAITING, JobStatus, is_waiting, values
 
 RECENT_JOBS = 50
 CACHE_SECONDS = 10.0
-WAITING = (JobStatus.QUEUED.value, JobStatus.RETRYING.value)
 _durations: dict[str, tuple[float, Optional[float]]] = {}
 
 
 def queue_position(job: Job) -> Optional[int]:
     """1 for the next job of its kind to run, counting priority as the broker does."""
-    if job.status not in WAITING:
+    if not is_waiting(job.status):
         return None
     rank = PRIORITIES.get(job.priority, 5)
     higher = [name for name, value in PRIORITIES.items() if value > rank]
     ahead = db.session.scalar(select(func.count()).select_from(Job).where(
-        Job.kind == job.kind, Job.status.in_(WAITING),
+        Job.kind == job.kind, Job.status.in_(values(WAITING)),
         or_(Job.priority.in_(higher), (Job.priority == job.priority) & (Job.number < job.number))))
     return (ahead or 0) + 1
 

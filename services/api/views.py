@@ -15,6 +15,7 @@ from shared.db import db
 from shared.errors import fail
 from shared.models import KINDS, Artifact, JobLog
 from shared.principal import admin_required, current_user, login_required
+from shared.states import is_active
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1", description="Jobs, results and files")
 
@@ -135,7 +136,7 @@ def result(job_id):
     found = jobs.export_source(job)
     if found is None:
         fail(409, f"The job is {job.status}; it has no result"
-             + (" yet." if job.status in ("queued", "running", "retrying") else "."))
+             + (" yet." if is_active(job.status) else "."))
     return {"id": job.id, "status": job.status, "result": found, "error": job.error}
 
 
