@@ -35,3 +35,12 @@ def test_every_state_is_either_active_or_terminal():
 def test_a_stopped_job_is_partial_only_when_chunks_were_kept():
     assert stopped_status(0) is JobStatus.CANCELLED
     assert stopped_status(3) is JobStatus.PARTIAL
+
+
+def test_waiting_jobs_are_the_active_ones_no_worker_holds():
+    from shared.states import ACTIVE, WAITING, is_active, is_waiting, values
+
+    assert values(WAITING) == ["queued", "retrying"]
+    assert values(ACTIVE) == ["queued", "retrying", "running"]
+    assert is_waiting("retrying") and not is_waiting("running") and is_active("running")
+    assert not is_active("partial")
