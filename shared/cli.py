@@ -10,7 +10,7 @@ from flask_migrate import Migrate, upgrade
 
 from shared.config import REPO_ROOT, Config
 from shared import models  # noqa: F401  (registers the tables with the metadata)
-from shared.db import db
+from shared.db import database_app, db
 from shared.keys import ensure_signing_keys
 from shared.logging_setup import configure_logging
 
@@ -20,11 +20,9 @@ MIGRATIONS_DIR = REPO_ROOT / "migrations"
 migrate = Migrate()
 
 
-def database_app(config: Config) -> Flask:
-    """A bare Flask app holding the database, for migrations and background processes."""
-    app = Flask("conveyor")
-    app.config.from_object(config)
-    db.init_app(app)
+def migration_app(config: Config) -> Flask:
+    """The database app with Flask-Migrate registered, which ``upgrade`` and ``flask db`` need."""
+    app = database_app(config)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     return app
 
@@ -35,7 +33,7 @@ def init(config: Config) -> None:
 
     config.check_production()
     ensure_signing_keys(config)
-    app = database_app(config)
+    app = migration_app(config)
     with app.app_context():
         upgrade(directory=str(MIGRATIONS_DIR))
         if config.ADMIN_USERNAME and config.ADMIN_PASSWORD:
@@ -49,7 +47,7 @@ def init(config: Config) -> None:
 
 def create_app() -> Flask:
     """For Flask-Migrate's CLI: ``flask --app shared.cli db migrate -m "..."``."""
-    return database_app(Config())
+    return migration_app(Config())
 
 
 def main(argv: list[str] | None = None) -> int:

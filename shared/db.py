@@ -10,6 +10,8 @@ transaction():``). Views parse, call service functions and dump; the library in 
 savepoint, so the outer one still commits once, and an inner failure undoes only the inner work.
 Flask-SQLAlchemy's teardown discards whatever a request leaves uncommitted (a read-only request,
 a refused one).
+
+``database_app`` is the bare app that holds the handle, for the relay, the operator commands and tests.
 """
 from __future__ import annotations
 
@@ -17,10 +19,13 @@ import functools
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
+from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
+
+from shared.config import Config
 
 # Stable constraint names keep Alembic migrations reproducible.
 NAMING = {
@@ -72,3 +77,11 @@ def unit_of_work(function: Function) -> Function:
         with transaction():
             return function(*args, **kwargs)
     return wrapper  # type: ignore[return-value]
+
+
+def database_app(config: Config) -> Flask:
+    """A bare Flask app holding the database, for background processes, operator commands and tests."""
+    app = Flask("conveyor")
+    app.config.from_object(config)
+    db.init_app(app)
+    return app

@@ -22,9 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from shared import jobflow
-from shared.cli import database_app
 from shared.config import Config
-from shared.db import db
+from shared.db import database_app, db
 from shared.logging_setup import configure_logging
 from shared.messaging import PublishError, Publisher
 from shared.models import OutboxMessage

@@ -195,7 +195,7 @@ def broker(config):
 @pytest.fixture
 def relay(database, broker):
     """An outbox relay running in a thread for the duration of one test."""
-    from shared.cli import database_app
+    from shared.db import database_app
     from shared.messaging import Publisher
     from shared.outbox import OutboxRelay
 
@@ -255,7 +255,7 @@ def translate_worker(start_worker):
 @pytest.fixture
 def relay_factory(database, broker):
     """Build relays that a test drives by hand (``relay.relay_batch()`` inside ``relay.app.app_context()``)."""
-    from shared.cli import database_app
+    from shared.db import database_app
     from shared.messaging import Publisher
     from shared.outbox import OutboxRelay
 

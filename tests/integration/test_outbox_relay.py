@@ -35,7 +35,7 @@ class RecordingPublisher:
 
 @pytest.fixture
 def relay(app, database):
-    from shared.cli import database_app
+    from shared.db import database_app
     relay = OutboxRelay(database_app(database), RecordingPublisher())
     with relay.app.app_context():
         # Start from an empty outbox: other tests leave rows for their own relays.

@@ -51,7 +51,7 @@ def receiver(app, monkeypatch):
 
 @pytest.fixture
 def dispatcher(database, monkeypatch):
-    from shared.cli import database_app
+    from shared.db import database_app
     app = database_app(database)
     app.config["WEBHOOK_ALLOWED_HOSTS"] = ["127.0.0.1"]
     stop = threading.Event()
