@@ -322,7 +322,7 @@ def platform(folder: Path, runs: int, jobs: int) -> None:
     try:
         with ExitStack() as stack:
             stack.enter_context(running(gunicorn, env, folder / "api.log"))
-            stack.enter_context(running([sys.executable, "-m", "shared.outbox"], env,
+            stack.enter_context(running([sys.executable, "-m", "services.relay"], env,
                                         folder / "relay.log"))
             wait_http(f"{api}/healthz")
             throughput = {}

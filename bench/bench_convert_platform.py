@@ -73,7 +73,7 @@ def main() -> None:
     try:
         with ExitStack() as stack:
             stack.enter_context(process(gunicorn, env, workdir / "api.log"))
-            stack.enter_context(process([sys.executable, "-m", "shared.outbox"], env,
+            stack.enter_context(process([sys.executable, "-m", "services.relay"], env,
                                         workdir / "relay.log"))
             stack.enter_context(process([sys.executable, "-m", "services.convert_worker"], env,
                                         workdir / "worker.log"))

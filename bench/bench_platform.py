@@ -234,7 +234,7 @@ def main() -> None:
                                     env, workdir / "api.log"))
         stack.enter_context(process(gunicorn + ["--bind", f"127.0.0.1:{bare_port}", "bench.bare_app:create_app()"],
                                     env, workdir / "bare.log"))
-        stack.enter_context(process([sys.executable, "-m", "shared.outbox"], env, workdir / "relay.log"))
+        stack.enter_context(process([sys.executable, "-m", "services.relay"], env, workdir / "relay.log"))
         api = f"http://127.0.0.1:{api_port}"
         wait_http(f"{api}/healthz")
         wait_http(f"http://127.0.0.1:{bare_port}/echo")

@@ -195,9 +195,9 @@ def broker(config):
 @pytest.fixture
 def relay(database, broker):
     """An outbox relay running in a thread for the duration of one test."""
+    from services.relay.outbox import OutboxRelay
     from shared.db import database_app
     from shared.messaging import Publisher
-    from shared.outbox import OutboxRelay
 
     stop = threading.Event()
     relay = OutboxRelay(database_app(database), Publisher(database.AMQP_URL, database.AMQP_PREFIX))
@@ -255,9 +255,9 @@ def translate_worker(start_worker):
 @pytest.fixture
 def relay_factory(database, broker):
     """Build relays that a test drives by hand (``relay.relay_batch()`` inside ``relay.app.app_context()``)."""
+    from services.relay.outbox import OutboxRelay
     from shared.db import database_app
     from shared.messaging import Publisher
-    from shared.outbox import OutboxRelay
 
     relays = []
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from services.relay.outbox import OutboxRelay
 from shared import jobflow
 from shared.db import db as handle
 from shared.messaging import PublishError
 from shared.models import Job, OutboxMessage, User
-from shared.outbox import OutboxRelay
 
 
 class RecordingPublisher:

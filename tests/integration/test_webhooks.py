@@ -7,6 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from services.relay.webhooks import WebhookDispatcher
 from shared import webhooks
 from tests.conftest import wait_for
 from tests.integration.test_pipeline import submit, wait_status
@@ -55,7 +56,7 @@ def dispatcher(database, monkeypatch):
     app = database_app(database)
     app.config["WEBHOOK_ALLOWED_HOSTS"] = ["127.0.0.1"]
     stop = threading.Event()
-    thread = threading.Thread(target=webhooks.WebhookDispatcher(app).run, args=(stop, 0.1), daemon=True)
+    thread = threading.Thread(target=WebhookDispatcher(app).run, args=(stop, 0.1), daemon=True)
     thread.start()
     yield
     stop.set()

@@ -27,11 +27,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 REACTIONS = {"shared.metrics.record_transition", "shared.webhooks.announce_transition",
              "shared.webhooks.announce_progress"}
 
-# How each process that changes jobs starts (the API as gunicorn builds it; the relay's module).
+# How each process that changes jobs starts (the API as gunicorn builds it; python -m services.relay).
 PROCESSES = {
     "api": "from shared.config import Config; from shared.keys import ensure_signing_keys; "
            "ensure_signing_keys(Config()); from services.api import create_app; create_app()",
-    "relay": "import shared.outbox",
+    "relay": "import services.relay.__main__",
 }
 REPORT = ("import json; from shared import jobflow; print(json.dumps(sorted("
           "f'{f.__module__}.{f.__qualname__}' for f in jobflow.TRANSITION_LISTENERS + jobflow.PROGRESS_LISTENERS)))")

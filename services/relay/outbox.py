@@ -1,8 +1,8 @@
 """The outbox relay: publishes committed outbox rows with publisher confirms, and reaps lost jobs.
 
-The same process runs the webhook dispatcher (shared.webhooks) in a thread.
+The same process runs the webhook dispatcher (services.relay.webhooks) in a thread.
 
-Run it as ``python -m shared.outbox``. A row is marked sent only after the
+Run it as ``python -m services.relay``. A row is marked sent only after the
 broker confirmed it, so a crash in between publishes it again (consumers are
 idempotent). PostgreSQL NOTIFY wakes the relay at once; it also polls, for
 delayed retries and missed notifications. Several relays may run: rows are
@@ -11,7 +11,6 @@ taken with ``FOR UPDATE SKIP LOCKED``.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from datetime import timedelta
@@ -22,12 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from shared import jobflow
-from shared.config import Config
-from shared.db import database_app, db
-from shared.logging_setup import configure_logging
+from shared.db import db
 from shared.messaging import PublishError, Publisher
 from shared.models import OutboxMessage
-from shared.webhooks import WebhookDispatcher
 
 LOGGER = logging.getLogger(__name__)
 
@@ -115,21 +111,3 @@ class OutboxRelay:
         self.publisher.close()
         if listener is not None:
             listener.close()
-
-
-def main() -> None:
-    configure_logging()
-    config = Config()
-    config.check_production()
-    app = database_app(config)
-    relay = OutboxRelay(app, Publisher(config.AMQP_URL, config.AMQP_PREFIX))
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    threading.Thread(target=WebhookDispatcher(app).run, args=(stop,), name="webhooks", daemon=True).start()
-    LOGGER.info("outbox relay and webhook dispatcher started (prefix %s)", config.AMQP_PREFIX)
-    relay.run(stop)
-
-
-if __name__ == "__main__":
-    main()
