@@ -8,8 +8,9 @@ import sys
 from flask import Flask
 from flask_migrate import Migrate, upgrade
 
-from shared.config import REPO_ROOT, Config
 from shared import models  # noqa: F401  (registers the tables with the metadata)
+from shared.accounts import AccountError, bootstrap_admin
+from shared.config import REPO_ROOT, Config
 from shared.db import database_app, db
 from shared.keys import ensure_signing_keys
 from shared.logging_setup import configure_logging
@@ -29,8 +30,6 @@ def migration_app(config: Config) -> Flask:
 
 def init(config: Config) -> None:
     """Migrate the database, create development signing keys, and create/reset the first admin."""
-    from services.auth.services import AccountError, bootstrap_admin
-
     config.check_production()
     ensure_signing_keys(config)
     app = migration_app(config)

@@ -8,51 +8,24 @@ from typing import Any, Optional
 
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import update
 
-from services.auth.passwords import hash_password, needs_rehash, password_problems, verify_password
+from shared.accounts import AccountError, find_user, new_user
 from shared.db import db, unit_of_work
 from shared.jobflow import utcnow
 from shared.keys import key_id
 from shared.models import ApiKey, AuthSession, User
+from shared.passwords import hash_password, needs_rehash, password_problems, verify_password
 from shared.principal import new_api_key
 
 LOGGER = logging.getLogger(__name__)
-
-
-class AccountError(ValueError):
-    """A request the account rules refuse; ``field`` names the input at fault."""
-
-    def __init__(self, message: str, field: str = "", status: int = 400):
-        super().__init__(message)
-        self.field = field
-        self.status = status
-
-
-def find_user(login: str) -> Optional[User]:
-    """A user by username, e-mail or phone (case-insensitive for the first two)."""
-    login = login.strip()
-    return db.session.scalars(select(User).where(or_(
-        func.lower(User.username) == login.lower(), func.lower(User.email) == login.lower(),
-        User.phone == login))).first()
 
 
 @unit_of_work
 def register_user(username: str, email: str, password: str, phone: Optional[str] = None,
                   role: str = "user", may_submit: bool = True) -> User:
     """Create an account; AccountError for a weak password or a name already taken."""
-    problems = password_problems(password, username, email)
-    if problems:
-        raise AccountError("Password " + "; ".join(problems) + ".", field="password")
-    for field, value in (("username", username), ("email", email), ("phone", phone)):
-        if value and find_user(value) is not None:
-            raise AccountError(f"This {field} is already registered.", field=field, status=409)
-    user = User(username=username, email=email.lower(), phone=phone or None,
-                password_hash=hash_password(password), role=role, is_active=True, may_submit=may_submit)
-    db.session.add(user)
-    db.session.flush()
-    LOGGER.info("registered user %s (id %s)", username, user.id)
-    return user
+    return new_user(username, email, password, phone, role, may_submit)
 
 
 @unit_of_work
@@ -170,18 +143,3 @@ def revoke_api_key(user: User, key_id: uuid.UUID) -> bool:
         return False
     api_key.revoked_at = utcnow()
     return True
-
-
-def bootstrap_admin(username: str, password: str, email: str = "") -> User:
-    """Create the first administrator, or reset its password and role, from the settings."""
-    user = find_user(username)
-    if user is None:
-        return register_user(username, email or f"{username}@localhost", password, role="admin")
-    problems = password_problems(password, username, user.email)
-    if problems:
-        raise AccountError("Password " + "; ".join(problems) + ".", field="password")
-    if not verify_password(user.password_hash, password):
-        user.password_hash = hash_password(password)
-    user.role = "admin"
-    user.is_active = True
-    return user

@@ -1,4 +1,4 @@
-"""Password hashing (argon2id) and the strength rule for new passwords."""
+"""Password hashing (argon2id) and the strength rule for new passwords (auth and the operator commands)."""
 from __future__ import annotations
 
 import functools
