@@ -88,7 +88,7 @@ def reset_database(env: dict[str, str], database: str = BENCH_DB) -> None:
     with psycopg.connect("postgresql://conveyor:conveyor@127.0.0.1:5432/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {database}")
-    subprocess.run([sys.executable, "-m", "shared.cli", "init"], cwd=ROOT, env=env, check=True,
+    subprocess.run([sys.executable, "-m", "services.ops", "init"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
 
 

@@ -17,7 +17,7 @@ export CONVEYOR_LOG_FORMAT=${CONVEYOR_LOG_FORMAT:-text}  # JSON lines (the defau
 export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$CONVEYOR_DATA_DIR/prometheus}
 rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 
-.venv/bin/python -m shared.cli init
+.venv/bin/python -m services.ops init
 .venv/bin/python scripts/render_gateway.py "$NGINX_RUNTIME" >/dev/null
 
 BASE=$CONVEYOR_PUBLIC_URL

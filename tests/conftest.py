@@ -65,7 +65,7 @@ def database(config):
     import psycopg
     from sqlalchemy.engine import make_url
 
-    from shared.cli import init
+    from services.ops.init import init
 
     url = make_url(config.SQLALCHEMY_DATABASE_URI).set(drivername="postgresql")
     with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as connection:

@@ -36,7 +36,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
     config = config or Config()
     if not config.JWT_PUBLIC_KEY_FILE.exists():
         raise RuntimeError(f"no token verification key at {config.JWT_PUBLIC_KEY_FILE}: run "
-                           "`python -m shared.cli init` (make up does) or set CONVEYOR_JWT_PUBLIC_KEY_FILE")
+                           "`python -m services.ops init` (make up does) or set CONVEYOR_JWT_PUBLIC_KEY_FILE")
     app = Flask(__name__)
     api = configure_service(app, config, title="Conveyor API", docs_prefix="/")
     configure_jwt(app, config, sign=False)

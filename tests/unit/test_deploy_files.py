@@ -603,7 +603,7 @@ def assert_image_installs(entry_modules: list[str], requirement_files: list[Path
 def test_service_image_installs_what_auth_api_relay_and_init_import():
     dockerfile = SERVICE_DOCKERFILE.read_text()
     assert f"pip install -r {SERVICE_REQUIREMENTS.relative_to(REPO_ROOT)}" in dockerfile
-    assert_image_installs(["services.auth", "services.api", "services.relay.__main__", "shared.cli"],
+    assert_image_installs(["services.auth", "services.api", "services.relay.__main__", "services.ops.__main__"],
                           [SERVICE_REQUIREMENTS])
 
 

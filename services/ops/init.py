@@ -1,9 +1,10 @@
-"""One-off operator commands: ``python -m shared.cli init`` prepares a fresh installation."""
+"""``init``: migrate the database, make development signing keys, and create or reset the first admin.
+
+Run it as ``python -m services.ops init`` before the services start (``make up`` and compose do).
+"""
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 
 from flask import Flask
 from flask_migrate import Migrate, upgrade
@@ -13,7 +14,6 @@ from shared.accounts import AccountError, bootstrap_admin
 from shared.config import REPO_ROOT, Config
 from shared.db import database_app, db
 from shared.keys import ensure_signing_keys
-from shared.logging_setup import configure_logging
 
 LOGGER = logging.getLogger(__name__)
 MIGRATIONS_DIR = REPO_ROOT / "migrations"
@@ -42,21 +42,3 @@ def init(config: Config) -> None:
                 raise SystemExit(f"CONVEYOR_ADMIN_PASSWORD refused: {exc}") from exc
             db.session.commit()
             LOGGER.info("administrator %s is ready", config.ADMIN_USERNAME)
-
-
-def create_app() -> Flask:
-    """For Flask-Migrate's CLI: ``flask --app shared.cli db migrate -m "..."``."""
-    return migration_app(Config())
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.cli")
-    parser.add_argument("command", choices=["init"])
-    parser.parse_args(argv)
-    configure_logging()
-    init(Config())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
