@@ -11,8 +11,8 @@ from flask_jwt_extended import create_access_token, create_refresh_token, decode
 from sqlalchemy import update
 
 from shared.accounts import AccountError, find_user, new_user
+from shared.clock import utcnow
 from shared.db import db, unit_of_work
-from shared.jobflow import utcnow
 from shared.keys import key_id
 from shared.models import ApiKey, AuthSession, User
 from shared.passwords import hash_password, needs_rehash, password_problems, verify_password

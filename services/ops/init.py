@@ -12,7 +12,7 @@ from flask_migrate import Migrate, upgrade
 from shared import models  # noqa: F401  (registers the tables with the metadata)
 from shared.accounts import AccountError, bootstrap_admin
 from shared.config import REPO_ROOT, Config
-from shared.db import database_app, db
+from shared.db import database_app, db, transaction
 from shared.keys import ensure_signing_keys
 
 LOGGER = logging.getLogger(__name__)
@@ -37,8 +37,8 @@ def init(config: Config) -> None:
         upgrade(directory=str(MIGRATIONS_DIR))
         if config.ADMIN_USERNAME and config.ADMIN_PASSWORD:
             try:
-                bootstrap_admin(config.ADMIN_USERNAME, config.ADMIN_PASSWORD, config.ADMIN_EMAIL)
+                with transaction():
+                    bootstrap_admin(config.ADMIN_USERNAME, config.ADMIN_PASSWORD, config.ADMIN_EMAIL)
             except AccountError as exc:
                 raise SystemExit(f"CONVEYOR_ADMIN_PASSWORD refused: {exc}") from exc
-            db.session.commit()
             LOGGER.info("administrator %s is ready", config.ADMIN_USERNAME)

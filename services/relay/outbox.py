@@ -21,8 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from shared import jobflow
-from shared.db import db
-from shared.messaging import PublishError, Publisher
+from shared.clock import utcnow
+from shared.db import db, transaction
+from shared.messaging import Publisher, PublishError
 from shared.models import OutboxMessage
 
 LOGGER = logging.getLogger(__name__)
@@ -44,12 +45,13 @@ class OutboxRelay:
     def relay_batch(self) -> int:
         """Publish the rows that are due; return how many were confirmed."""
         sent = 0
-        rows = db.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.sent_at.is_(None),
-                                        OutboxMessage.available_at <= jobflow.utcnow())
-            .order_by(OutboxMessage.priority.desc(), OutboxMessage.id)
-            .limit(BATCH).with_for_update(skip_locked=True)).all()
-        try:
+        interrupted: BaseException | None = None
+        with transaction():
+            rows = db.session.scalars(
+                select(OutboxMessage).where(OutboxMessage.sent_at.is_(None),
+                                            OutboxMessage.available_at <= utcnow())
+                .order_by(OutboxMessage.priority.desc(), OutboxMessage.id)
+                .limit(BATCH).with_for_update(skip_locked=True)).all()
             for row in rows:
                 try:
                     self.publisher.publish(row.kind, row.payload, priority=row.priority,
@@ -58,25 +60,28 @@ class OutboxRelay:
                     row.attempts += 1
                     row.last_error = str(exc)[:500]
                     delay = min(MAX_PUBLISH_BACKOFF, 0.5 * 2 ** min(row.attempts, 8))
-                    row.available_at = jobflow.utcnow() + timedelta(seconds=delay)
+                    row.available_at = utcnow() + timedelta(seconds=delay)
                     LOGGER.warning("job %s: publish failed (%s); retry in %.1fs", row.job_id, exc, delay)
+                    break
+                except BaseException as exc:  # noqa: BLE001 - re-raised below, once the batch is committed
+                    # Rows the broker already confirmed stay marked sent, so they are not published twice.
+                    interrupted = exc
                     break
                 self._mark_sent(row)
                 sent += 1
-        finally:
-            db.session.commit()
+        if interrupted is not None:
+            raise interrupted
         return sent
 
     def _mark_sent(self, row: OutboxMessage) -> None:
-        row.sent_at = jobflow.utcnow()
+        row.sent_at = utcnow()
         LOGGER.info("job %s: published to %s (attempt %s)", row.job_id, row.kind, row.payload.get("attempt"))
 
     def reap(self) -> int:
         """Hand back or fail running jobs whose worker stopped renewing its lease."""
-        count = jobflow.reap_expired_leases(self.config["LEASE_SECONDS"], self.config["MAX_ATTEMPTS"],
-                                            self.config["RETRY_BACKOFF_SECONDS"])
-        db.session.commit()
-        return count
+        with transaction():
+            return jobflow.reap_expired_leases(self.config["LEASE_SECONDS"], self.config["MAX_ATTEMPTS"],
+                                               self.config["RETRY_BACKOFF_SECONDS"])
 
     def _listen(self) -> psycopg.Connection:
         url = make_url(self.config["SQLALCHEMY_DATABASE_URI"]).set(drivername="postgresql")

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from shared import metrics
 from shared.clock import utcnow
-from shared.db import db
+from shared.db import db, transaction
 from shared.models import Job, WebhookDelivery
 from shared.webhooks import CallbackRefused, check_callback_url, secret_for, sign
 
@@ -39,13 +39,13 @@ class WebhookDispatcher:
     def deliver_due(self) -> int:
         """Send the deliveries that are due; return how many were attempted."""
         config = self.app.config
-        rows = db.session.scalars(
-            select(WebhookDelivery).where(WebhookDelivery.status == "pending",
-                                          WebhookDelivery.next_attempt_at <= utcnow())
-            .order_by(WebhookDelivery.next_attempt_at).limit(BATCH).with_for_update(skip_locked=True)).all()
-        for delivery in rows:
-            self._attempt(delivery, config)
-        db.session.commit()
+        with transaction():
+            rows = db.session.scalars(
+                select(WebhookDelivery).where(WebhookDelivery.status == "pending",
+                                              WebhookDelivery.next_attempt_at <= utcnow())
+                .order_by(WebhookDelivery.next_attempt_at).limit(BATCH).with_for_update(skip_locked=True)).all()
+            for delivery in rows:
+                self._attempt(delivery, config)
         return len(rows)
 
     def _attempt(self, delivery: WebhookDelivery, config) -> None:
