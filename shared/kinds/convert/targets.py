@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from services.convert_worker.limits import ConvertLimits
-from services.convert_worker.option_values import (
+from shared.kinds.convert.limits import ConvertLimits
+from shared.kinds.convert.option_values import (
     parse_bitrate, parse_bool, parse_float, parse_int, parse_seconds,
 )
 from shared.media_probe import MediaInfo
