@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 import onnxruntime
 
+from services.vision_worker.catalog import yolo_labels
 from services.vision_worker.coco_labels import COCO80
 from services.vision_worker.detection import Detection, keep_best
-from services.vision_worker.installed import yolo_labels
 from services.vision_worker.nms import batched_nms
 
 LOGGER = logging.getLogger(__name__)

@@ -6,7 +6,8 @@ import pytest
 pytest.importorskip("cv2")
 skimage_data = pytest.importorskip("skimage.data")
 
-from services.vision_worker import engines, installed  # noqa: E402
+from services.vision_worker import engines  # noqa: E402
+from services.vision_worker.catalog import get_model  # noqa: E402
 from shared.kinds.vision import catalog  # noqa: E402
 from tests.unit import vision_drawing as draw  # noqa: E402
 
@@ -14,7 +15,7 @@ CAT_BREEDS = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat"
 
 
 def _engine(model_id, kind=catalog.DETECTION):
-    return engines.engine_for(installed.get_model(model_id, kind))
+    return engines.engine_for(get_model(model_id, kind))
 
 
 def _classifier():

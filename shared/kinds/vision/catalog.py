@@ -2,7 +2,7 @@
 
 Ids are fixed for the built-in models so that clients (and the primitives surface) can rely on
 them; user-supplied YOLO files get id 1 ("YOLO") for the first and 100, 101, ... for the others
-(the worker's ``services.vision_worker.installed`` finds them). This module reads no file and loads
+(the worker's own ``services.vision_worker.catalog`` finds them). This module reads no file and loads
 no model, so the API validates ids against the catalog the workers reported, without the engines.
 """
 from __future__ import annotations

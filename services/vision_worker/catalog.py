@@ -1,4 +1,4 @@
-"""The vision models installed on this worker: the built-ins and the YOLO files of a directory.
+"""The vision models this worker has: the built-ins and the YOLO files of a directory.
 
 YOLO files come from the directory named by ``CONVEYOR_VISION_MODELS_DIR``: the first one in name
 order is id 1 ("YOLO"), further ones get ids 100, 101, ... in name order. A YOLO file's labels come
