@@ -1,7 +1,10 @@
-"""The kind contracts in shared/kinds stay plain Python, and no service imports another service."""
+"""The kind contracts in shared/kinds: one per kind, and plain Python all the way down.
+
+Reading import statements misses what a contract pulls in through the shared modules it uses;
+this test imports the contracts in a fresh interpreter and looks at what got loaded.
+"""
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -32,24 +35,3 @@ def test_contracts_import_no_engine_broker_framework_or_subprocess():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          cwd=REPO)
     assert out.stdout.strip() == "[]"
-
-
-def _imported_modules(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            found.add(node.module)
-    return found
-
-
-def test_no_service_imports_another_service():
-    crossing = []
-    for service in sorted(p for p in (REPO / "services").iterdir() if p.is_dir()):
-        for path in sorted(service.rglob("*.py")):
-            for module in _imported_modules(path):
-                parts = module.split(".")
-                if parts[0] == "services" and len(parts) > 1 and parts[1] != service.name:
-                    crossing.append(f"{path.relative_to(REPO)} imports {module}")
-    assert crossing == []
