@@ -44,9 +44,9 @@ from bench.bench_platform import process as running
 from services.asr_worker.audio import iter_chunks
 from services.asr_worker.catalog import find_model, installed_models
 from services.asr_worker.engines import WHISPER_OPTIONS, load_engine
-from services.asr_worker.params import DEFAULT_CHUNK_SECONDS
 from services.asr_worker.transcribe import process
 from shared.config import DEV_AMQP_URL
+from shared.kinds.asr.params import DEFAULT_CHUNK_SECONDS
 from shared.media_probe import ffmpeg_exe, probe
 from tests.broker_tools import BrokerTools
 from tests.fakes import FakeJobIO

@@ -21,7 +21,7 @@ from moviepy import VideoFileClip
 
 from services.convert_worker.command import build_plan
 from services.convert_worker.convert import process
-from services.convert_worker.targets import validate_params
+from shared.kinds.convert.targets import validate_params
 from shared.media_probe import ffmpeg_exe, probe
 from tests.fakes import FakeJobIO
 

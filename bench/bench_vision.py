@@ -20,8 +20,10 @@ import numpy as np
 from PIL import Image
 from skimage import data as skimage_data
 
-from services.vision_worker import catalog, engines
+from services.vision_worker import engines
 from services.vision_worker.analyze import process
+from services.vision_worker.catalog import get_model, list_models
+from shared.kinds.vision import catalog
 from tests.fakes import FakeJobIO
 from tests.unit import vision_drawing as draw
 
@@ -73,10 +75,10 @@ def main() -> None:
              (catalog.FACES_ID, "astronaut", skimage_data.astronaut()),
              (catalog.TEXT_ID, "drawn text", draw.printed_text("CONVEYOR 2026")[0]),
              (catalog.PRIMITIVES_ID, "drawn shapes", _shapes())]
-    if any(m.id == catalog.YOLO_ID for m in catalog.list_models()):
+    if any(m.id == catalog.YOLO_ID for m in list_models()):
         cases.append((catalog.YOLO_ID, "chelsea", skimage_data.chelsea()))
 
-    classifier_info = catalog.get_model(catalog.DEFAULT_CLASSIFICATION_MODEL_ID,
+    classifier_info = get_model(catalog.DEFAULT_CLASSIFICATION_MODEL_ID,
                                         catalog.CLASSIFICATION)
     classifier = engines.engine_for(classifier_info)
     print(f"iterations per figure: {args.iterations} (after one warm-up call)")
@@ -84,7 +86,7 @@ def main() -> None:
           f"{'job img/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'bare/job':>9}")
     with tempfile.TemporaryDirectory(prefix="bench-vision-") as workdir:
         for model_id, image_name, rgb in cases:
-            info = catalog.get_model(model_id, catalog.DETECTION)
+            info = get_model(model_id, catalog.DETECTION)
             engine = engines.engine_for(info)
             detect_only = _bare_call(model_id, engine, rgb)
             batch = classifier.preprocess(rgb)

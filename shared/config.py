@@ -89,7 +89,7 @@ class Config:
         # refuse alike (shared.image_check reads only the header to know the pixel count).
         self.MAX_IMAGE_PIXELS = _env_int("CONVEYOR_MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS)
         self.MAX_IMAGE_BYTES = _env_int("CONVEYOR_MAX_IMAGE_BYTES", DEFAULT_MAX_IMAGE_BYTES)
-        # Conversions (services.convert_worker.limits.ConvertLimits): input duration (seconds) and
+        # Conversions (shared.kinds.convert.limits.ConvertLimits): input duration (seconds) and
         # frame area (pixels), output size (bytes), and the wall clock allowed per job, which is
         # base + factor * seconds of media produced.
         self.MAX_MEDIA_SECONDS = _env_float("CONVEYOR_MAX_MEDIA_SECONDS", 4 * 3600.0)

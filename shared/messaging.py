@@ -13,7 +13,7 @@ from typing import Any, Iterable
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
-from shared.models import KINDS
+from shared.kinds import KINDS
 
 LOGGER = logging.getLogger(__name__)
 

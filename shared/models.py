@@ -12,7 +12,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from shared.db import JSONType, db
 from shared.states import JobStatus
 
-KINDS = ("asr", "vision", "translate", "convert")
 PRIORITIES = {"low": 1, "normal": 5, "high": 9}
 
 

@@ -31,7 +31,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
     """Build the API service (it verifies tokens with the public key only)."""
     from services.api import catalogs, internal, metrics, views, webhook_views
     from services.api.compat import register_surfaces
-    from services.api.kinds import KINDS
+    from services.api.kinds import SPECS
 
     config = config or Config()
     if not config.JWT_PUBLIC_KEY_FILE.exists():
@@ -40,7 +40,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
     app = Flask(__name__)
     api = configure_service(app, config, title="Conveyor API", docs_prefix="/")
     configure_jwt(app, config, sign=False)
-    for spec in KINDS.values():
+    for spec in SPECS.values():
         api.spec.components.schema(f"{spec.name.capitalize()}Params", schema=spec.params_schema)
     api.register_blueprint(views.bp)
     api.register_blueprint(internal.bp)

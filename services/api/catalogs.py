@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from services.api.kinds.base import live_models
-from shared.models import KINDS
+from shared.kinds import KINDS
 
 bp = Blueprint("catalogs", __name__, url_prefix="/api/v1", description="Model catalogs")
 

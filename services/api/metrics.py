@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 
 from shared.db import db
 from shared.errors import error_response
+from shared.kinds import KINDS
 from shared.messaging import dead_letter_queue_name, queue_name
-from shared.models import KINDS, Job, OutboxMessage, WorkerRecord
+from shared.models import Job, OutboxMessage, WorkerRecord
 
 LOGGER = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from shared.errors import MAX_PAGE
-from shared.models import KINDS
+from shared.kinds import KINDS
 from shared.states import JobStatus
 
 STATUSES = [s.value for s in JobStatus]

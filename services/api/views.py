@@ -13,7 +13,8 @@ from services.api.kinds import SubmitRefused
 from services.api.kinds.translate import translation_pairs
 from shared.db import db
 from shared.errors import fail
-from shared.models import KINDS, Artifact, JobLog
+from shared.kinds import KINDS
+from shared.models import Artifact, JobLog
 from shared.principal import admin_required, current_user, login_required
 from shared.states import is_active
 
@@ -190,8 +191,7 @@ def artifact(job_id, name):
 def export(args, job_id):
     """The result in a file format (``txt`` for translations; more per kind)."""
     job = _job_or_404(job_id)
-    spec = jobs.KINDS.get(job.kind)
-    exporters = spec.exporters if spec else {}
+    exporters = jobs.kind_spec(job.kind).exporters
     if args["format"] not in exporters:
         fail(400, f"Unknown export format {args['format']!r}; this job offers: {', '.join(exporters) or 'none'}.")
     source = jobs.export_source(job)

@@ -17,9 +17,6 @@ from shared.config import Config
 
 LOGGER = logging.getLogger(__name__)
 
-# The engines of services.asr_worker.engines, named here so that the API, which checks options
-# against them, imports no engine library.
-ENGINE_NAMES = ("whisper", "vosk")
 DEFAULT_WHISPER_MODEL = "whisper-tiny.en"
 # Optional file in a model directory: {"languages": ["ko"], "id": "..."} overrides what is guessed.
 MANIFEST_NAME = "conveyor-model.json"

@@ -1,8 +1,8 @@
 """Speech engines behind one small interface: PCM chunk in, words and segments (chunk-relative) out.
 
 A third engine is one more class with ``transcribe``, an entry in ``ENGINES`` and its name in
-``catalog.ENGINE_NAMES``. Engine libraries are imported when a model is loaded, so listing the
-engines costs nothing to the API.
+``shared.kinds.asr.params.ENGINE_NAMES``. Engine libraries are imported when a model is loaded, so
+listing the engines costs nothing to the API.
 """
 
 from __future__ import annotations

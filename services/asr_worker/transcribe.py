@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from services.asr_worker.audio import AudioChunk, DecodeError, iter_chunks
-from services.asr_worker.catalog import ModelInfo, find_model, installed_models
+from services.asr_worker.catalog import ModelInfo, catalog, find_model, installed_models
 from services.asr_worker.engines import ChunkTranscript, Engine, ModelLoadError, load_engine
-from services.asr_worker.params import TRANSCRIBE, validate_params
 from shared.handler import JobIO, PermanentError, TransientError
+from shared.kinds.asr.params import TRANSCRIBE, validate_params
 from shared.media_probe import MediaInfo, ProbeError, probe
 
 LOGGER = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def _chunk_event(
 def _validated(requested: dict[str, Any]) -> dict[str, Any]:
     """The job's options checked against this worker's models (the API checked the fleet's)."""
     try:
-        return validate_params(requested)
+        return validate_params(requested, catalog())
     except ValueError as exc:
         if requested.get("model") and requested["model"] not in {m.id for m in installed_models()}:
             # The API took it from another worker's catalog: that worker may take the retry.

@@ -4,8 +4,8 @@ from __future__ import annotations
 import logging
 
 from services.convert_worker.convert import process
-from services.convert_worker.targets import catalog
 from shared.config import Config
+from shared.kinds.convert.targets import catalog
 from shared.logging_setup import configure_logging
 from shared.media_probe import ffmpeg_exe
 from shared.worker import Worker, run_worker_process

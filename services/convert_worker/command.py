@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services.convert_worker.targets import (
+from shared.kinds.convert.targets import (
     AUDIO_REENCODE_OPTIONS, TARGETS, VIDEO_REENCODE_OPTIONS, Target,
 )
 from shared.media_probe import MediaInfo, StreamInfo, input_args

@@ -9,22 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from services.convert_worker.command import build_plan
-from services.convert_worker.limits import ConvertLimits
 from services.convert_worker.runner import run_ffmpeg
-from services.convert_worker.targets import TARGETS, validate_params
 from shared.handler import JobIO, PermanentError
+from shared.kinds.convert.limits import ConvertLimits
+from shared.kinds.convert.targets import TARGETS, validate_params
 from shared.media_probe import MediaInfo, ProbeError, ffmpeg_exe, probe
 
 LOGGER = logging.getLogger(__name__)
 
 _UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_STEM_CHARS = 80
-
-
-def validate_upload(path: Path, params: dict[str, Any], ffmpeg: str | None = None,
-                    limits: ConvertLimits | None = None) -> dict[str, Any]:
-    """Submit-time check: probe the stored upload and validate params; ValueError means 400."""
-    return validate_params(params, probe(path, ffmpeg), limits)
 
 
 def process(job: dict[str, Any], io: JobIO) -> dict[str, Any]:

@@ -16,19 +16,19 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable
 from itertools import count, pairwise
 from pathlib import Path
 from typing import Self
 
-from services.translate_worker.languages import normalize
+from shared.kinds.translate.languages import normalize
+from shared.kinds.translate.pairs import (DEFAULT_MAX_HOPS, describe_pairs, reachable_pairs,
+                                         shortest_route)
 
 LOGGER = logging.getLogger(__name__)
 
 MODES_DIR = Path("/usr/share/apertium/modes")
 DEFAULT_TIMEOUT = 30.0
-DEFAULT_MAX_HOPS = 3
 # What `apertium -u` substitutes for the mode's $1: generation that prints no '*', '#' or '@' marks.
 UNMARKED_GENERATION = "-n"
 _PLAIN_MODE = re.compile(r"^([a-z]{2,3})-([a-z]{2,3})$")
@@ -132,50 +132,6 @@ def pipeline_commands(mode_file: Path) -> list[list[str]]:
     if any(not argv for argv in commands):
         raise ApertiumError(f"cannot parse Apertium mode {mode_file}: {rewritten!r}")
     return commands
-
-
-def shortest_route(direct_pairs: Iterable[tuple[str, str]], source: str, target: str,
-                   max_hops: int = DEFAULT_MAX_HOPS) -> list[str] | None:
-    """Return the shortest language path from source to target through direct pairs, or None."""
-    graph: dict[str, list[str]] = {}
-    for src, tgt in sorted(direct_pairs):
-        graph.setdefault(src, []).append(tgt)
-    previous: dict[str, str | None] = {source: None}
-    queue = deque([(source, 0)])
-    while queue:
-        language, hops = queue.popleft()
-        if language == target and hops > 0:
-            path = [language]
-            while previous[path[-1]] is not None:
-                path.append(previous[path[-1]])
-            return path[::-1]
-        if hops == max_hops:
-            continue
-        for neighbour in graph.get(language, []):
-            if neighbour not in previous:
-                previous[neighbour] = language
-                queue.append((neighbour, hops + 1))
-    return None
-
-
-def reachable_pairs(direct_pairs: Iterable[tuple[str, str]],
-                    max_hops: int = DEFAULT_MAX_HOPS) -> dict[tuple[str, str], list[str]]:
-    """Map every pair that some route serves to that route, e.g. ('en', 'fr') -> ['en', 'es', 'fr']."""
-    direct = set(direct_pairs)
-    languages = sorted({code for pair in direct for code in pair})
-    routes = {}
-    for source in languages:
-        for target in languages:
-            if source != target:
-                route = shortest_route(direct, source, target, max_hops)
-                if route:
-                    routes[(source, target)] = route
-    return routes
-
-
-def describe_pairs(pairs: Iterable[tuple[str, str]]) -> str:
-    """Return pairs as 'en-es, en-fr, ...' for error messages."""
-    return ", ".join(f"{src}-{tgt}" for src, tgt in sorted(pairs)) or "none"
 
 
 class WarmPipeline:

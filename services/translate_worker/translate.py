@@ -4,24 +4,16 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
-from services.translate_worker.apertium import (
-    DEFAULT_MAX_HOPS,
-    ApertiumError,
-    ApertiumTranslator,
-    describe_pairs,
-    reachable_pairs,
-    shortest_route,
-)
-from services.translate_worker.languages import normalize
+from services.translate_worker.apertium import ApertiumError, ApertiumTranslator
 from shared.handler import JobIO, PermanentError, TransientError
+from shared.kinds.translate.pairs import validate_pair
 
 LOGGER = logging.getLogger(__name__)
 
 PIECE_LIMIT = 2000
-AUTO_DETECT = "auto"
 
 # Pieces end after a blank line, else after a sentence's final punctuation (and closing quotes), else
 # after a word: never inside one. Each separator stays with the piece before it, so joining the pieces
@@ -42,38 +34,6 @@ def default_translator() -> ApertiumTranslator:
         if _default_translator is None:
             _default_translator = ApertiumTranslator()
         return _default_translator
-
-
-def validate_pair(source: Any, target: Any,
-                  pairs: Iterable[tuple[str, str] | Mapping[str, str]]) -> tuple[str, str]:
-    """Normalize a requested pair and check that the given pairs serve it; raises ValueError.
-
-    ``pairs`` are direct pairs ``(src, tgt)``, which may be chained through pivot languages, or catalog
-    entries ``{"source", "target", "via"}`` (the output of ``ApertiumTranslator.supported_pairs()``),
-    which already list every route; either way the API can check a job without Apertium.
-    """
-    pairs = list(pairs)
-    is_catalog = any(isinstance(pair, Mapping) for pair in pairs)
-    direct = {_as_pair(pair) for pair in pairs}
-    max_hops = 1 if is_catalog else DEFAULT_MAX_HOPS
-
-    def refuse(reason: str) -> ValueError:
-        supported = reachable_pairs(direct, max_hops)
-        return ValueError(f"{reason}; supported pairs: {describe_pairs(supported)}")
-
-    if not isinstance(source, str) or not isinstance(target, str) or not source or not target:
-        raise refuse("source_lang and target_lang are required")
-    if source.strip().lower() == AUTO_DETECT:
-        raise refuse("source_lang 'auto' is not supported yet: name the source language (e.g. 'en')")
-    try:
-        src, tgt = normalize(source), normalize(target)
-    except ValueError as exc:
-        raise refuse(str(exc)) from exc
-    if src == tgt:
-        raise refuse(f"source_lang and target_lang are both {src!r}")
-    if shortest_route(direct, src, tgt, max_hops) is None:
-        raise refuse(f"cannot translate {src} to {tgt}")
-    return src, tgt
 
 
 def split_text(text: str, limit: int = PIECE_LIMIT) -> list[str]:
@@ -160,10 +120,3 @@ def _split_after(text: str, separator: re.Pattern) -> list[str]:
     if start < len(text):
         parts.append(text[start:])
     return parts
-
-
-def _as_pair(pair: tuple[str, str] | Mapping[str, str]) -> tuple[str, str]:
-    if isinstance(pair, Mapping):
-        return normalize(pair["source"]), normalize(pair["target"])
-    source, target = pair
-    return normalize(source), normalize(target)

@@ -17,12 +17,14 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from services.vision_worker import annotate, catalog, engines
+from services.vision_worker import annotate, engines
+from services.vision_worker.catalog import get_model
 from services.vision_worker.model_files import ModelNotInstalled
-from services.vision_worker.params import read_params
 from services.vision_worker.yolo import YoloLayoutError
 from shared.handler import JobIO, PermanentError
 from shared.image_check import ImageRejected, check_image, limits_from_env
+from shared.kinds.vision import catalog
+from shared.kinds.vision.params import read_params
 
 LOGGER = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ def load_rgb(path: Path, max_pixels: int) -> np.ndarray:
 
 def _model(model_id: int, kind: str) -> catalog.ModelInfo:
     try:
-        return catalog.get_model(model_id, kind)
+        return get_model(model_id, kind)
     except catalog.UnknownModel as exc:
         raise PermanentError(str(exc)) from exc
 

@@ -8,9 +8,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from services.vision_worker import catalog
-from services.vision_worker.catalog import ModelInfo
 from services.vision_worker.model_files import ModelNotInstalled
+from shared.kinds.vision import catalog
+from shared.kinds.vision.catalog import ModelInfo
 
 LOGGER = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ classified by its polygon approximation and second moments:
 * anything else: polygon; regular ones are reduced modulo 360/n.
 
 Probabilities are fit scores: the contour's area over the area of the ideal shape fitted to it.
-Seed 001 calls a circle ``sphere`` and a square ``cube``; that renaming belongs to its compat
-surface.
+The primitives surface calls a circle ``sphere`` and a square ``cube``; that renaming belongs to
+the surface, not to the detector.
 """
 from __future__ import annotations
 

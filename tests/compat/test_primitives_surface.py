@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from services.vision_worker import catalog
 from services.vision_worker.analyze import process
 from shared.db import db as handle
 from shared.jobflow import utcnow
+from shared.kinds.vision import catalog
 from shared.models import Job, WorkerRecord
 from tests.conftest import wait_for
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.compat_mount import SURFACES
+from shared.compat.mount import SURFACES
 
 pytestmark = pytest.mark.usefixtures("translate_pairs_registered")
 

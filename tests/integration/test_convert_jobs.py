@@ -13,8 +13,8 @@ from services.api.kinds import base
 from services.api.kinds.convert import ConvertParamsSchema
 from services.convert_worker.__main__ import capabilities
 from services.convert_worker.convert import process
-from services.convert_worker.targets import catalog
 from shared.db import db as handle
+from shared.kinds.convert.targets import catalog
 from shared.media_probe import probe
 from shared.models import WorkerRecord
 from tests.conftest import wait_for

@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 from skimage import data as skimage_data
 
-from services.vision_worker import catalog
 from services.vision_worker.__main__ import warm_capabilities
 from services.vision_worker.analyze import process
+from shared.kinds.vision import catalog
 from tests.integration.test_pipeline import wait_status
 
 BOMB_SIDE = 40_000

@@ -20,7 +20,7 @@ from services.translate_worker.apertium import (
     pipeline_commands,
     reformat,
 )
-from services.translate_worker.languages import language_name, normalize
+from shared.kinds.translate.languages import language_name, normalize
 
 needs_apertium = pytest.mark.skipif(
     shutil.which("apertium-wblank-mode") is None or not discover_modes().get(("en", "es")),

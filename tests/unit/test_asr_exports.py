@@ -10,14 +10,14 @@ import pytest
 import srt
 import webvtt
 
-from services.asr_worker.exports import export
-from services.asr_worker.subtitles import (
+from services.asr_worker.transcribe import process
+from shared.kinds.asr.exports import export
+from shared.kinds.asr.subtitles import (
     MAX_CUE_SECONDS,
     MAX_LINE_CHARS,
     MIN_CUE_SECONDS,
     build_cues,
 )
-from services.asr_worker.transcribe import process
 from tests.fakes import FakeJobIO
 from tests.media import ENGLISH_SENTENCES, speak
 

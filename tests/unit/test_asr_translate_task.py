@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.asr_worker.params import can_translate, validate_params
 from services.asr_worker.transcribe import process
+from shared.kinds.asr.params import can_translate, validate_params
 from tests.fakes import FakeJobIO
 from tests.media import have_espeak, speak
 from tests.whisper_base import MODEL_ID, SKIP_REASON, whisper_base_models_dir

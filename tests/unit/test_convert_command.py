@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from services.convert_worker.command import build_plan
-from services.convert_worker.limits import ConvertLimits
-from services.convert_worker.targets import validate_params
+from shared.kinds.convert.limits import ConvertLimits
+from shared.kinds.convert.targets import validate_params
 from shared.media_probe import MediaInfo, StreamInfo
 
 LIMITS = ConvertLimits()

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.convert_worker.limits import ConvertLimits
-from services.convert_worker.targets import TARGETS, catalog, validate_params
+from shared.kinds.convert.limits import ConvertLimits
+from shared.kinds.convert.targets import TARGETS, catalog, validate_params
 from shared.media_probe import MediaInfo, StreamInfo, probe
 from tests.unit.test_media_probe import TESTSRC, make_media
 

@@ -28,8 +28,8 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 
 from shared.config import REPO_ROOT, Config, InsecureConfigError
+from shared.kinds import KINDS
 from shared.messaging import declare_topology
-from shared.models import KINDS
 
 DEPLOY = REPO_ROOT / "deploy"
 COMPOSE_FILE = DEPLOY / "docker-compose.yml"

@@ -7,8 +7,9 @@ import shutil
 import pytest
 
 from services.translate_worker.apertium import ApertiumTranslator, discover_modes
-from services.translate_worker.translate import PIECE_LIMIT, process, split_text, validate_pair
+from services.translate_worker.translate import PIECE_LIMIT, process, split_text
 from shared.handler import JobCancelled, PermanentError, TransientError
+from shared.kinds.translate.pairs import validate_pair
 from tests.fakes import FakeJobIO
 
 needs_apertium = pytest.mark.skipif(

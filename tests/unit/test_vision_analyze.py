@@ -11,9 +11,10 @@ pytest.importorskip("cv2")
 Image = pytest.importorskip("PIL.Image")
 skimage_data = pytest.importorskip("skimage.data")
 
-from services.vision_worker import catalog  # noqa: E402
-from services.vision_worker.analyze import process, read_params  # noqa: E402
+from services.vision_worker.analyze import process  # noqa: E402
 from shared.handler import JobCancelled, PermanentError  # noqa: E402
+from shared.kinds.vision import catalog  # noqa: E402
+from shared.kinds.vision.params import read_params  # noqa: E402
 from tests.fakes import FakeJobIO  # noqa: E402
 from tests.unit import vision_drawing as draw  # noqa: E402
 

@@ -6,14 +6,16 @@ import pytest
 pytest.importorskip("cv2")
 skimage_data = pytest.importorskip("skimage.data")
 
-from services.vision_worker import catalog, engines  # noqa: E402
+from services.vision_worker import engines  # noqa: E402
+from services.vision_worker.catalog import get_model  # noqa: E402
+from shared.kinds.vision import catalog  # noqa: E402
 from tests.unit import vision_drawing as draw  # noqa: E402
 
 CAT_BREEDS = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat", "lynx"}
 
 
 def _engine(model_id, kind=catalog.DETECTION):
-    return engines.engine_for(catalog.get_model(model_id, kind))
+    return engines.engine_for(get_model(model_id, kind))
 
 
 def _classifier():

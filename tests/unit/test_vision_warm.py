@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from services.vision_worker import catalog, engines, faces
+from services.vision_worker import engines, faces
+from services.vision_worker.catalog import list_models
 from services.vision_worker.model_files import ModelNotInstalled
+from shared.kinds.vision import catalog
 
 
 @pytest.fixture
@@ -19,7 +21,7 @@ def builtin(model_id: int) -> catalog.ModelInfo:
 
 def test_a_corrupt_yolo_file_is_listed_but_not_offered(tmp_path, fresh_engines):
     (tmp_path / "broken.onnx").write_bytes(b"not a protobuf at all")
-    listed = catalog.list_models(tmp_path)
+    listed = list_models(tmp_path)
     yolo = next(m for m in listed if m.id == catalog.YOLO_ID)
     assert yolo.labels_count is None
     ready = engines.warm([yolo, builtin(catalog.PRIMITIVES_ID)])

@@ -14,8 +14,10 @@ pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from services.vision_worker import catalog, yolo  # noqa: E402
+from services.vision_worker import yolo  # noqa: E402
 from services.vision_worker.analyze import process  # noqa: E402
+from services.vision_worker.catalog import MODELS_DIR_ENV, get_model  # noqa: E402
+from shared.kinds.vision import catalog  # noqa: E402
 from tests.fakes import FakeJobIO  # noqa: E402
 
 INPUT = 64
@@ -116,8 +118,8 @@ def test_yolo_from_models_directory_runs_through_process(tmp_path, monkeypatch):
     models = tmp_path / "models"
     models.mkdir()
     _yolo_onnx(models / "tiny.onnx", _v8_table(), names="{0: 'widget', 1: 'gadget'}")
-    monkeypatch.setenv(catalog.MODELS_DIR_ENV, str(models))
-    assert catalog.get_model(catalog.YOLO_ID, catalog.DETECTION).labels_count == 2
+    monkeypatch.setenv(MODELS_DIR_ENV, str(models))
+    assert get_model(catalog.YOLO_ID, catalog.DETECTION).labels_count == 2
     image = tmp_path / "input.png"
     PIL = pytest.importorskip("PIL.Image")
     PIL.new("RGB", (IMAGE_SIZE[1], IMAGE_SIZE[0]), (0, 0, 0)).save(image)

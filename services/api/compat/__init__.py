@@ -2,7 +2,7 @@
 from flask import Flask
 
 from services.api.compat import converter, lecture, libretranslate, nevisa, openai_audio, primitives, translate
-from shared.compat_mount import register_surface_blueprints
+from shared.compat.mount import register_surface_blueprints
 
 
 def register_surfaces(app: Flask) -> None:

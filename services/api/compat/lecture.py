@@ -36,10 +36,10 @@ from services.api import jobs
 from services.api.compat import lecture_transcriptions as transcriptions
 from services.api.compat.lecture_worker import ChunkOutOfRange, apply_report
 from services.api.kinds import SubmitRefused
-from services.asr_worker.exports import export as render_export
-from services.auth.compat.lecture_shapes import Invalid, Refused, caller, install_error_handlers, problem
 from shared import jobflow
+from shared.compat.lecture import Invalid, Refused, caller, install_error_handlers, problem
 from shared.db import db
+from shared.kinds.asr.exports import export as render_export
 from shared.media_probe import ProbeError, probe
 from shared.models import Job, User
 from shared.states import is_terminal

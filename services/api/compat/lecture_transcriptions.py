@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from sqlalchemy import func, select
 
-from services.auth.compat.lecture_shapes import lecture_time
+from shared.compat.lecture import lecture_time
 from shared.db import db
 from shared.models import Job, JobChunk, User
 from shared.states import ACTIVE, JobStatus

@@ -25,9 +25,9 @@ import math
 from typing import Any, Mapping, Optional
 
 from services.api.compat.lecture_transcriptions import audio_seconds, chunk_data, chunk_seconds
-from services.asr_worker.exports import transcript_of
 from shared import jobflow
 from shared.db import unit_of_work
+from shared.kinds.asr.exports import transcript_of
 from shared.models import Job
 from shared.states import JobStatus, is_terminal
 

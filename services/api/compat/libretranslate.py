@@ -31,8 +31,8 @@ from services.api.compat.common import (
     CompatError, JobVanished, WaitTimedOut, cancel_jobs, compat_user, error_handler, wait_for_jobs)
 from services.api.kinds import SubmitRefused
 from services.api.kinds.translate import TranslateParamsSchema, translation_pairs
-from services.translate_worker.languages import language_name
-from services.translate_worker.translate import AUTO_DETECT
+from shared.kinds.translate.languages import language_name
+from shared.kinds.translate.pairs import AUTO_DETECT
 from shared.language_detect import detect
 from shared.models import Job, User
 from shared.principal import user_for_api_key

@@ -43,9 +43,9 @@ from services.api.compat.common import (
     CompatError, JobVanished, WaitTimedOut, compat_user, error_handler, wait_for_jobs)
 from services.api.kinds import SubmitRefused
 from services.api.kinds.base import live_models
-from services.asr_worker.exports import export
-from services.asr_worker.params import TRANSCRIBE, TRANSLATE, can_translate, validate_params
-from services.translate_worker.languages import language_name
+from shared.kinds.asr.exports import export
+from shared.kinds.asr.params import TRANSCRIBE, TRANSLATE, can_translate, validate_params
+from shared.kinds.translate.languages import language_name
 from shared.models import User
 from shared.states import JobStatus
 

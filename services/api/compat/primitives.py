@@ -34,9 +34,9 @@ from services.api import jobs
 from services.api.compat.common import CompatError, compat_user, error_handler
 from services.api.kinds import SubmitRefused
 from services.api.kinds.vision import offered_models
-from services.vision_worker import catalog
 from shared.db import db
 from shared.image_check import CONTENT_TYPES, sniff_format
+from shared.kinds.vision import catalog
 from shared.models import Job, User
 
 bp = Blueprint("compat_primitives", __name__, url_prefix="/compat/primitives")

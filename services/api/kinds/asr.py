@@ -10,8 +10,8 @@ from marshmallow import fields
 
 from services.api.kinds.base import (
     KindSpec, SubmitCommonSchema, SubmitRefused, live_models, require_workers)
-from services.asr_worker.exports import FORMATS, export, transcript_of
-from services.asr_worker.params import DEFAULT_CHUNK_SECONDS, validate_params
+from shared.kinds.asr.exports import FORMATS, export, transcript_of
+from shared.kinds.asr.params import DEFAULT_CHUNK_SECONDS, validate_params
 from shared.media_probe import MediaInfo, ProbeError, probe
 
 RESULT_DOC = (

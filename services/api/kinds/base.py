@@ -16,8 +16,8 @@ from flask import current_app
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
+from shared.clock import utcnow
 from shared.db import db
-from shared.jobflow import utcnow
 from shared.models import PRIORITIES, WorkerRecord
 from shared.worker import REGISTRY_EVERY_SECONDS
 

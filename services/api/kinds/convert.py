@@ -7,7 +7,8 @@ from typing import Any, Optional
 from marshmallow import INCLUDE, fields
 
 from services.api.kinds.base import KindSpec, SubmitCommonSchema, SubmitRefused, require_workers
-from services.convert_worker.convert import validate_upload
+from shared.kinds.convert.targets import validate_params
+from shared.media_probe import probe
 
 
 def _option(description: str) -> fields.Raw:
@@ -50,7 +51,7 @@ def check(params: dict[str, Any], upload: Optional[Path]) -> dict[str, Any]:
     if upload is None:
         raise SubmitRefused("A conversion needs a file (multipart/form-data, a 'file' part).")
     try:
-        normalized = validate_upload(upload, params)
+        normalized = validate_params(params, probe(upload))
     except ValueError as exc:  # ProbeError included: undecodable, playlist, no usable stream
         raise SubmitRefused(str(exc)) from exc
     if normalized["target"] not in offered:

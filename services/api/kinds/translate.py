@@ -9,7 +9,7 @@ from flask import current_app
 from marshmallow import fields, validate
 
 from services.api.kinds.base import KindSpec, SubmitCommonSchema, SubmitRefused, live_capabilities, require_workers
-from services.translate_worker.translate import AUTO_DETECT, validate_pair
+from shared.kinds.translate.pairs import AUTO_DETECT, validate_pair
 from shared.language_detect import detect
 
 # Below this share of the detector's belief the best guess is as likely wrong as right: the

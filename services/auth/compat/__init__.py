@@ -1,7 +1,7 @@
 """The login routes of the compat surfaces: they issue native tokens in each seed's shape."""
 from flask import Flask
 
-from shared.compat_mount import register_surface_blueprints
+from shared.compat.mount import register_surface_blueprints
 
 
 def register_surfaces(app: Flask) -> None:

@@ -28,10 +28,10 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import PyJWTError
 
 from services.auth import services
-from services.auth.compat.lecture_shapes import (Invalid, Refused, caller, detail, install_error_handlers,
-                                                 problem, user_view)
-from services.auth.passwords import hash_password, password_problems
+from shared.passwords import hash_password, password_problems
 from services.auth.views import login_limits
+from shared.compat.lecture import (Invalid, Refused, caller, detail, install_error_handlers, problem,
+                                   user_view)
 from shared.db import db, unit_of_work
 from shared.models import User
 from shared.principal import verify_refresh_token

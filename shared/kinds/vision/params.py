@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.vision_worker import catalog
 from shared.handler import PermanentError
+from shared.kinds.vision import catalog
 
 DEFAULT_SCORE_THRESHOLD = 0.3
 DEFAULT_MAX_DETECTIONS = 100

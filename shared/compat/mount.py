@@ -1,4 +1,4 @@
-"""Mounting the seed surfaces: each under its /compat/<name> prefix, one of them also at the root.
+"""Mounting the compat surfaces: each under its /compat/<name> prefix, one of them also at the root.
 
 Clients with hard-coded paths (``/api/tasks`` rather than ``/compat/primitives/api/tasks``) work when
 CONVEYOR_COMPAT_AT_ROOT names their surface. The auth and API services mount the same way.

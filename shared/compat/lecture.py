@@ -1,4 +1,4 @@
-"""What both halves of seed 003's surface share: its error bodies, its caller check, its user object.
+"""What both halves of the lecture surface share: its error bodies, its caller check, its user object.
 
 The surface is split between the auth service (``/compat/lecture/auth/...``, which issues tokens)
 and the API service (the transcriptions); both speak FastAPI's shapes: ``{"detail": "..."}``, and

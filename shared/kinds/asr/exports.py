@@ -6,7 +6,7 @@ import io
 import json
 from typing import Any
 
-from services.asr_worker.subtitles import Cue, build_cues, words_from_segments
+from shared.kinds.asr.subtitles import Cue, build_cues, words_from_segments
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 FORMATS = {
@@ -16,7 +16,7 @@ FORMATS = {
     "vtt": ("text/vtt; charset=utf-8", "vtt"),
     "json": ("application/json", "json"),
 }
-# Seed 003 asks for "doc"; it gets a Word document all the same.
+# The lecture surface asks for "doc"; it gets a Word document all the same.
 ALIASES = {"doc": "docx"}
 
 

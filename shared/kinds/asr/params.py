@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 
-from services.asr_worker.catalog import ENGINE_NAMES, catalog
-
+# The engines of services.asr_worker.engines, named here so that the API, which checks options
+# against them, imports no engine library.
+ENGINE_NAMES = ("whisper", "vosk")
 DEFAULT_ENGINE = "whisper"
 DEFAULT_CHUNK_SECONDS = 30.0
 MIN_CHUNK_SECONDS = 5.0
@@ -91,11 +92,11 @@ def _chunk_seconds(value: object) -> float:
     return seconds
 
 
-def validate_params(params: dict | None, models: list[dict] | None = None) -> dict:
+def validate_params(params: dict | None, models: list[dict]) -> dict:
     """Normalise {engine, model, language, chunk_seconds, task}; a clear ValueError if invalid.
 
-    ``models`` is a model catalog (``catalog()`` entries, e.g. what the workers reported); by default
-    the models installed here. Other keys in ``params`` are not this kind's business and are left
+    ``models`` is a model catalog in its public form: what the workers reported to the API, or a
+    worker's own installed models. Other keys in ``params`` are not this kind's business and are left
     out. The answer names engine and model; ``language`` is None when the model detects it (with
     ``task`` "translate", the language spoken, not English). ``task`` is named only when it is
     "translate": a transcription's options read as they did before the option existed.
@@ -104,9 +105,7 @@ def validate_params(params: dict | None, models: list[dict] | None = None) -> di
     engine = params.get("engine") or None
     if engine is not None and engine not in ENGINE_NAMES:
         raise ValueError(f"unknown engine {engine!r} (engines: {', '.join(ENGINE_NAMES)})")
-    model = _choose_model(
-        engine, params.get("model") or None, catalog() if models is None else models
-    )
+    model = _choose_model(engine, params.get("model") or None, models)
     checked = {
         "engine": model["engine"],
         "model": model["id"],

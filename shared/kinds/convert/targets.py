@@ -7,13 +7,16 @@ stored params. It returns the normalized params, and is idempotent on its own ou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from services.convert_worker.limits import ConvertLimits
-from services.convert_worker.option_values import (
+from shared.kinds.convert.limits import ConvertLimits
+from shared.kinds.convert.option_values import (
     parse_bitrate, parse_bool, parse_float, parse_int, parse_seconds,
 )
-from shared.media_probe import MediaInfo
+
+if TYPE_CHECKING:
+    # Only the probe's result type: importing the prober would bring ffprobe's subprocess along.
+    from shared.media_probe import MediaInfo
 
 TRIM = ("start", "end")
 RESIZE = ("width", "height")
