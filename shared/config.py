@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Mapping
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +35,11 @@ def _env_int(name: str, default: int) -> int:
 
 def _env_float(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
+
+
+def settings_of(config: "Config | Mapping[str, Any]") -> Mapping[str, Any]:
+    """The settings of a Config, or of a Flask app's ``config`` (which was loaded from one), by name."""
+    return config if isinstance(config, Mapping) else vars(config)
 
 
 class InsecureConfigError(RuntimeError):

@@ -13,7 +13,9 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Mapping, Union
+from typing import Any, BinaryIO, Mapping, Union
+
+from shared.config import Config, settings_of
 
 # Defaults for direct calls; the configured limits are Config.MAX_IMAGE_PIXELS / MAX_IMAGE_BYTES
 # (CONVEYOR_MAX_IMAGE_*), which the API at submit and the vision worker before decoding both pass.
@@ -65,19 +67,10 @@ class ImageInfo:
         return CONTENT_TYPES[self.format]
 
 
-def limits_from_config(config) -> tuple[int, int]:
-    """(max pixels, max bytes) for input images from a Config instance or a Flask app.config."""
-    if isinstance(config, Mapping):
-        return int(config["MAX_IMAGE_PIXELS"]), int(config["MAX_IMAGE_BYTES"])
-    return int(config.MAX_IMAGE_PIXELS), int(config.MAX_IMAGE_BYTES)
-
-
-def limits_from_env() -> tuple[int, int]:
-    """(max pixels, max bytes) from a fresh Config; kept for callers not yet given a config."""
-    # Imported here so the checks above stay usable without the settings module.
-    from shared.config import Config
-
-    return limits_from_config(Config())
+def limits_from_config(config: Config | Mapping[str, Any]) -> tuple[int, int]:
+    """(max pixels, max bytes) for input images from a Config or a Flask app.config."""
+    settings = settings_of(config)
+    return int(settings["MAX_IMAGE_PIXELS"]), int(settings["MAX_IMAGE_BYTES"])
 
 
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview]

@@ -10,6 +10,7 @@ from typing import Any
 
 from services.convert_worker.command import build_plan
 from services.convert_worker.runner import run_ffmpeg
+from shared.config import Config
 from shared.handler import JobIO, PermanentError
 from shared.kinds.convert.limits import ConvertLimits
 from shared.kinds.convert.targets import TARGETS, validate_params
@@ -23,8 +24,9 @@ MAX_STEM_CHARS = 80
 
 def process(job: dict[str, Any], io: JobIO) -> dict[str, Any]:
     """Convert the job's input file to the requested target and upload it as one artifact."""
-    limits = ConvertLimits.from_env()
-    ffmpeg = ffmpeg_exe()
+    config = Config()
+    limits = ConvertLimits.from_config(config)
+    ffmpeg = ffmpeg_exe(config.FFMPEG)
     source = io.input_path()
     try:
         info = probe(source, ffmpeg)

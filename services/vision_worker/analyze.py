@@ -21,8 +21,9 @@ from services.vision_worker import annotate, engines
 from services.vision_worker.catalog import get_model
 from services.vision_worker.model_files import ModelNotInstalled
 from services.vision_worker.yolo import YoloLayoutError
+from shared.config import Config
 from shared.handler import JobIO, PermanentError
-from shared.image_check import ImageRejected, check_image, limits_from_env
+from shared.image_check import ImageRejected, check_image, limits_from_config
 from shared.kinds.vision import catalog
 from shared.kinds.vision.params import read_params
 
@@ -71,7 +72,7 @@ def process(job: dict[str, Any], io: JobIO) -> dict[str, Any]:
     params = read_params(job.get("params"))
     detector_info = _model(params["detection_model_id"], catalog.DETECTION)
     classifier_info = _model(params["classification_model_id"], catalog.CLASSIFICATION)
-    max_pixels, max_bytes = limits_from_env()
+    max_pixels, max_bytes = limits_from_config(Config())
 
     path = io.input_path()
     try:

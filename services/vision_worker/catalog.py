@@ -11,22 +11,21 @@ from __future__ import annotations
 
 import ast
 import logging
-import os
 from functools import lru_cache
 from pathlib import Path
 
+from shared.config import Config
 from shared.kinds.vision.catalog import (BUILTIN_MODELS, DETECTION, EXTRA_YOLO_FIRST_ID, YOLO_ID,
                                          ModelInfo, find_model)
 
 LOGGER = logging.getLogger(__name__)
 
-MODELS_DIR_ENV = "CONVEYOR_VISION_MODELS_DIR"
+MODELS_DIR_SETTING = "CONVEYOR_VISION_MODELS_DIR"
 
 
 def models_dir() -> Path | None:
-    """The directory of user-supplied ONNX models, from the environment, if set."""
-    value = os.environ.get(MODELS_DIR_ENV, "").strip()
-    return Path(value) if value else None
+    """The directory of user-supplied ONNX models (Config.VISION_MODELS_DIR), if set."""
+    return Config().VISION_MODELS_DIR
 
 
 def list_models(directory: Path | None = None) -> list[ModelInfo]:
@@ -43,7 +42,7 @@ def get_model(model_id: int, kind: str, directory: Path | None = None) -> ModelI
 
 def _yolo_models(directory: Path) -> list[ModelInfo]:
     if not directory.is_dir():
-        LOGGER.warning("%s=%s is not a directory; no YOLO models listed", MODELS_DIR_ENV, directory)
+        LOGGER.warning("%s=%s is not a directory; no YOLO models listed", MODELS_DIR_SETTING, directory)
         return []
     files = sorted(p for p in directory.iterdir() if p.suffix.lower() == ".onnx" and p.is_file())
     models = []

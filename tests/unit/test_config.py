@@ -91,15 +91,14 @@ def test_image_and_conversion_limit_defaults_match_the_pure_modules(monkeypatch)
 
 def test_limits_come_from_config_or_app_config(monkeypatch):
     from shared.kinds.convert.limits import ConvertLimits
-    from shared.image_check import limits_from_config, limits_from_env
+    from shared.image_check import limits_from_config
     monkeypatch.setenv("CONVEYOR_MAX_IMAGE_PIXELS", "1000")
     monkeypatch.setenv("CONVEYOR_MAX_IMAGE_BYTES", "2000")
     monkeypatch.setenv("CONVEYOR_CONVERT_TIMEOUT_BASE", "7")
     config = Config()
     assert limits_from_config(config) == limits_from_config(vars(config)) == (1000, 2000)
-    assert limits_from_env() == (1000, 2000)  # the shim kept for call sites not yet given a config
     assert ConvertLimits.from_config(config).timeout_base_seconds == 7.0
-    assert ConvertLimits.from_env().timeout_base_seconds == 7.0
+    assert ConvertLimits.from_config(vars(config)).timeout_base_seconds == 7.0
 
 
 def test_optional_paths_and_logging_settings(monkeypatch, tmp_path):

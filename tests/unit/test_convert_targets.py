@@ -111,11 +111,13 @@ def test_thumbnail_time_must_fall_inside_the_input():
         validate_params({"target": "png", "at": 30}, CLIP, LIMITS)
 
 
-def test_limits_come_from_the_environment(monkeypatch):
+def test_limits_come_from_the_settings(monkeypatch):
+    from shared.config import Config
+    from shared.kinds.convert.limits import ConvertLimits
     monkeypatch.setenv("CONVEYOR_MAX_MEDIA_SECONDS", "5")
 
     with pytest.raises(ValueError, match="the limit is 5 s"):
-        validate_params({"target": "mp4"}, CLIP)
+        validate_params({"target": "mp4"}, CLIP, ConvertLimits.from_config(Config()))
 
 
 def test_catalog_names_content_types_and_options():

@@ -41,9 +41,6 @@ NOT_SETTINGS = {
 ENV_READERS_ALLOWED = {
     "shared/config.py": None,  # any name: this is the one home of settings
     "services/asr_worker/engines.py": {"HF_HUB_OFFLINE"},  # sets a library switch, reads nothing
-    # Pending: owned by the vision restructuring; models_dir() should return
-    # Config().VISION_MODELS_DIR. Remove this entry once it does.
-    "services/vision_worker/catalog.py": {"CONVEYOR_VISION_MODELS_DIR"},
 }
 
 _SHELL_VAR = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)")

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from services.vision_worker.catalog import MODELS_DIR_ENV, get_model, list_models
+from services.vision_worker.catalog import MODELS_DIR_SETTING, get_model, list_models
 from shared.kinds.vision import catalog
 
 
 def test_builtins_have_unique_ids_and_the_documented_defaults(monkeypatch):
-    monkeypatch.delenv(MODELS_DIR_ENV, raising=False)
+    monkeypatch.delenv(MODELS_DIR_SETTING, raising=False)
     models = list_models()
     ids = [m.id for m in models]
     assert len(ids) == len(set(ids))
@@ -20,7 +20,7 @@ def test_builtins_have_unique_ids_and_the_documented_defaults(monkeypatch):
 
 
 def test_wrong_id_or_wrong_kind_gives_seed_001_message(monkeypatch):
-    monkeypatch.delenv(MODELS_DIR_ENV, raising=False)
+    monkeypatch.delenv(MODELS_DIR_SETTING, raising=False)
     with pytest.raises(catalog.UnknownModel) as caught:
         get_model(999, catalog.DETECTION)
     message = str(caught.value)
@@ -37,7 +37,7 @@ def test_yolo_files_in_the_models_directory_get_ids_1_then_100(tmp_path, monkeyp
     (tmp_path / "a_first.onnx").write_bytes(b"x")
     (tmp_path / "a_first.names").write_text("one\ntwo\nthree\n")
     (tmp_path / "readme.txt").write_text("ignored")
-    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(MODELS_DIR_SETTING, str(tmp_path))
     yolos = {m.id: m for m in list_models() if m.engine == "onnxruntime" and m.path}
     assert sorted(yolos) == [catalog.YOLO_ID, catalog.EXTRA_YOLO_FIRST_ID]
     assert yolos[1].name == "YOLO" and yolos[1].path.endswith("a_first.onnx")
@@ -47,7 +47,7 @@ def test_yolo_files_in_the_models_directory_get_ids_1_then_100(tmp_path, monkeyp
 
 
 def test_without_yolo_files_id_1_is_not_offered(tmp_path, monkeypatch):
-    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(MODELS_DIR_SETTING, str(tmp_path))
     with pytest.raises(catalog.UnknownModel):
         get_model(catalog.YOLO_ID, catalog.DETECTION)
 

@@ -16,7 +16,7 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from services.vision_worker import yolo  # noqa: E402
 from services.vision_worker.analyze import process  # noqa: E402
-from services.vision_worker.catalog import MODELS_DIR_ENV, get_model  # noqa: E402
+from services.vision_worker.catalog import MODELS_DIR_SETTING, get_model  # noqa: E402
 from shared.kinds.vision import catalog  # noqa: E402
 from tests.fakes import FakeJobIO  # noqa: E402
 
@@ -118,7 +118,7 @@ def test_yolo_from_models_directory_runs_through_process(tmp_path, monkeypatch):
     models = tmp_path / "models"
     models.mkdir()
     _yolo_onnx(models / "tiny.onnx", _v8_table(), names="{0: 'widget', 1: 'gadget'}")
-    monkeypatch.setenv(MODELS_DIR_ENV, str(models))
+    monkeypatch.setenv(MODELS_DIR_SETTING, str(models))
     assert get_model(catalog.YOLO_ID, catalog.DETECTION).labels_count == 2
     image = tmp_path / "input.png"
     PIL = pytest.importorskip("PIL.Image")

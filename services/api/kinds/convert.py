@@ -4,9 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
+from flask import current_app
 from marshmallow import INCLUDE, fields
 
 from services.api.kinds.base import KindSpec, SubmitCommonSchema, SubmitRefused, require_workers
+from shared.kinds.convert.limits import ConvertLimits
 from shared.kinds.convert.targets import validate_params
 from shared.media_probe import probe
 
@@ -51,7 +53,7 @@ def check(params: dict[str, Any], upload: Optional[Path]) -> dict[str, Any]:
     if upload is None:
         raise SubmitRefused("A conversion needs a file (multipart/form-data, a 'file' part).")
     try:
-        normalized = validate_params(params, probe(upload))
+        normalized = validate_params(params, probe(upload), ConvertLimits.from_config(current_app.config))
     except ValueError as exc:  # ProbeError included: undecodable, playlist, no usable stream
         raise SubmitRefused(str(exc)) from exc
     if normalized["target"] not in offered:

@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
+from flask import current_app
 from marshmallow import fields, validate
 
 from services.api.kinds.base import (
     KindSpec, SubmitCommonSchema, SubmitRefused, live_models, require_workers)
-from shared.image_check import ImageRejected, check_image, limits_from_env
+from shared.image_check import ImageRejected, check_image, limits_from_config
 from shared.kinds.vision import catalog
 from shared.kinds.vision.params import (
     DEFAULT_MAX_DETECTIONS, DEFAULT_SCORE_THRESHOLD, MAX_DETECTIONS_LIMIT)
@@ -59,7 +60,7 @@ def check(params: dict[str, Any], upload: Optional[Path]) -> dict[str, Any]:
     models = offered_models()
     if upload is None:
         raise SubmitRefused("A vision job needs an image: send it as the 'file' part.")
-    max_pixels, max_bytes = limits_from_env()
+    max_pixels, max_bytes = limits_from_config(current_app.config)
     try:
         check_image(upload, max_pixels=max_pixels, max_bytes=max_bytes)
     except ImageRejected as exc:

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
-from shared.config import Config
+from shared.config import Config, settings_of
 
 
 @dataclass(frozen=True)
@@ -17,17 +18,13 @@ class ConvertLimits:
     timeout_factor: float = 10.0
 
     @classmethod
-    def from_config(cls, config: Config) -> "ConvertLimits":
-        """Limits from a Config (CONVEYOR_MAX_MEDIA_SECONDS, CONVEYOR_MAX_MEDIA_PIXELS, CONVEYOR_CONVERT_*)."""
-        return cls(max_seconds=config.MAX_MEDIA_SECONDS, max_pixels=config.MAX_MEDIA_PIXELS,
-                   max_output_bytes=config.CONVERT_MAX_OUTPUT_BYTES,
-                   timeout_base_seconds=config.CONVERT_TIMEOUT_BASE_SECONDS,
-                   timeout_factor=config.CONVERT_TIMEOUT_FACTOR)
-
-    @classmethod
-    def from_env(cls) -> "ConvertLimits":
-        """Limits from a fresh Config; kept for callers not yet given a config."""
-        return cls.from_config(Config())
+    def from_config(cls, config: Config | Mapping[str, Any]) -> "ConvertLimits":
+        """Limits from a Config or a Flask app.config (CONVEYOR_MAX_MEDIA_*, CONVEYOR_CONVERT_*)."""
+        settings = settings_of(config)
+        return cls(max_seconds=settings["MAX_MEDIA_SECONDS"], max_pixels=settings["MAX_MEDIA_PIXELS"],
+                   max_output_bytes=settings["CONVERT_MAX_OUTPUT_BYTES"],
+                   timeout_base_seconds=settings["CONVERT_TIMEOUT_BASE_SECONDS"],
+                   timeout_factor=settings["CONVERT_TIMEOUT_FACTOR"])
 
     def timeout_for(self, media_seconds: float) -> float:
         """Wall-clock budget for producing this many seconds of output."""

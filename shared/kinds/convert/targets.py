@@ -1,6 +1,6 @@
 """What a conversion can produce, and the check of a request against it and the probed input.
 
-``validate_params(params, media_info)`` is called twice: by the API at submit time (a ValueError
+``validate_params(params, media_info, limits)`` is called twice: by the API at submit time (a ValueError
 becomes a 400 with its message, and nothing is queued) and again by the worker, which trusts no
 stored params. It returns the normalized params, and is idempotent on its own output.
 """
@@ -105,10 +105,8 @@ def catalog() -> dict[str, dict[str, Any]]:
                      "options": list(t.options)} for t in TARGETS.values()}
 
 
-def validate_params(params: dict[str, Any], media_info: MediaInfo,
-                    limits: ConvertLimits | None = None) -> dict[str, Any]:
+def validate_params(params: dict[str, Any], media_info: MediaInfo, limits: ConvertLimits) -> dict[str, Any]:
     """Check a request against the catalog, the input and the limits; return it normalized."""
-    limits = limits or ConvertLimits.from_env()
     if not isinstance(params, dict):
         raise ValueError("params must be an object with a 'target' and its options")
     target = _target(params.get("target"))
