@@ -38,8 +38,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench.bench_platform import (
-    api_under_gunicorn, follow_to_end, wait_http)
+from bench.bench_platform import api_under_gunicorn, follow_to_end, wait_http
 from bench.bench_platform import process as running
 from services.asr_worker.audio import iter_chunks
 from services.asr_worker.catalog import find_model, installed_models

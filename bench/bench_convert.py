@@ -99,14 +99,14 @@ def main() -> None:
             params = {"target": target}
             domain, bare = [], []
             for _ in range(args.repeats):  # interleaved, so drifting machine load hits both
-                bare.append(timed(lambda: bare_run(source, folder, params)))
-                domain.append(timed(lambda: domain_run(source, folder, params)))
+                bare.append(timed(lambda params=params: bare_run(source, folder, params)))
+                domain.append(timed(lambda params=params: domain_run(source, folder, params)))
             base = statistics.median(bare)
             report(f"{target}: bare ffmpeg", bare, base)
             report(f"{target}: process() end to end", domain, base)
             if not args.skip_moviepy:
                 report(f"{target}: moviepy write_videofile",
-                       [timed(lambda: moviepy_run(source, folder, target))], base)
+                       [timed(lambda target=target: moviepy_run(source, folder, target))], base)
         transcode = [timed(lambda: domain_run(h264, folder, {"target": "mp4", "crf": 23}))
                      for _ in range(args.repeats)]
         remux = [timed(lambda: domain_run(h264, folder, {"target": "mp4"}))

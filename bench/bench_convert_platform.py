@@ -24,8 +24,7 @@ import psycopg
 import requests
 
 from bench.bench_convert import bare_run, render, report, timed
-from bench.bench_platform import (
-    api_under_gunicorn, follow_to_end, process, wait_http)
+from bench.bench_platform import api_under_gunicorn, follow_to_end, process, wait_http
 from shared.config import DEV_AMQP_URL
 from tests.broker_tools import BrokerTools
 
@@ -85,12 +84,12 @@ def main() -> None:
             for target in args.targets:
                 bare, platform, download = [], [], []
                 for _ in range(args.repeats):  # interleaved, so drifting machine load hits both
-                    bare.append(timed(lambda: bare_run(source, workdir, {"target": target})))
+                    bare.append(timed(lambda target=target: bare_run(source, workdir, {"target": target})))
                     started = time.perf_counter()
                     job = platform_run(session, api, source, target)
                     platform.append(time.perf_counter() - started)
                     url = f"{api}{job['artifacts'][0]['url']}"
-                    download.append(timed(lambda: session.get(url).raise_for_status()))
+                    download.append(timed(lambda url=url: session.get(url).raise_for_status()))
                 base = statistics.median(bare)
                 report(f"{target}: bare ffmpeg", bare, base)
                 report(f"{target}: submit -> succeeded", platform, base)

@@ -100,7 +100,7 @@ def main() -> None:
             fake = FakeJobIO(input_file=path, workdir=Path(workdir))
             job = {"id": "bench", "params": {"detection_model_id": model_id}}
             bare_rate, bare_p50, bare_p95 = _summary(_timed(bare, args.iterations))
-            job_seconds = _timed(lambda: process(job, fake), args.iterations)
+            job_seconds = _timed(lambda job=job, fake=fake: process(job, fake), args.iterations)
             job_rate, job_p50, job_p95 = _summary(job_seconds)
             print(f"{info.name:<12} {image_name:<13} {bare_rate:>10.2f} {bare_p50:>8.1f} "
                   f"{bare_p95:>8.1f} {job_rate:>10.2f} {job_p50:>8.1f} {job_p95:>8.1f} "

@@ -2,8 +2,8 @@
 
 This is the one place that reads Conveyor's environment variables: modules take their values from a
 ``Config`` instance (or ``app.config``), and ``.env.example`` documents every name read here
-(tests/unit/test_settings_documented.py checks both). Every setting has a development default so ``make up`` works on a fresh
-machine; :meth:`Config.check_production` refuses those defaults when
+(tests/unit/test_settings_documented.py checks both). Every setting has a development default so
+``make up`` works on a fresh machine; :meth:`Config.check_production` refuses those defaults when
 ``CONVEYOR_ENV=production``.
 """
 from __future__ import annotations

@@ -4,8 +4,9 @@ A kind's worker is a pure function ``process(job, io) -> result`` that knows
 nothing of AMQP or HTTP. ``job`` is the claimed job as the internal API hands it
 over, described once by ``ClaimedJobSchema`` in ``services/api/schemas.py``
 (``id``, ``number``, ``kind``, ``params``, ``attempt``, ``lease_seconds`` and
-``input``: ``{"filename", "content_type", "size"}`` or ``None``); ``io`` is a :class:`JobIO`. The worker base provides a real ``JobIO``
-backed by the internal API; tests use ``tests.fakes.FakeJobIO``.
+``input``: ``{"filename", "content_type", "size"}`` or ``None``); ``io`` is a :class:`JobIO`.
+The worker base provides a real ``JobIO`` backed by the internal API; tests use
+``tests.fakes.FakeJobIO``.
 """
 from __future__ import annotations
 

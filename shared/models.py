@@ -5,8 +5,21 @@ import uuid
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import (BigInteger, Boolean, DateTime, Float, ForeignKey, Identity, Index, Integer,
-                        SmallInteger, String, Text, UniqueConstraint, func)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import JSONType, db

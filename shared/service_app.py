@@ -70,7 +70,7 @@ def health_blueprint(checks: dict[str, ReadinessCheck], prefix: str = "") -> Blu
             try:
                 check()
                 results[name] = "ok"
-            except Exception as exc:  # any failure of a dependency means "not ready"; the type says why
+            except Exception as exc:  # noqa: BLE001 - any failure of a dependency means "not ready"
                 LOGGER.warning("readiness check %s failed: %s", name, exc.__class__.__name__)
                 results[name] = "unavailable"
                 ready = False

@@ -19,8 +19,8 @@ import uuid
 from typing import Iterable
 from urllib.parse import urlsplit
 
-from shared.db import db
 from shared.clock import utcnow
+from shared.db import db
 from shared.jobflow import subscribe, subscribe_progress
 from shared.models import Job, User, WebhookDelivery
 from shared.states import JobStatus, is_terminal

@@ -6,8 +6,13 @@ import json
 import pika
 
 from shared.kinds import KINDS
-from shared.messaging import (dead_letter_exchange_name, dead_letter_queue_name, declare_topology,
-                              exchange_name, queue_name)
+from shared.messaging import (
+    dead_letter_exchange_name,
+    dead_letter_queue_name,
+    declare_topology,
+    exchange_name,
+    queue_name,
+)
 
 
 class BrokerTools:

@@ -65,7 +65,8 @@ class StateCollector:
                 channel = connection.channel()
                 prefix = self.config["AMQP_PREFIX"]
                 for kind in KINDS:
-                    for family, name in ((depth, queue_name(prefix, kind)), (dead, dead_letter_queue_name(prefix, kind))):
+                    queues = ((depth, queue_name(prefix, kind)), (dead, dead_letter_queue_name(prefix, kind)))
+                    for family, name in queues:
                         try:
                             family.add_metric([kind], channel.queue_declare(name, passive=True).method.message_count)
                         except pika.exceptions.ChannelClosedByBroker:

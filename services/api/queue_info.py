@@ -12,8 +12,8 @@ from typing import Any, Optional
 from sqlalchemy import func, or_, select
 
 from services.api.kinds.base import running_workers
-from shared.db import db
 from shared.clock import utcnow
+from shared.db import db
 from shared.models import PRIORITIES, Job
 from shared.states import WAITING, JobStatus, is_waiting, values
 

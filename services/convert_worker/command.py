@@ -6,7 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from shared.kinds.convert.targets import (
-    AUDIO_REENCODE_OPTIONS, TARGETS, VIDEO_REENCODE_OPTIONS, Target,
+    AUDIO_REENCODE_OPTIONS,
+    TARGETS,
+    VIDEO_REENCODE_OPTIONS,
+    Target,
 )
 from shared.media_probe import MediaInfo, StreamInfo, input_args
 

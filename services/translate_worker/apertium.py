@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Self
 
 from shared.kinds.translate.languages import normalize
-from shared.kinds.translate.pairs import (DEFAULT_MAX_HOPS, describe_pairs, reachable_pairs,
-                                         shortest_route)
+from shared.kinds.translate.pairs import DEFAULT_MAX_HOPS, describe_pairs, reachable_pairs, shortest_route
 
 LOGGER = logging.getLogger(__name__)
 

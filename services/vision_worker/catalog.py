@@ -15,8 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from shared.config import Config
-from shared.kinds.vision.catalog import (BUILTIN_MODELS, DETECTION, EXTRA_YOLO_FIRST_ID, YOLO_ID,
-                                         ModelInfo, find_model)
+from shared.kinds.vision.catalog import BUILTIN_MODELS, DETECTION, EXTRA_YOLO_FIRST_ID, YOLO_ID, ModelInfo, find_model
 
 LOGGER = logging.getLogger(__name__)
 

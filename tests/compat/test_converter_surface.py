@@ -291,7 +291,8 @@ def test_every_route_without_a_token_is_401(client, method, route, task_query):
     assert set(reply.json) == {"message"} and "Bearer" in reply.json["message"]
 
 
-ID_ROUTES = [(method, route, task_query) for method, route, task_query in ROUTES if "{id}" in (route + (task_query or ""))]
+ID_ROUTES = [(method, route, task_query) for method, route, task_query in ROUTES
+             if "{id}" in (route + (task_query or ""))]
 
 
 @pytest.mark.parametrize("method,route,task_query", ID_ROUTES)

@@ -111,7 +111,8 @@ def test_auto_refuses_a_text_whose_language_cannot_be_told(client, api_key, tran
     assert reply.status_code == 400 and "source_lang" in reply.json["error"]
 
 
-def test_no_answer_in_time_is_504_and_the_job_is_cancelled(client, app, api_key, translate_pairs_registered, monkeypatch):
+def test_no_answer_in_time_is_504_and_the_job_is_cancelled(client, app, api_key, translate_pairs_registered,
+                                                            monkeypatch):
     monkeypatch.setitem(app.config, "LIBRETRANSLATE_WAIT_SECONDS", 0.3)
     text = f"Nobody runs this job {uuid.uuid4().hex}."
     reply = client.post("/translate", json={"q": text, "source": "en", "target": "es", "api_key": api_key})

@@ -24,7 +24,8 @@ from shared.models import Job, WorkerRecord
 from shared.principal import user_for_api_key
 from tests.conftest import wait_for
 from tests.media import normalized_words, speak, word_error_rate
-from tests.whisper_base import MODEL_ID as WHISPER_BASE, whisper_base_models_dir
+from tests.whisper_base import MODEL_ID as WHISPER_BASE
+from tests.whisper_base import whisper_base_models_dir
 
 pytest_plugins = ("tests.compat.asr_support",)
 

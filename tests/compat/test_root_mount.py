@@ -29,7 +29,8 @@ def test_the_chosen_surface_answers_at_the_root_and_at_its_prefix(root_apps, mak
     assert at_root.status_code == 201
     status = api.test_client().get(f"/compat/translate/api/v1/translate/{at_root.json['id']}/status/", headers=headers)
     assert status.status_code == 200 and status.json["status"] == "pending"
-    assert api.test_client().get("/api/v1/translate/not-a-job/status/", headers=headers).json == {"detail": "Not found."}
+    missing = api.test_client().get("/api/v1/translate/not-a-job/status/", headers=headers)
+    assert missing.json == {"detail": "Not found."}
 
 
 def test_other_surfaces_stay_under_their_prefix(root_apps):

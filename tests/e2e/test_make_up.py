@@ -32,8 +32,10 @@ def test_the_readme_flow_through_the_gateway(stack):
 
 
 def test_the_admin_from_the_settings_can_log_in(stack):
-    reply = requests.post(f"{stack['base']}/auth/v1/login", json={"username": "boss", "password": "Stack-admin-pass-77"})
-    me = requests.get(f"{stack['base']}/auth/v1/me", headers={"Authorization": f"Bearer {reply.json()['access_token']}"})
+    reply = requests.post(f"{stack['base']}/auth/v1/login",
+                          json={"username": "boss", "password": "Stack-admin-pass-77"})
+    me = requests.get(f"{stack['base']}/auth/v1/me",
+                      headers={"Authorization": f"Bearer {reply.json()['access_token']}"})
     assert me.json()["role"] == "admin"
 
 

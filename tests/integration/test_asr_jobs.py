@@ -19,9 +19,7 @@ from services.asr_worker.catalog import DEFAULT_WHISPER_MODEL, installed_models
 from services.asr_worker.transcribe import process
 from tests.conftest import wait_for
 from tests.integration.test_pipeline import wait_status
-from tests.media import (
-    ENGLISH_SENTENCES, KOREAN_SENTENCES, encode, ffmpeg, speak, wav_seconds,
-    word_error_rate)
+from tests.media import ENGLISH_SENTENCES, KOREAN_SENTENCES, encode, ffmpeg, speak, wav_seconds, word_error_rate
 
 SPOKEN = " ".join(ENGLISH_SENTENCES[:8])  # about 20 s at espeak-ng's 160 words a minute
 LONG_SPOKEN = " ".join(ENGLISH_SENTENCES * 2)  # about 50 s: time enough to cancel mid-file

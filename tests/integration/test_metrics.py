@@ -14,7 +14,8 @@ pytestmark = pytest.mark.usefixtures("translate_pairs_registered")
 def sample(text: str, name: str, **labels) -> float:
     """The value of one sample in Prometheus text format (0 when absent)."""
     wanted = ",".join(f'{key}="{value}"' for key, value in labels.items())
-    pattern = rf"^{re.escape(name)}{{{re.escape(wanted)}}} ([0-9.e+-]+)$" if labels else rf"^{re.escape(name)} ([0-9.e+-]+)$"
+    series = rf"{re.escape(name)}{{{re.escape(wanted)}}}" if labels else re.escape(name)
+    pattern = rf"^{series} ([0-9.e+-]+)$"
     match = re.search(pattern, text, re.M)
     return float(match.group(1)) if match else 0.0
 

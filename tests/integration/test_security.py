@@ -128,7 +128,8 @@ def test_admin_routes_are_403_for_plain_users(client, auth_client, make_user, me
     """S12."""
     user = make_user()
     target = client if which == "api" else auth_client
-    reply = target.open(route, method=method, headers=user.headers, json={"role": "admin"} if method == "PATCH" else None)
+    reply = target.open(route, method=method, headers=user.headers,
+                        json={"role": "admin"} if method == "PATCH" else None)
     assert reply.status_code == 403
 
 

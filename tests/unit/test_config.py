@@ -78,8 +78,8 @@ def test_a_worker_needs_only_the_worker_secret_and_the_broker(monkeypatch):
 # --- settings that modules used to read from the environment themselves
 
 def test_image_and_conversion_limit_defaults_match_the_pure_modules(monkeypatch):
-    from shared.kinds.convert.limits import ConvertLimits
     from shared.image_check import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, limits_from_config
+    from shared.kinds.convert.limits import ConvertLimits
     for name in ("CONVEYOR_MAX_IMAGE_PIXELS", "CONVEYOR_MAX_IMAGE_BYTES", "CONVEYOR_MAX_MEDIA_SECONDS",
                  "CONVEYOR_MAX_MEDIA_PIXELS", "CONVEYOR_CONVERT_MAX_OUTPUT_BYTES",
                  "CONVEYOR_CONVERT_TIMEOUT_BASE", "CONVEYOR_CONVERT_TIMEOUT_FACTOR"):
@@ -90,8 +90,8 @@ def test_image_and_conversion_limit_defaults_match_the_pure_modules(monkeypatch)
 
 
 def test_limits_come_from_config_or_app_config(monkeypatch):
-    from shared.kinds.convert.limits import ConvertLimits
     from shared.image_check import limits_from_config
+    from shared.kinds.convert.limits import ConvertLimits
     monkeypatch.setenv("CONVEYOR_MAX_IMAGE_PIXELS", "1000")
     monkeypatch.setenv("CONVEYOR_MAX_IMAGE_BYTES", "2000")
     monkeypatch.setenv("CONVEYOR_CONVERT_TIMEOUT_BASE", "7")

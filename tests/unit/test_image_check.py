@@ -8,8 +8,7 @@ import zlib
 
 import pytest
 
-from shared.image_check import (
-    DEFAULT_MAX_PIXELS, ImageRejected, ImageTooLarge, NotAnImage, check_image, sniff_format)
+from shared.image_check import DEFAULT_MAX_PIXELS, ImageRejected, ImageTooLarge, NotAnImage, check_image, sniff_format
 
 Image = pytest.importorskip("PIL.Image")
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from shared.messaging import PoisonMessage, SCHEMA_VERSION, decode_message, encode_message
+from shared.messaging import SCHEMA_VERSION, PoisonMessage, decode_message, encode_message
 
 
 def test_a_job_message_round_trips():

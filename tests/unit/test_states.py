@@ -1,7 +1,14 @@
 import pytest
 
-from shared.states import (ACTIVE, TERMINAL, InvalidTransition, JobStatus, can_transition,
-                           check_transition, stopped_status)
+from shared.states import (
+    ACTIVE,
+    TERMINAL,
+    InvalidTransition,
+    JobStatus,
+    can_transition,
+    check_transition,
+    stopped_status,
+)
 
 
 @pytest.mark.parametrize("terminal", sorted(TERMINAL))

@@ -7,16 +7,16 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 from flask import Response, jsonify
-from sqlalchemy import select
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import PyJWTError
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from services.api import jobs
 from shared.db import db
 from shared.models import Job, User
-from shared.states import is_terminal
 from shared.principal import authenticate
+from shared.states import is_terminal
 
 
 class CompatError(Exception):

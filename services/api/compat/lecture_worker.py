@@ -29,12 +29,11 @@ from shared import jobflow
 from shared.db import unit_of_work
 from shared.kinds.asr.exports import transcript_of
 from shared.models import Job
-from shared.states import JobStatus, is_terminal
+from shared.states import JobStatus, is_terminal, is_waiting
 
 LOGGER = logging.getLogger(__name__)
 
 WORKER_ID = "lecture-callback"
-WAITING = (JobStatus.QUEUED.value, JobStatus.RETRYING.value)
 
 
 class ChunkOutOfRange(ValueError):
@@ -47,7 +46,7 @@ def _lease(job: Job, config: Mapping[str, Any]) -> float:
 
 def _hold(job: Job, config: Mapping[str, Any]) -> bool:
     """Claim a waiting job, or renew a running one's lease; False when the job ended meanwhile."""
-    if job.status in WAITING:
+    if is_waiting(job.status):
         outcome = jobflow.claim(job, WORKER_ID, _lease(job, config), config["MAX_ATTEMPTS"])
         if outcome.claimed:
             LOGGER.info("job %s: claimed by %s (attempt %d)", job.id, WORKER_ID, job.attempts)
@@ -103,7 +102,7 @@ def apply_report(job: Job, state: Optional[str], chunk: Optional[dict[str, Any]]
     if is_terminal(job.status):
         raise jobflow.Conflict(f"the transcription has already ended ({job.status})")
     if chunk is not None:
-        if job.status in WAITING and not _hold(job, config):
+        if is_waiting(job.status) and not _hold(job, config):
             return
         _store_chunk(job, chunk["chunk_no"], chunk["text"])
     if state is not None:

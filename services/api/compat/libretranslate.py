@@ -28,7 +28,14 @@ from marshmallow import ValidationError
 
 from services.api import jobs
 from services.api.compat.common import (
-    CompatError, JobVanished, WaitTimedOut, cancel_jobs, compat_user, error_handler, wait_for_jobs)
+    CompatError,
+    JobVanished,
+    WaitTimedOut,
+    cancel_jobs,
+    compat_user,
+    error_handler,
+    wait_for_jobs,
+)
 from services.api.kinds import SubmitRefused
 from services.api.kinds.translate import TranslateParamsSchema, translation_pairs
 from shared.kinds.translate.languages import language_name

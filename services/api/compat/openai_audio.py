@@ -39,8 +39,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.datastructures import FileStorage
 
 from services.api import jobs
-from services.api.compat.common import (
-    CompatError, JobVanished, WaitTimedOut, compat_user, error_handler, wait_for_jobs)
+from services.api.compat.common import CompatError, JobVanished, WaitTimedOut, compat_user, error_handler, wait_for_jobs
 from services.api.kinds import SubmitRefused
 from services.api.kinds.base import live_models
 from shared.kinds.asr.exports import export

@@ -8,8 +8,7 @@ from typing import Any, Optional
 from flask import current_app
 from marshmallow import fields
 
-from services.api.kinds.base import (
-    KindSpec, SubmitCommonSchema, SubmitRefused, live_models, require_workers)
+from services.api.kinds.base import KindSpec, SubmitCommonSchema, SubmitRefused, live_models, require_workers
 from shared.kinds.asr.exports import FORMATS, export, transcript_of
 from shared.kinds.asr.params import DEFAULT_CHUNK_SECONDS, validate_params
 from shared.media_probe import MediaInfo, ProbeError, probe

@@ -10,12 +10,10 @@ from typing import Any, Optional
 from flask import current_app
 from marshmallow import fields, validate
 
-from services.api.kinds.base import (
-    KindSpec, SubmitCommonSchema, SubmitRefused, live_models, require_workers)
+from services.api.kinds.base import KindSpec, SubmitCommonSchema, SubmitRefused, live_models, require_workers
 from shared.image_check import ImageRejected, check_image, limits_from_config
 from shared.kinds.vision import catalog
-from shared.kinds.vision.params import (
-    DEFAULT_MAX_DETECTIONS, DEFAULT_SCORE_THRESHOLD, MAX_DETECTIONS_LIMIT)
+from shared.kinds.vision.params import DEFAULT_MAX_DETECTIONS, DEFAULT_SCORE_THRESHOLD, MAX_DETECTIONS_LIMIT
 
 RESULT_DOC = (
     "Submit the image as multipart/form-data ('file': JPEG, PNG, WebP or BMP, sniffed from its "

@@ -28,12 +28,11 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import PyJWTError
 
 from services.auth import services
-from shared.passwords import hash_password, password_problems
 from services.auth.views import login_limits
-from shared.compat.lecture import (Invalid, Refused, caller, detail, install_error_handlers, problem,
-                                   user_view)
+from shared.compat.lecture import Invalid, Refused, caller, detail, install_error_handlers, problem, user_view
 from shared.db import db, unit_of_work
 from shared.models import User
+from shared.passwords import hash_password, password_problems
 from shared.principal import verify_refresh_token
 
 bp = Blueprint("compat_lecture_auth", __name__, url_prefix="/compat/lecture/auth")

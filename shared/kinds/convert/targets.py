@@ -11,7 +11,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from shared.kinds.convert.limits import ConvertLimits
 from shared.kinds.convert.option_values import (
-    parse_bitrate, parse_bool, parse_float, parse_int, parse_seconds,
+    parse_bitrate,
+    parse_bool,
+    parse_float,
+    parse_int,
+    parse_seconds,
 )
 
 if TYPE_CHECKING:
