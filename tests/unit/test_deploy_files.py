@@ -30,6 +30,7 @@ from packaging.requirements import Requirement
 from shared.config import REPO_ROOT, Config, InsecureConfigError
 from shared.kinds import KINDS
 from shared.messaging import declare_topology
+from tests.env_names import names_read
 
 DEPLOY = REPO_ROOT / "deploy"
 COMPOSE_FILE = DEPLOY / "docker-compose.yml"
@@ -79,10 +80,6 @@ def _uncommented(text: str) -> str:
 def required_variables(text: str) -> set[str]:
     return {name for name, operator, _ in _VARIABLE.findall(_uncommented(text))
             if operator in (":?", "?")}
-
-
-def interpolation_variables(text: str) -> set[str]:
-    return {name for name, _, _ in _VARIABLE.findall(_uncommented(text))}
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -235,59 +232,16 @@ def test_services_wait_for_what_they_need(compose):
 
 # --- environment ------------------------------------------------------------------------------
 
-def _call_name(node: ast.Call) -> str:
-    func = node.func
-    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-
-
-def _env_reads(tree: ast.AST) -> set[str]:
-    """Names read through os.environ/getenv, shared.config's _env helpers, or `*_ENV = "NAME"`."""
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
-            name = _call_name(node)
-            receiver = ast.unparse(node.func.value) if isinstance(node.func, ast.Attribute) else ""
-            if name in {"_env", "_env_int", "_env_float", "getenv"} or (
-                    name in {"get", "setdefault", "pop"}
-                    and receiver in {"os.environ", "environ", "env"}):
-                names.add(node.args[0].value)
-        elif isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ" \
-                and isinstance(node.slice, ast.Constant):
-            names.add(node.slice.value)
-        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) \
-                and any(isinstance(t, ast.Name) and t.id.endswith("_ENV") for t in node.targets):
-            names.add(node.value.value)
-    return {name for name in names
-            if isinstance(name, str) and re.fullmatch(r"[A-Z][A-Z0-9_]*", name)}
-
-
 @pytest.fixture(scope="module")
 def code_env_names() -> set[str]:
-    names: set[str] = set()
-    files = [*(REPO_ROOT / "shared").rglob("*.py"), *(REPO_ROOT / "services").rglob("*.py"),
-             *(REPO_ROOT / "scripts").rglob("*.py"), DEPLOY / "gunicorn.conf.py"]
-    for path in files:
-        names |= _env_reads(ast.parse(path.read_text(), str(path)))
-    return names
-
-
-def test_the_code_scan_finds_the_settings_it_must(code_env_names):
-    # Guards the scan itself (one name per way the code reads the environment): a scan that
-    # finds nothing would let the checks above pass.
-    assert {"DATABASE_URL", "AMQP_URL", "CONVEYOR_WORKER_TOKEN", "CONVEYOR_MAX_IMAGE_PIXELS",
-            "CONVEYOR_CONVERT_TIMEOUT_BASE", "GUNICORN_WORKERS"} <= code_env_names
+    """Names the Python code reads (tests/env_names.py scans it; compose's own ${...} do not count)."""
+    return {name for name, files in names_read(REPO_ROOT).items() if any(f.endswith(".py") for f in files)}
 
 
 def test_every_variable_compose_sets_is_one_the_code_reads(compose, code_env_names):
     for name, service in conveyor_services(compose).items():
         unknown = set(service.get("environment", {})) - code_env_names
         assert not unknown, f"{name} sets variables no code reads: {sorted(unknown)}"
-
-
-def test_every_variable_in_env_example_is_read_by_the_code_or_compose(compose_text, code_env_names):
-    unknown = (set(read_env_file(ENV_EXAMPLE)) - code_env_names
-               - interpolation_variables(compose_text))
-    assert not unknown, f".env.example lists variables nothing reads: {sorted(unknown)}"
 
 
 def test_env_example_lists_every_variable_compose_requires(compose_text):
