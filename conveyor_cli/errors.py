@@ -8,7 +8,8 @@ EXIT_OK = 0
 EXIT_API_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
-EXIT_JOB_UNSUCCESSFUL = 4
+# A job that ended failed, cancelled or partial is a failure of the command like a refusal.
+EXIT_JOB_UNSUCCESSFUL = EXIT_API_ERROR
 
 
 class CliError(Exception):
@@ -33,10 +34,9 @@ class ApiError(CliError):
         self.errors = errors
 
     def __str__(self) -> str:
-        details = "".join(
-            f"\n  {field}: {problem}" for field, problem in _field_problems(self.errors)
-        )
-        return f"{self.args[0]} (HTTP {self.status}){details}"
+        # One line, so that `2>err.txt` or a log keeps the whole reason together.
+        details = "; ".join(f"{field}: {problem}" for field, problem in _field_problems(self.errors))
+        return f"{self.args[0]} (HTTP {self.status})" + (f": {details}" if details else "")
 
 
 def _field_problems(errors: Any, prefix: str = "") -> list[tuple[str, str]]:

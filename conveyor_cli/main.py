@@ -12,9 +12,25 @@ from conveyor_cli import commands
 from conveyor_cli.client import ApiClient
 from conveyor_cli.credentials import DEFAULT_URL, CredentialStore
 from conveyor_cli.errors import EXIT_USAGE, CliError
+from conveyor_cli.render import KINDS
 
-EPILOG = """exit codes: 0 done; 1 the API refused (its message is shown); 2 bad usage or input;
-3 the server cannot be reached; 4 the job ended failed, cancelled or partial."""
+EPILOG = """exit codes: 0 done; 1 the API refused (its message is shown) or the job ended failed,
+cancelled or partial; 2 bad usage (options, a missing local file); 3 the server cannot be reached."""
+
+
+def _json(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--json", action="store_true", help=f"{what} as the API's JSON, for programs")
+
+
+def _download(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--download",
+        nargs="?",
+        const=".",
+        metavar="DIR",
+        help="save the job's artifacts (converted file, annotated.jpg) in DIR (default: here) "
+        "and print their paths",
+    )
 
 
 def _id(parser: argparse.ArgumentParser) -> None:
@@ -59,9 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmd = sub.add_parser(
         "submit", help="submit a job: text for translate, a file for asr, vision, convert"
     )
-    cmd.add_argument("kind", help="translate, asr, vision or convert")
+    cmd.add_argument("kind", choices=KINDS, help="translate, asr, vision or convert")
     cmd.add_argument("file", nargs="?", help="the input file (asr, vision, convert)")
-    cmd.add_argument("--text", help="the text to translate ('-' reads stdin)")
+    cmd.add_argument(
+        "--text", help="the text to translate ('-' reads stdin, without its final newline)"
+    )
     cmd.add_argument("--source-lang", dest="source_lang", metavar="LANG", help="e.g. en")
     cmd.add_argument("--target-lang", dest="target_lang", metavar="LANG", help="e.g. es")
     cmd.add_argument(
@@ -75,21 +93,30 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument(
         "--wait",
         action="store_true",
-        help="show a progress bar until the job ends, then its result",
+        help="show a progress bar until the job ends, then its result (a conversion's file is "
+        "saved here unless --download names a folder)",
     )
+    _download(cmd)
+    _json(cmd, "the job (or with --wait its result)")
     cmd.set_defaults(run=commands.submit)
 
     cmd = sub.add_parser("watch", help="follow a job with a progress bar, then print its result")
     _id(cmd)
+    _download(cmd)
+    _json(cmd, "the result")
     cmd.set_defaults(run=commands.watch)
 
     cmd = sub.add_parser("status", help="a job's status and progress")
     _id(cmd)
-    cmd.add_argument("--json", action="store_true", help="the whole job as JSON")
+    _json(cmd, "the whole job")
     cmd.set_defaults(run=commands.status)
 
-    cmd = sub.add_parser("result", help="a finished job's result as JSON")
+    cmd = sub.add_parser(
+        "result", help="a finished job's result: the text, the detections, the converted file"
+    )
     _id(cmd)
+    _download(cmd)
+    _json(cmd, "the result")
     cmd.set_defaults(run=commands.result)
 
     cmd = sub.add_parser("export", help="save the result in a file format")
@@ -123,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmd = sub.add_parser("cancel", help="cancel a queued or running job")
     _id(cmd)
+    _json(cmd, "the cancelled job")
     cmd.set_defaults(run=commands.cancel)
 
     cmd = sub.add_parser("list", help="your jobs, newest first")
@@ -130,8 +158,19 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--status", help="only this status (queued, running, succeeded, ...)")
     cmd.add_argument("--page", type=int, default=1)
     cmd.add_argument("--per-page", dest="per_page", type=int, default=20)
-    cmd.add_argument("--json", action="store_true", help="the page as JSON")
+    _json(cmd, "the page")
     cmd.set_defaults(run=commands.list_jobs)
+
+    cmd = sub.add_parser("kinds", help="the kinds of job, one line each")
+    _json(cmd, "the kinds")
+    cmd.set_defaults(run=commands.kinds)
+
+    cmd = sub.add_parser(
+        "options", help="a kind's options and what the server offers now (models, languages, targets)"
+    )
+    cmd.add_argument("kind", choices=KINDS, help="translate, asr, vision or convert")
+    _json(cmd, "the parameters and catalog")
+    cmd.set_defaults(run=commands.options)
 
     cmd = sub.add_parser("delete", help="delete a job and its files")
     _id(cmd)
