@@ -234,6 +234,9 @@ def _report_result(
         if job["kind"] == "convert":
             name = (body.get("result") or {}).get("artifact", "ARTIFACT")
             note(f"Save it with: conveyor download {job['id']} {name}  (or --download DIR)")
+        elif job.get("artifacts") and download_dir is None:
+            names = ", ".join(a["name"] for a in job["artifacts"])
+            note(f"Artifacts: {names} (save them with: conveyor result {job['id']} --download DIR)")
     for path in saved:
         print(path)
 

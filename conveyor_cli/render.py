@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Optional
 
 # One line per kind for `conveyor kinds`: what goes in, what comes out, how to submit it.
@@ -19,6 +20,9 @@ def kind_line(kind: str) -> str:
     summary, example = KINDS[kind]
     return f"{kind:<10} {summary:<42} {example}"
 
+
+# A sentence ends at ". " before a capital, so that "e.g. 128k" stays whole.
+FIRST_SENTENCE = re.compile(r"(?<=[a-z0-9)])\. (?=[A-Z])")
 
 # Parameters the CLI takes as its own flags rather than as -o KEY=VALUE.
 FLAGS = {"text": "--text", "source_lang": "--source-lang", "target_lang": "--target-lang",
@@ -53,7 +57,8 @@ def _vision(result: dict[str, Any]) -> list[str]:
         return lines
     width, height = result.get("width") or 0, result.get("height") or 0
     has_text = any("text" in d for d in detections)
-    lines.append(f"{'LABEL':<20} {'PROB':>5}  {'BOX (left,top WxH px)':<22}" + ("  TEXT" if has_text else ""))
+    header = f"{'LABEL':<20} {'PROB':>5}  {'BOX (left,top WxH px)':<22}" + ("  TEXT" if has_text else "")
+    lines.append(header.rstrip())
     for detection in detections:
         line = (f"{detection['label'][:20]:<20} {detection['probability']:>5.0%}  "
                 f"{_pixels(detection, width, height):<22}")
@@ -130,7 +135,7 @@ def parameter_lines(schema: dict[str, Any]) -> list[str]:
             continue  # webhooks are for programs, set through the API, not from a terminal
         flag = FLAGS.get(name, f"-o {name}=")
         details = _schema_type(prop)
-        description = (prop.get("description") or "").split(". ")[0].rstrip(".")
+        description = FIRST_SENTENCE.split(prop.get("description") or "")[0].rstrip(".")
         line = f"  {flag:<24} {details}" if details else f"  {flag:<24}"
         if name in required:
             line += " (required)"

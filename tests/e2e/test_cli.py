@@ -381,7 +381,7 @@ def test_vision_wait_prints_the_class_and_detections_and_downloads_the_annotated
 def test_a_missing_file_is_a_usage_error_and_a_refused_submit_an_api_error(cli):
     assert "No such file" in expected_failure(cli("submit", "vision", "nowhere.png", "--wait"), 2)
     message = expected_failure(cli("submit", "translate", "--text", "Hi.", "--source-lang", "en"), 1)
-    assert message.count("\n") == 1 and "target_lang" in message and "HTTP 400" in message
+    assert message.count("\n") == 1 and "target_lang: Missing data" in message and "HTTP 422" in message
 
 
 def run_in_terminal(cli: Cli, *args: str, timeout: float = 60) -> tuple[int, str]:
@@ -440,3 +440,5 @@ def test_a_refusal_at_a_terminal_is_one_line(cli):
     assert code == 1
     [line] = screen.strip().splitlines()
     assert line.startswith("conveyor: error: Job not found") and line.endswith("(HTTP 404)"), screen
+
+

@@ -166,3 +166,10 @@ def test_models_show_their_ids_and_the_option_that_picks_them():
     assert vision[0] == "Detection models (-o detection_model_id=ID):"
     assert vision[1].split()[:4] == ["2", "ssd", "80", "labels"]
     assert vision[2] == "Classification models (-o classification_model_id=ID):"
+
+
+def test_a_description_is_cut_at_its_first_sentence_not_at_an_abbreviation():
+    [line] = parameter_lines({"properties": {"video_bitrate": {"description": "Video bitrate, e.g. 800k or 2M"}}})
+    assert line.endswith("Video bitrate, e.g. 800k or 2M")
+    [line] = parameter_lines({"properties": {"source_lang": {"type": "string", "description": "Language. The rest."}}})
+    assert line.endswith("Language")
