@@ -37,6 +37,14 @@ def _env_float(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
 
 
+def _env_flag(name: str, default: bool) -> bool:
+    """A yes/no setting: 1, true, yes or on (any case) mean yes; unset means the default."""
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
 def settings_of(config: "Config | Mapping[str, Any]") -> Mapping[str, Any]:
     """The settings of a Config, or of a Flask app's ``config`` (which was loaded from one), by name."""
     return config if isinstance(config, Mapping) else vars(config)
@@ -130,6 +138,9 @@ class Config:
         self.WEBHOOK_MAX_ATTEMPTS = _env_int("CONVEYOR_WEBHOOK_MAX_ATTEMPTS", 6)
         # One seed surface also mounted at the root, for clients with hard-coded paths (e.g. "primitives").
         self.COMPAT_AT_ROOT = _env("CONVEYOR_COMPAT_AT_ROOT", "")
+        # Nevisa's GET /celery-progress/<task_id>/ takes no header in its seed: the random task id is
+        # the capability. When set, it also needs the owner's Authorization header.
+        self.NEVISA_PROGRESS_NEEDS_AUTH = _env_flag("CONVEYOR_NEVISA_PROGRESS_NEEDS_AUTH", False)
         # How long the synchronous faces (LibreTranslate, OpenAI audio) wait for their job.
         self.LIBRETRANSLATE_WAIT_SECONDS = _env_float("CONVEYOR_LIBRETRANSLATE_WAIT_SECONDS", 60)
         self.OPENAI_AUDIO_WAIT_SECONDS = _env_float("CONVEYOR_OPENAI_AUDIO_WAIT_SECONDS", 600)

@@ -65,9 +65,14 @@ def _invalid_token(reason: str):
     return _unauthorized("Invalid token.")
 
 
+EXPIRED_ACCESS_TOKEN = "The access token has expired; refresh it (POST /auth/v1/refresh) or log in again."
+EXPIRED_REFRESH_TOKEN = "The refresh token has expired; log in again (POST /auth/v1/login)."
+
+
 @jwt.expired_token_loader
 def _expired_token(header: dict, payload: dict):
-    return _unauthorized("Token has expired.")
+    # Say what to do next: an access token is renewed with the refresh token, a refresh token is not.
+    return _unauthorized(EXPIRED_REFRESH_TOKEN if payload.get("type") == "refresh" else EXPIRED_ACCESS_TOKEN)
 
 
 @jwt.revoked_token_loader

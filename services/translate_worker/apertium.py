@@ -4,9 +4,14 @@ Each pair's mode is a shell pipeline of small programs. ``apertium eng-spa`` sta
 every call (about 0.2 s); here they start once in null-flush mode (``-z``: each program flushes its
 output when it reads a NUL byte), are wired together with pipes, and each text is written as
 deformatted stream + NUL and read back up to the NUL that comes out of the last program.
+
+Plain text is (de)formatted here, as ``apertium-destxt``/``apertium-retxt`` do; HTML goes through
+Apertium's own ``apertium-deshtml``/``apertium-rehtml`` (what ``apertium -f html`` runs), which turn
+tags, comments, scripts and entities into superblanks that pass the pipeline untranslated.
 """
 from __future__ import annotations
 
+import html
 import logging
 import os
 import re
@@ -21,6 +26,7 @@ from itertools import count, pairwise
 from pathlib import Path
 from typing import Self
 
+from shared.kinds.translate.formats import HTML, TEXT, markup_spans
 from shared.kinds.translate.languages import normalize
 from shared.kinds.translate.pairs import DEFAULT_MAX_HOPS, describe_pairs, reachable_pairs, shortest_route
 
@@ -32,6 +38,11 @@ DEFAULT_TIMEOUT = 30.0
 UNMARKED_GENERATION = "-n"
 _PLAIN_MODE = re.compile(r"^([a-z]{2,3})-([a-z]{2,3})$")
 _READ_SIZE = 65536
+HTML_DEFORMATTER = "apertium-deshtml"
+HTML_REFORMATTER = "apertium-rehtml"
+# Apertium reads and writes UTF-8 only under a UTF-8 locale (the `apertium` script sets one too).
+_UTF8_LOCALE = {"LC_ALL": "C.UTF-8"}
+_CHARACTER_REFERENCE = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 
 # The txt format of apertium-destxt/apertium-retxt (apertium's txt-format.xml): these characters are
 # escaped, runs of these blanks become superblanks, and a ".[]" marks an end of sentence before a blank
@@ -83,6 +94,49 @@ def reformat(stream: str) -> str:
             return _ESCAPE_PAIR.sub(r"\1", match.group(2))
         return ""
     return _STREAM_TOKEN.sub(replace, stream)
+
+
+def _run_formatter(program: str, data: str, timeout: float) -> str:
+    try:
+        done = subprocess.run([program], input=data.encode("utf-8"), capture_output=True, timeout=timeout,
+                              env={**os.environ, **_UTF8_LOCALE}, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ApertiumError(f"{program} failed: {exc}") from exc
+    if done.returncode != 0:
+        raise ApertiumError(f"{program} exited with {done.returncode}: "
+                            f"{done.stderr.decode('utf-8', errors='replace')[-500:]}")
+    return done.stdout.decode("utf-8", errors="replace")
+
+
+def decode_letter_references(text: str) -> str:
+    """Write the character references of letters and digits in HTML's text (``caf&eacute;``) as characters.
+
+    ``apertium-deshtml`` decodes exactly these itself, but writes a multi-byte character as garbage
+    (``Cafￃﾩ``); decoded here they reach it as plain UTF-8, which it passes on intact. The other
+    references (``&amp;``, ``&lt;``, ``&nbsp;``, ``&copy;``) stay: deshtml keeps them as markup.
+    """
+    spans = markup_spans(text)
+    out, position = [], 0
+    for start, end in [*spans, (len(text), len(text))]:
+        out.append(_CHARACTER_REFERENCE.sub(_letter_or_reference, text[position:start]))
+        out.append(text[start:end])
+        position = end
+    return "".join(out)
+
+
+def _letter_or_reference(match: re.Match) -> str:
+    character = html.unescape(match.group(0))
+    return character if len(character) == 1 and character.isalnum() else match.group(0)
+
+
+def deformat_html(text: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Turn HTML into Apertium's stream format with ``apertium-deshtml``: markup becomes superblanks."""
+    return _run_formatter(HTML_DEFORMATTER, decode_letter_references(text), timeout)
+
+
+def reformat_html(stream: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Turn Apertium's stream format back into HTML with ``apertium-rehtml``."""
+    return _run_formatter(HTML_REFORMATTER, stream, timeout)
 
 
 def discover_modes(modes_dir: Path = MODES_DIR) -> dict[tuple[str, str], Path]:
@@ -160,10 +214,16 @@ class WarmPipeline:
             if not self._alive():
                 self._restart()
 
-    def translate(self, text: str) -> str:
-        """Translate plain text; restarts dead programs and retries once, raises ApertiumError."""
+    def translate(self, text: str, text_format: str = TEXT) -> str:
+        """Translate plain text or HTML; restarts dead programs and retries once, raises ApertiumError."""
         # A NUL in the text would end the call early and leave the rest of the output for the next one.
-        stream = deformat(text.replace("\0", ""))
+        text = text.replace("\0", "")
+        if text_format == HTML:
+            return reformat_html(self._translate_stream(deformat_html(text, self._timeout)), self._timeout)
+        return reformat(self._translate_stream(deformat(text)))
+
+    def _translate_stream(self, stream: str) -> str:
+        """Pass a deformatted stream through the programs and return their output stream."""
         with self._lock:
             # A superblank passes every program unchanged and in order: finding this call's own mark at
             # the end of the output proves that the whole text came through, and came from this call.
@@ -172,11 +232,11 @@ class WarmPipeline:
             mark = f"[;conveyor;{next(self._call_numbers)};]"
             payload = (stream + mark).encode("utf-8") + b"\0"
             try:
-                return reformat(self._call(payload, mark))
+                return self._call(payload, mark)
             except _PipelineBroken as exc:
                 LOGGER.warning("Apertium pipeline %s broke, retrying on fresh programs: %s", self.name, exc)
             try:
-                return reformat(self._call(payload, mark))
+                return self._call(payload, mark)
             except _PipelineBroken as exc:
                 raise ApertiumError(f"Apertium pipeline {self.name} broke twice: {exc}") from exc
 
@@ -210,8 +270,7 @@ class WarmPipeline:
         if self._procs:
             LOGGER.warning("restarting Apertium pipeline %s: a program exited", self.name)
             self._stop(force=True)
-        # Apertium reads and writes UTF-8 only under a UTF-8 locale (the `apertium` script sets one too).
-        env = {**os.environ, "LC_ALL": "C.UTF-8"}
+        env = {**os.environ, **_UTF8_LOCALE}
         # Kept open for the programs' lifetime and read after they stop (see _stop).
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
         upstream = subprocess.PIPE
@@ -334,11 +393,11 @@ class ApertiumTranslator:
                 f"{describe_pairs(reachable_pairs(self._modes, self._max_hops))}")
         return route
 
-    def translate(self, text: str, source: str, target: str) -> str:
-        """Translate plain text, pivoting through the route's languages."""
+    def translate(self, text: str, source: str, target: str, text_format: str = TEXT) -> str:
+        """Translate plain text or HTML, pivoting through the route's languages."""
         route = self.route(source, target)
         for src, tgt in pairwise(route):
-            text = self.pipeline(src, tgt).translate(text)
+            text = self.pipeline(src, tgt).translate(text, text_format)
         return text
 
     def supported_pairs(self) -> list[dict]:

@@ -1,14 +1,16 @@
-"""The "translate" kind: plain text from one language to another, piece by piece, through Apertium."""
+"""The "translate" kind: plain text or HTML from one language to another, piece by piece, through Apertium."""
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from services.translate_worker.apertium import ApertiumError, ApertiumTranslator
 from shared.handler import JobIO, PermanentError, TransientError
+from shared.kinds.translate.formats import HTML, TEXT, check_format, markup_spans, visible_text
 from shared.kinds.translate.pairs import validate_pair
 
 LOGGER = logging.getLogger(__name__)
@@ -36,14 +38,16 @@ def default_translator() -> ApertiumTranslator:
         return _default_translator
 
 
-def split_text(text: str, limit: int = PIECE_LIMIT) -> list[str]:
+def split_text(text: str, limit: int = PIECE_LIMIT, text_format: str = TEXT) -> list[str]:
     """Cut text into pieces of at most ``limit`` characters at paragraph, sentence or word ends.
 
-    Joining the pieces gives the text back; a single word longer than the limit stays whole.
+    Joining the pieces gives the text back; a single word longer than the limit stays whole. In HTML
+    no cut falls inside a tag, comment, script or style element (one longer than the limit stays whole).
     """
+    keep_whole = _Markup(markup_spans(text)) if text_format == HTML else _Markup([])
     pieces: list[str] = []
     current = ""
-    for unit in _units(text, limit):
+    for unit in _units(text, limit, keep_whole):
         if current and len(current) + len(unit) > limit:
             pieces.append(current)
             current = ""
@@ -61,59 +65,80 @@ def process(job: dict[str, Any], io: JobIO, translator: ApertiumTranslator | Non
         raise PermanentError("params.text must be a non-empty string")
     translator = translator or default_translator()
     try:
+        text_format = check_format(params.get("format") or TEXT)
         source, target = validate_pair(params.get("source_lang"), params.get("target_lang"),
                                        translator.pairs())
         route = translator.route(source, target)
     except ValueError as exc:
         raise PermanentError(str(exc)) from exc
-    pieces = split_text(text)
-    LOGGER.info("job %s: translating %d characters in %d pieces along %s",
-                job.get("id"), len(text), len(pieces), "->".join(route))
+    pieces = split_text(text, text_format=text_format)
+    LOGGER.info("job %s: translating %d characters of %s in %d pieces along %s",
+                job.get("id"), len(text), text_format, len(pieces), "->".join(route))
     translated: list[str] = []
     done = 0
     for piece in pieces:
-        translated.append(_translate_piece(translator, piece, source, target, job.get("id")))
+        translated.append(_translate_piece(translator, piece, source, target, text_format, job.get("id")))
         done += len(piece)
         io.progress(done, len(text), "characters")
     return {
         "translated_text": "".join(translated),
         "source_lang": source,
         "target_lang": target,
+        "format": text_format,
         "route": route,
-        "word_count": len(text.split()),
+        "word_count": len((visible_text(text) if text_format == HTML else text).split()),
         "characters": len(text),
     }
 
 
 def _translate_piece(translator: ApertiumTranslator, piece: str, source: str, target: str,
-                     job_id: Any) -> str:
+                     text_format: str, job_id: Any) -> str:
     # The blanks around a piece are kept verbatim so that paragraph breaks between pieces survive.
     lead, core, trail = _SURROUNDING_BLANKS.match(piece).groups()
     if not core:
         return piece
     try:
-        return lead + translator.translate(core, source, target) + trail
+        return lead + translator.translate(core, source, target, text_format) + trail
     except ApertiumError as exc:
         LOGGER.warning("job %s: %s", job_id, exc)
         raise TransientError(str(exc)) from exc
 
 
-def _units(text: str, limit: int) -> Iterator[str]:
-    for paragraph in _split_after(text, _PARAGRAPH_BREAK):
+class _Markup:
+    """Spans of a text that no cut may fall inside (markup of an HTML text)."""
+
+    def __init__(self, spans: Sequence[tuple[int, int]]):
+        self._starts = [start for start, _ in spans]
+        self._ends = [end for _, end in spans]
+
+    def cuts_into(self, start: int, end: int) -> bool:
+        """Whether text[start:end] overlaps a span (so a separator there lies inside markup)."""
+        index = bisect.bisect_right(self._starts, end - 1) - 1
+        return index >= 0 and self._ends[index] > start
+
+
+def _units(text: str, limit: int, keep_whole: _Markup) -> Iterator[str]:
+    offset = 0
+    for paragraph in _split_after(text, _PARAGRAPH_BREAK, keep_whole, 0):
         if len(paragraph) <= limit:
             yield paragraph
+            offset += len(paragraph)
             continue
-        for sentence in _split_after(paragraph, _SENTENCE_BREAK):
+        for sentence in _split_after(paragraph, _SENTENCE_BREAK, keep_whole, offset):
             if len(sentence) <= limit:
                 yield sentence
             else:
-                yield from _split_after(sentence, _WORD_BREAK)
+                yield from _split_after(sentence, _WORD_BREAK, keep_whole, offset)
+            offset += len(sentence)
 
 
-def _split_after(text: str, separator: re.Pattern) -> list[str]:
+def _split_after(text: str, separator: re.Pattern, keep_whole: _Markup, offset: int) -> list[str]:
+    """Cut ``text`` (found at ``offset`` in the whole text) after each separator outside markup."""
     parts = []
     start = 0
     for match in separator.finditer(text):
+        if keep_whole.cuts_into(offset + match.start(), offset + match.end()):
+            continue
         if match.end() > start:
             parts.append(text[start:match.end()])
             start = match.end()

@@ -5,6 +5,7 @@ import io
 import uuid
 
 import pytest
+import requests
 
 from shared.db import db as handle
 from shared.models import Job, User
@@ -56,9 +57,15 @@ def recognize(client, user, audio: bytes, name: str = "speech.mp3", **overrides)
                        content_type="multipart/form-data")
 
 
-def progress(client, user, task_id: str, headers=None):
-    return client.get(f"{PREFIX}/celery-progress/{task_id}/",
-                      headers=user.seed_headers if headers is None else headers)
+def progress(client, task_id: str, headers=None):
+    """The seed's progress request: no header, unless a test sends one."""
+    return client.get(f"{PREFIX}/celery-progress/{task_id}/", headers=headers or {})
+
+
+@pytest.fixture
+def progress_needs_auth(app, monkeypatch):
+    """The opt-in CONVEYOR_NEVISA_PROGRESS_NEEDS_AUTH: progress needs the owner's header."""
+    monkeypatch.setitem(app.config, "NEVISA_PROGRESS_NEEDS_AUTH", True)
 
 
 def terminate(client, user, task_id, headers=None, **fields):
@@ -95,8 +102,10 @@ def test_the_token_changes_every_login_and_each_one_works(auth_client, client, m
     second = seed_login(auth_client, user.username, user.password).json["user"]["token"]
     assert first != second
     for token in (first, second):
-        reply = client.get(f"{PREFIX}/celery-progress/{uuid.uuid4()}/", headers={"Authorization": f"Token {token}"})
-        assert reply.status_code == 404  # authenticated: the task is simply not there
+        reply = client.post(f"{PREFIX}/file/terminate-task", data={"task_id": str(uuid.uuid4())},
+                            headers={"Authorization": f"Token {token}"}, content_type="multipart/form-data")
+        # Authenticated: the answer is about the task, not the token.
+        assert reply.status_code == 401 and reply.json == {"detail": "This task does not belong to you."}
 
 
 def test_login_takes_the_email_or_the_phone_too(auth_client, auth_app, make_user):
@@ -242,34 +251,72 @@ def test_recognize_file_by_an_account_that_may_not_submit_is_403(client, app, se
 
 def test_progress_of_a_queued_task_is_pending(client, seed_user, speech_mp3):
     task_id = recognize(client, seed_user, speech_mp3).json["task_id"]
-    reply = progress(client, seed_user, task_id)
+    reply = progress(client, task_id)
     assert reply.status_code == 200
     assert reply.json == {"state": "PENDING", "complete": False, "success": None,
                           "progress": {"pending": True, "current": 0, "total": 100, "percent": 0}}
 
 
-@pytest.mark.parametrize("scheme", ["Token", "Bearer"])
-def test_progress_takes_the_auth_token_in_the_header(client, seed_user, speech_mp3, scheme):
+def test_a_client_written_from_the_seed_follows_its_task_with_plain_requests(live_api, seed_user, speech_mp3):
+    """The seed's client: recognize-file with the form fields, then GET progress_url with no header."""
+    base = f"{live_api}{PREFIX}"
+    reply = requests.post(f"{base}/recognize-file", data={"auth_token": seed_user.auth_token,
+                                                           "api_key": seed_user.api_key},
+                          files={"file": ("speech.mp3", speech_mp3, "audio/mpeg")}, timeout=30)
+    assert reply.status_code == 200, reply.text
+    polled = requests.get(base + reply.json()["progress_url"], timeout=10)
+    assert "Authorization" not in polled.request.headers
+    assert polled.status_code == 200 and polled.json()["state"] == "PENDING"
+    assert polled.json()["progress"] == {"pending": True, "current": 0, "total": 100, "percent": 0}
+
+
+def test_the_task_id_is_a_random_uuid(client, seed_user, speech_mp3):
+    ids = [uuid.UUID(recognize(client, seed_user, speech_mp3).json["task_id"]) for _ in range(2)]
+    assert all(task_id.version == 4 for task_id in ids) and ids[0] != ids[1]
+
+
+@pytest.mark.parametrize("unknown_id", [lambda: str(uuid.uuid4()), lambda: str(uuid.uuid1()), lambda: "not-a-uuid",
+                                        lambda: "12", lambda: "1"])
+def test_progress_of_an_unknown_or_malformed_task_id_is_404(client, unknown_id):
+    reply = progress(client, unknown_id())
+    assert reply.status_code == 404 and reply.json == {"detail": "Not found."}
+
+
+def test_progress_does_not_consult_a_header_that_is_sent(client, seed_user, speech_mp3):
     task_id = recognize(client, seed_user, speech_mp3).json["task_id"]
-    reply = progress(client, seed_user, task_id, headers={"Authorization": f"{scheme} {seed_user.auth_token}"})
+    reply = progress(client, task_id, headers={"Authorization": "Token nonsense"})
     assert reply.status_code == 200 and reply.json["state"] == "PENDING"
 
 
-def test_progress_takes_the_api_key_in_the_header(client, seed_user, speech_mp3):
-    task_id = recognize(client, seed_user, speech_mp3).json["task_id"]
-    reply = progress(client, seed_user, task_id, headers={"Authorization": f"Token {seed_user.api_key}"})
-    assert reply.status_code == 200 and reply.json["state"] == "PENDING"
+# The opt-in CONVEYOR_NEVISA_PROGRESS_NEEDS_AUTH
 
 
-def test_progress_without_credentials_is_401(client, seed_user, speech_mp3):
+@pytest.mark.usefixtures("progress_needs_auth")
+def test_with_the_setting_progress_without_a_header_is_401(client, seed_user, speech_mp3):
     task_id = recognize(client, seed_user, speech_mp3).json["task_id"]
-    reply = progress(client, seed_user, task_id, headers={})
+    reply = progress(client, task_id)
     assert reply.status_code == 401 and reply.json == NOT_PROVIDED
 
 
-def test_progress_with_a_bad_token_is_401(client, seed_user, speech_mp3):
+@pytest.mark.usefixtures("progress_needs_auth")
+@pytest.mark.parametrize("scheme", ["Token", "Bearer"])
+def test_with_the_setting_progress_takes_the_auth_token_in_the_header(client, seed_user, speech_mp3, scheme):
     task_id = recognize(client, seed_user, speech_mp3).json["task_id"]
-    reply = progress(client, seed_user, task_id, headers={"Authorization": "Token nonsense"})
+    reply = progress(client, task_id, headers={"Authorization": f"{scheme} {seed_user.auth_token}"})
+    assert reply.status_code == 200 and reply.json["state"] == "PENDING"
+
+
+@pytest.mark.usefixtures("progress_needs_auth")
+def test_with_the_setting_progress_takes_the_api_key_in_the_header(client, seed_user, speech_mp3):
+    task_id = recognize(client, seed_user, speech_mp3).json["task_id"]
+    reply = progress(client, task_id, headers={"Authorization": f"Token {seed_user.api_key}"})
+    assert reply.status_code == 200 and reply.json["state"] == "PENDING"
+
+
+@pytest.mark.usefixtures("progress_needs_auth")
+def test_with_the_setting_progress_with_a_bad_token_is_401(client, seed_user, speech_mp3):
+    task_id = recognize(client, seed_user, speech_mp3).json["task_id"]
+    reply = progress(client, task_id, headers={"Authorization": "Token nonsense"})
     assert reply.status_code == 401 and reply.json == {"detail": "Invalid token."}
 
 
@@ -281,7 +328,7 @@ def test_terminate_task_is_200_and_the_task_reads_revoked(client, seed_user, spe
     reply = terminate(client, seed_user, task_id)
     assert reply.status_code == 200
     assert reply.json == {"message": "Task terminated.", "task_id": task_id, "state": "REVOKED"}
-    assert progress(client, seed_user, task_id).json == {
+    assert progress(client, task_id).json == {
         "state": "REVOKED", "complete": True, "success": False,
         "progress": {"pending": False, "current": 100, "total": 100, "percent": 100}, "result": "Task terminated"}
     again = terminate(client, seed_user, task_id)
@@ -292,7 +339,7 @@ def test_terminate_task_needs_the_authorization_header(client, seed_user, speech
     task_id = recognize(client, seed_user, speech_mp3).json["task_id"]
     reply = terminate(client, seed_user, task_id, headers={})
     assert reply.status_code == 401 and reply.json == NOT_PROVIDED
-    assert progress(client, seed_user, task_id).json["state"] == "PENDING"
+    assert progress(client, task_id).json["state"] == "PENDING"
 
 
 def test_terminate_task_with_the_header_alone_works(client, seed_user, speech_mp3):
@@ -315,12 +362,13 @@ def test_terminate_task_without_task_id_is_400(client, seed_user):
 # BOLA (HARDENING S1): another user's task answers exactly as a missing one
 
 
+@pytest.mark.usefixtures("progress_needs_auth")
 @pytest.mark.parametrize("missing_id", [lambda: str(uuid.uuid4()), lambda: "not-a-uuid", lambda: "12"])
-def test_progress_of_another_users_task_is_404_like_a_missing_one(client, seed_user, intruder, speech_mp3,
-                                                                  missing_id):
+def test_with_the_setting_another_users_task_is_404_like_a_missing_one(client, seed_user, intruder, speech_mp3,
+                                                                       missing_id):
     task_id = recognize(client, seed_user, speech_mp3).json["task_id"]
-    foreign = progress(client, intruder, task_id)
-    missing = progress(client, intruder, missing_id())
+    foreign = progress(client, task_id, headers=intruder.seed_headers)
+    missing = progress(client, missing_id(), headers=intruder.seed_headers)
     assert foreign.status_code == missing.status_code == 404
     assert foreign.json == missing.json == {"detail": "Not found."}
 
@@ -333,7 +381,7 @@ def test_terminating_another_users_task_is_401_like_a_missing_one(client, seed_u
     missing = terminate(client, intruder, missing_id())
     assert foreign.status_code == missing.status_code == 401
     assert foreign.json == missing.json == {"detail": "This task does not belong to you."}
-    assert progress(client, seed_user, task_id).json["state"] == "PENDING"
+    assert progress(client, task_id).json["state"] == "PENDING"
 
 
 def test_a_job_of_another_kind_is_not_a_task_of_this_surface(client, app, seed_user):
@@ -342,7 +390,7 @@ def test_a_job_of_another_kind_is_not_a_task_of_this_surface(client, app, seed_u
         job = jobflow.create_job(seed_user.id, "translate", {"text": "hi", "source_lang": "en", "target_lang": "es"})
         handle.session.commit()
         job_id = str(job.id)
-    assert progress(client, seed_user, job_id).status_code == 404
+    assert progress(client, job_id).status_code == 404
     assert terminate(client, seed_user, job_id).status_code == 401
 
 
@@ -354,7 +402,7 @@ def test_a_task_runs_to_success_with_words_and_text(client, seed_user, speech_mp
     seen = set()
 
     def finished():
-        body = progress(client, seed_user, task_id).json
+        body = progress(client, task_id).json
         seen.add(body["state"])
         if body["state"] == "PROGRESS":
             assert set(body["progress"]) == PROGRESS_KEYS and 0 <= body["progress"]["current"] < 100

@@ -15,6 +15,7 @@ from services.translate_worker.apertium import (
     ApertiumTranslator,
     UnsupportedPairError,
     WarmPipeline,
+    decode_letter_references,
     deformat,
     discover_modes,
     pipeline_commands,
@@ -99,6 +100,34 @@ def test_english_to_spanish_gives_spanish(translator):
     result = translator.translate("The cat is black", "en", "es")
 
     assert "gato" in result and "negro" in result
+
+
+@needs_apertium
+def test_html_keeps_tags_attributes_and_entities_and_translates_the_text(translator):
+    html = '<p>The <b>cat</b> is black.</p>'
+    assert translator.translate(html, "en", "es", "html") == "<p>El <b>gato</b> es negro.</p>"
+
+    page = ('<div class="note" title="The cat">The dog &amp; the cat &lt;3&nbsp;&copy;</div>'
+            '<script>var cat = "the black cat";</script><!-- the house -->')
+    result = translator.translate(page, "en", "es", "html")
+
+    assert result.startswith('<div class="note" title="The cat">') and "perro" in result and "gato" in result
+    for kept in ("&amp;", "&lt;3", "&nbsp;", "&copy;", '<script>var cat = "the black cat";</script>',
+                 "<!-- the house -->", "</div>"):
+        assert kept in result, kept
+    assert "dog" not in result
+
+
+@needs_apertium
+def test_html_letter_references_come_back_as_letters_not_garbage(translator):
+    result = translator.translate("<p>caf&eacute; caf&#233; the cat</p>", "en", "es", "html")
+
+    assert "gato" in result and "\uffc3" not in result and "&eacute;" not in result
+
+
+def test_decode_letter_references_leaves_markup_and_symbols_alone():
+    html = '<a title="caf&eacute;">caf&eacute; &#233;t&#xE9; &amp; &lt; &nbsp; &copy; &bogus;</a>'
+    assert decode_letter_references(html) == '<a title="caf&eacute;">café été &amp; &lt; &nbsp; &copy; &bogus;</a>'
 
 
 @needs_apertium

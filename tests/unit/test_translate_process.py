@@ -9,6 +9,7 @@ import pytest
 from services.translate_worker.apertium import ApertiumTranslator, discover_modes
 from services.translate_worker.translate import PIECE_LIMIT, process, split_text
 from shared.handler import JobCancelled, PermanentError, TransientError
+from shared.kinds.translate.formats import markup_spans
 from shared.kinds.translate.pairs import validate_pair
 from tests.fakes import FakeJobIO
 
@@ -19,9 +20,9 @@ needs_apertium = pytest.mark.skipif(
 SENTENCES = ["The cat is black.", "I have a big house.", "The dog is white!", "Where is the car?"]
 
 
-def make_job(text, source="en", target="es"):
+def make_job(text, source="en", target="es", **params):
     return {"id": "job-7", "kind": "translate", "number": 7, "input": None, "attempt": 1,
-            "params": {"text": text, "source_lang": source, "target_lang": target}}
+            "params": {"text": text, "source_lang": source, "target_lang": target, **params}}
 
 
 def long_text(paragraphs=3, sentences_per_paragraph=120):
@@ -106,6 +107,33 @@ def test_process_translates_and_describes_the_result(translator):
     assert io.progress_events[-1] == (len(text), len(text), "characters")
 
 
+def test_split_html_never_cuts_inside_markup():
+    html = ('<p class="lead big" title="The cat. The dog.">The cat is black. The house is big.</p>\n\n'
+            '<!-- a comment. with sentences -->\n<a href="/a b c">The dog</a> runs.'
+            '<script>if (a < b) { go(); } else { stop(); }</script> The end.')
+    for limit in (5, 12, 40, 80):
+        pieces = split_text(html, limit, "html")
+        assert "".join(pieces) == html
+        cuts = {sum(map(len, pieces[:n])) for n in range(1, len(pieces))}
+        assert cuts and not any(start < cut < end for start, end in markup_spans(html) for cut in cuts), limit
+    # The same text as plain text is cut inside the attribute: the html format is what protects it.
+    assert any(piece.endswith('class="lead ') for piece in split_text(html, 12))
+
+
+@needs_apertium
+def test_process_translates_html_keeping_the_markup(translator):
+    html = '<p class="x">The <b>cat</b> is black.</p>\n\n<p title="The dog">The dog &amp; the house.</p>'
+    io = FakeJobIO()
+
+    result = process(make_job(html, format="html"), io, translator)
+
+    translated = result["translated_text"]
+    assert re.fullmatch(r'<p class="x">El <b>gato</b> es negro\.</p>\n\n<p title="The dog">.+</p>', translated)
+    assert "perro" in translated and "&amp;" in translated and "casa" in translated
+    assert result["format"] == "html" and result["word_count"] == 9
+    assert io.progress_events[-1] == (len(html), len(html), "characters")
+
+
 @needs_apertium
 def test_process_pivots_for_pairs_without_a_direct_mode(translator):
     result = process(make_job("The cat is black.", "en", "fr"), FakeJobIO(), translator)
@@ -147,6 +175,7 @@ def test_cancel_after_first_piece_stops_the_job(translator):
     ({"text": "Hello", "source_lang": "auto", "target_lang": "es"}, "'auto' is not supported"),
     ({"text": "   ", "source_lang": "en", "target_lang": "es"}, "non-empty string"),
     ({"source_lang": "en", "target_lang": "es"}, "non-empty string"),
+    ({"text": "Hello", "source_lang": "en", "target_lang": "es", "format": "pdf"}, "format 'pdf' is not supported"),
 ])
 def test_bad_requests_fail_permanently(translator, params, message):
     job = make_job("x")

@@ -1,4 +1,5 @@
-"""LibreTranslate's API at the root paths it uses (/translate, /languages, /detect), over native jobs.
+"""LibreTranslate's API at the root paths it uses (/translate, /translate_file, /languages, /detect,
+/frontend/settings), over native jobs.
 
 LibreTranslate clients (libretranslatepy, editor plugins, bots) point at Conveyor's base URL
 unchanged. A Conveyor API key goes in ``api_key`` (JSON body or form), where LibreTranslate keys
@@ -10,21 +11,36 @@ Decisions where Conveyor differs from LibreTranslate:
 * Errors keep LibreTranslate's body ``{"error": "..."}`` and its codes: 400 bad request or missing
   key, 403 invalid key, 429 too many active jobs; beside them 503 when no translate worker runs,
   500 when a job failed, and 504 when the jobs did not end in time (they are then cancelled).
-* ``format=html`` is refused with 400: the translate workers translate plain text.
-* ``source=auto`` detects each text's language among the languages the workers translate from, as
-  the native ``source_lang: "auto"`` does; a text whose language cannot be told with confidence is
-  refused with 400 rather than translated from a guess (LibreTranslate falls back to English).
+* ``format=html`` is the translate kind's ``format: "html"``: Apertium's HTML deformatter translates
+  the text nodes and keeps tags, attributes, comments, scripts and entities.
+* ``source=auto`` takes, as LibreTranslate does, the detector's best guess among the languages the
+  workers translate into ``target`` from, however unsure, and reports it as ``detectedLanguage``
+  ``{language, confidence (0-100)}``; in a batch a text under 40 characters takes the guess for the
+  whole batch, as LibreTranslate's does. Only a text with no letters at all (no guess) is refused.
+  The native API stays stricter (it refuses a guess under 50 %).
+* ``alternatives`` (an integer 0-3, as LibreTranslate takes) is answered with ``alternatives: []``
+  (a list per text in a batch): Apertium gives one translation and none is invented.
 * A batch (``q`` as an array) may hold at most MAX_ACTIVE_JOBS texts, one job each.
+* ``/translate_file`` takes .txt and .html/.htm (UTF-8) and answers once the job has ended; its
+  ``translatedFileUrl`` (``/download_file/<job id>/<file name>``) needs no key, as LibreTranslate's
+  does: the job's random UUID is the capability. Other formats are refused with 400.
+* ``/frontend/settings`` is public and built from this installation: its text limit, its live
+  pairs (the default target is the language most sources translate into), keys always required.
+* Errors name LibreTranslate's parameters (``q``, ``source``, ``target``), not the native ones.
 * ``/languages`` is public, as in LibreTranslate, and lists the live pairs, pivot routes included.
 """
 from __future__ import annotations
 
 import logging
+import re
 import uuid
-from typing import Any, Mapping
+from collections import Counter
+from pathlib import PurePosixPath
+from typing import Any, Mapping, Optional
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from marshmallow import ValidationError
+from werkzeug.utils import secure_filename
 
 from services.api import jobs
 from services.api.compat.common import (
@@ -37,8 +53,10 @@ from services.api.compat.common import (
     wait_for_jobs,
 )
 from services.api.kinds import SubmitRefused
-from services.api.kinds.translate import TranslateParamsSchema, translation_pairs
-from shared.kinds.translate.languages import language_name
+from services.api.kinds.translate import TranslateParamsSchema, best_guess, translation_pairs
+from shared.db import db
+from shared.kinds.translate.formats import HTML, TEXT, TEXT_FORMATS, visible_text
+from shared.kinds.translate.languages import language_name, normalize
 from shared.kinds.translate.pairs import AUTO_DETECT
 from shared.language_detect import detect
 from shared.models import Job, User
@@ -54,6 +72,17 @@ KIND = "translate"
 # long wait costs a handful of indexed reads per second.
 FIRST_POLL_SECONDS = 0.02
 MAX_POLL_SECONDS = 0.25
+MAX_ALTERNATIVES = 3
+# LibreTranslate detects a short text of a batch from the whole batch: a few words say little.
+SHORT_TEXT_CHARS = 40
+# The file formats /translate_file takes, by extension: the translate kind's format, the type served.
+FILE_FORMATS = {".txt": (TEXT, "text/plain; charset=utf-8"), ".html": (HTML, "text/html; charset=utf-8"),
+                ".htm": (HTML, "text/html; charset=utf-8")}
+# LibreTranslate's own default: how long its web page waits after a keystroke before translating.
+FRONTEND_TIMEOUT_MS = 500
+# The native parameter names, as LibreTranslate calls them, for error messages.
+NATIVE_NAMES = {"text": "q", "source_lang": "source", "target_lang": "target"}
+_NATIVE_NAME = re.compile(r"\b(source_lang|target_lang)\b")
 
 error_handler(bp, lambda code, message: {"error": message})
 
@@ -94,10 +123,11 @@ def _required(data: Mapping[str, Any], name: str) -> Any:
 
 
 def _refusal(exc: SubmitRefused) -> CompatError:
+    message = _NATIVE_NAME.sub(lambda match: NATIVE_NAMES[match.group(1)], str(exc))
     if exc.status == 429:
-        return _error(429, f"Slowdown: {exc}")
+        return _error(429, f"Slowdown: {message}")
     # Too long a text is a plain bad request to LibreTranslate (its character limit).
-    return _error(400 if exc.status == 413 else exc.status, str(exc))
+    return _error(400 if exc.status == 413 else exc.status, message)
 
 
 @bp.post("/translate")
@@ -108,11 +138,8 @@ def translate():
     texts = _required(data, "q")
     source = _required(data, "source")
     target = _required(data, "target")
-    text_format = data.get("format") or "text"
-    if text_format not in ("text", "html"):
-        raise _error(400, f"{text_format} format is not supported")
-    if text_format == "html":
-        raise _error(400, "html format is not supported by this server; send format=text")
+    text_format = _text_format(data)
+    alternatives = _alternatives(data)
     batch = isinstance(texts, list)
     texts = texts if batch else [texts]
     if not all(isinstance(text, str) and text for text in texts):
@@ -120,36 +147,96 @@ def translate():
     limit = current_app.config["MAX_ACTIVE_JOBS"]
     if len(texts) > limit:
         raise _error(400, f"Invalid request: request ({len(texts)}) exceeds text limit ({limit})")
-    submitted = _submit_all(user, texts, source, target)
-    finished = _wait(user.id, [job.id for job in submitted])
-    translated = []
-    for job in submitted:
-        status, result, error = finished[job.id]
-        if status != JobStatus.SUCCEEDED.value:
-            raise _error(500, f"Cannot translate text: {error or status}")
-        translated.append(result["translated_text"])
+    guesses = _guesses(texts, target, text_format) if _is_auto(source) else [None] * len(texts)
+    submitted = _submit_all(user, texts, source, target, text_format, guesses)
+    translated = [result["translated_text"] for result in _results(user, submitted)]
     reply: dict[str, Any] = {"translatedText": translated if batch else translated[0]}
-    if str(source).strip().lower() == AUTO_DETECT:
-        detected = [_detected_language(job) for job in submitted]
+    if _is_auto(source):
+        detected = [_detected_language(guess) for guess in guesses]
         reply["detectedLanguage"] = detected if batch else detected[0]
+    if alternatives:
+        # Apertium gives one translation per text: the list LibreTranslate promises, empty.
+        reply["alternatives"] = [[] for _ in texts] if batch else []
     return jsonify(reply)
 
 
-def _submit_all(user: User, texts: list[str], source: str, target: str) -> list[Job]:
+def _is_auto(source: Any) -> bool:
+    return isinstance(source, str) and source.strip().lower() == AUTO_DETECT
+
+
+def _text_format(data: Mapping[str, Any]) -> str:
+    text_format = data.get("format") or TEXT
+    if text_format not in TEXT_FORMATS:
+        raise _error(400, f"{text_format} format is not supported")
+    return text_format
+
+
+def _alternatives(data: Mapping[str, Any]) -> int:
+    """``alternatives`` as LibreTranslate takes it: an integer from 0 to 3 (0 when absent)."""
+    value = data.get("alternatives")
+    if value is None or value == "":
+        return 0
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ALTERNATIVES:
+        raise _error(400, f"Invalid request: alternatives must be an integer from 0 to {MAX_ALTERNATIVES}")
+    return value
+
+
+def _guesses(texts: list[str], target: Any, text_format: str) -> list[dict[str, Any]]:
+    """Each text's likeliest language among the sources that reach ``target``, however unsure."""
+    pairs = _live_pairs()
+    try:
+        wanted = normalize(target)
+    except ValueError:
+        wanted = None  # the job's check refuses the target, naming it
+    # Sources that lead to the target: fewer candidates, better guesses; all of them if none does.
+    pairs = [pair for pair in pairs if pair["target"] == wanted] or pairs
+    readable = [visible_text(text) if text_format == HTML else text for text in texts]
+    whole = best_guess(" ".join(readable), pairs) if len(readable) > 1 else None
+    guesses = []
+    for text in readable:
+        guess = whole if whole and len(text) < SHORT_TEXT_CHARS else best_guess(text, pairs)
+        if guess is None:
+            raise _error(400, "Invalid request: cannot tell which language q is in (it has no letters); "
+                              "set source to its language code, e.g. 'en'")
+        guesses.append(guess)
+    return guesses
+
+
+def _submit_all(user: User, texts: list[str], source: str, target: str, text_format: str,
+                guesses: list[Optional[dict[str, Any]]], extra: Optional[dict[str, Any]] = None) -> list[Job]:
     """One translate job per text; if one is refused, the ones already queued are cancelled."""
     submitted: list[Job] = []
     try:
-        for text in texts:
-            params = TranslateParamsSchema().load({"text": text, "source_lang": source, "target_lang": target})
-            submitted.append(jobs.submit(user, KIND, params))
+        for text, guess in zip(texts, guesses, strict=True):
+            params = TranslateParamsSchema().load({"text": text, "source_lang": guess["language"] if guess else source,
+                                                   "target_lang": target, "format": text_format})
+            if guess:
+                # As a native "auto" job records it; the guess is the face's, below the native threshold too.
+                params["detected_source"] = guess
+            submitted.append(jobs.submit(user, KIND, {**params, **(extra or {})}))
     except ValidationError as exc:
         cancel_jobs(user.id, [job.id for job in submitted])
-        problems = "; ".join(f"{name}: {' '.join(map(str, messages))}" for name, messages in exc.messages.items())
+        problems = "; ".join(f"{NATIVE_NAMES.get(name, name)}: {' '.join(map(str, messages))}"
+                             for name, messages in exc.messages.items())
         raise _error(400, f"Invalid request: {problems}") from None
     except SubmitRefused as exc:
         cancel_jobs(user.id, [job.id for job in submitted])
         raise _refusal(exc) from None
     return submitted
+
+
+def _results(user: User, submitted: list[Job]) -> list[dict[str, Any]]:
+    """The jobs' results, in order, once all have succeeded; 500 if one did not."""
+    finished = _wait(user.id, [job.id for job in submitted])
+    results = []
+    for job in submitted:
+        status, result, error = finished[job.id]
+        if status != JobStatus.SUCCEEDED.value:
+            raise _error(500, f"Cannot translate text: {error or status}")
+        results.append(result)
+    return results
 
 
 def _wait(user_id: int, job_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, Any, Any]]:
@@ -163,9 +250,8 @@ def _wait(user_id: int, job_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, 
         raise _error(504, f"The translation did not finish within {timeout:g} s; try again later") from None
 
 
-def _detected_language(job: Job) -> dict[str, Any]:
-    detected = job.params.get("detected_source") or {"language": job.params["source_lang"], "confidence": 1.0}
-    return {"confidence": round(detected["confidence"] * 100, 1), "language": detected["language"]}
+def _detected_language(guess: dict[str, Any]) -> dict[str, Any]:
+    return {"confidence": round(guess["confidence"] * 100, 1), "language": guess["language"]}
 
 
 def _live_pairs() -> list[dict[str, Any]]:
@@ -199,3 +285,78 @@ def detect_language():
     ranked = detect(text, {pair["source"] for pair in _live_pairs()})
     likely = [entry for entry in ranked if entry[1] > 0] or ranked[:1]
     return jsonify([{"confidence": round(confidence * 100, 1), "language": code} for code, confidence in likely])
+
+
+@bp.get("/frontend/settings")
+def frontend_settings():
+    """LibreTranslate's settings for its web page, from this installation's limits and live pairs."""
+    served = Counter(pair["target"] for pair in _live_pairs())
+    # The language the most sources translate into, as the page's first target (ties by code).
+    target = min(served, key=lambda code: (-served[code], code))
+    return jsonify({
+        "charLimit": current_app.config["MAX_TEXT_CHARS"],
+        "frontendTimeout": FRONTEND_TIMEOUT_MS,
+        "apiKeys": True,
+        "keyRequired": True,
+        "suggestions": False,
+        "filesTranslation": True,
+        "supportedFilesFormat": sorted(FILE_FORMATS),
+        "language": {"source": {"code": AUTO_DETECT, "name": "Auto Detect"},
+                     "target": {"code": target, "name": language_name(target)}},
+    })
+
+
+@bp.post("/translate_file")
+def translate_file():
+    """Translate an uploaded .txt or .html file; answers the URL of the translated file."""
+    data = request.form
+    user = _caller(data)
+    upload = request.files.get("file")
+    if upload is None:
+        raise _error(400, "Invalid request: missing file parameter")
+    source = _required(data, "source")
+    target = _required(data, "target")
+    if not upload.filename:
+        raise _error(400, "Invalid request: empty file")
+    name = secure_filename(upload.filename) or "file"
+    extension = PurePosixPath(name).suffix.lower()
+    if extension not in FILE_FORMATS:
+        raise _error(400, f"Invalid request: file format not supported; supported formats: "
+                          f"{', '.join(sorted(FILE_FORMATS))}")
+    text_format = FILE_FORMATS[extension][0]
+    try:
+        text = upload.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _error(400, "Invalid request: the file is not UTF-8 text") from None
+    if not text.strip():
+        raise _error(400, "Invalid request: empty file")
+    guesses = _guesses([text], target, text_format) if _is_auto(source) else [None]
+    submitted = _submit_all(user, [text], source, target, text_format, guesses, extra={"file_name": name})
+    _results(user, submitted)
+    return jsonify({"translatedFileUrl": url_for(".download_file", job_id=submitted[0].id, name=name,
+                                                 _external=True)})
+
+
+@bp.get("/download_file/<job_id>/<name>")
+def download_file(job_id: str, name: str):
+    """The file that /translate_file translated; the job's random id in the URL is the capability."""
+    job = _translated_file_job(job_id)
+    file_name = job.params["file_name"]
+    if name != file_name:
+        raise _error(404, "File not found")
+    content_type = FILE_FORMATS[PurePosixPath(file_name).suffix.lower()][1]
+    return Response(job.result["translated_text"].encode("utf-8"), content_type=content_type,
+                    headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
+
+
+def _translated_file_job(job_id: str) -> Job:
+    """A finished translate job of /translate_file by its id, else 404 (missing and unfinished alike)."""
+    try:
+        key = uuid.UUID(job_id)
+    except ValueError:
+        raise _error(404, "File not found") from None
+    job = db.session.get(Job, key) if key.version == 4 else None
+    if (job is None or job.kind != KIND or not job.params.get("file_name")
+            or job.status != JobStatus.SUCCEEDED.value):
+        raise _error(404, "File not found")
+    return job

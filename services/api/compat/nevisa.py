@@ -11,8 +11,12 @@ How callers are identified (every credential sent must be valid and all must nam
   and ``api_key``. The ``Authorization`` header is optional and checked when sent.
 * ``POST /file/terminate-task`` needs the header ``Authorization: Token <auth-token>`` (``Bearer``
   and an API key in its place work too); its ``auth_token`` / ``api_key`` fields are checked when sent.
-* ``GET /celery-progress/<task_id>/`` needs the same header. The seed shows no header there, but a
-  task id would otherwise be enough to read anyone's transcript (HARDENING S1).
+* ``GET /celery-progress/<task_id>/`` needs no credential, as the seed shows (it sends no header there)
+  and as the celery-progress library works: the task id is the capability. It is the job's random
+  UUID (version 4, 122 random bits), handed only to the submitter, so it cannot be guessed; ids that
+  are not such a UUID, or name no asr job, are 404. Headers sent there are not consulted. Setting
+  ``CONVEYOR_NEVISA_PROGRESS_NEEDS_AUTH`` makes it need terminate-task's header as well, and then
+  only the owner reads the task.
 
 Decisions on what the seed leaves open:
 
@@ -21,20 +25,23 @@ Decisions on what the seed leaves open:
   with or without kept chunks; ``result`` is ``"Task terminated"``). ``progress`` counts percent of
   the audio (``total`` 100), as the seed's example does; ``current`` stays below 100 until the end.
 * ``progress_url`` is the seed's path, relative to the base URL the client was given.
-* Another user's task, or a missing one, is 404 ``{"detail": "Not found."}`` on celery-progress
-  and 401 on terminate-task, which the seed documents; both answers are the same either way.
+* A missing task (and, with ``CONVEYOR_NEVISA_PROGRESS_NEEDS_AUTH``, another user's) is 404
+  ``{"detail": "Not found."}`` on celery-progress; on terminate-task another user's task or a missing
+  one is 401, which the seed documents; both answers are the same either way.
 * Terminating a finished task is 200 and changes nothing; the reply says the state it ended in.
 """
 from __future__ import annotations
 
 import math
+import uuid
 from typing import Any, Optional
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from services.api import jobs
 from services.api.compat.common import CompatError, error_handler
 from services.api.kinds import SubmitRefused
+from shared.db import db
 from shared.models import Job, User
 from shared.principal import API_KEY_PREFIX, user_for_access_token, user_for_api_key
 from shared.states import is_terminal
@@ -102,6 +109,19 @@ def _task_for(user: User, task_id: str, refusal: CompatError, lock: bool = False
     return job
 
 
+def _task_by_capability(task_id: str) -> Job:
+    """The asr job whose random id this is, whoever owns it (the id is the capability), else 404."""
+    try:
+        key = uuid.UUID(task_id)
+    except ValueError:
+        raise CompatError(404, NOT_FOUND) from None
+    # Job ids are uuid4; any other version names no job this surface handed out.
+    job = db.session.get(Job, key) if key.version == 4 else None
+    if job is None or job.kind != KIND:
+        raise CompatError(404, NOT_FOUND)
+    return job
+
+
 def _state(job: Job) -> str:
     if job.status == "partial":
         return "REVOKED" if job.cancelled_at else "FAILURE"
@@ -152,7 +172,10 @@ def recognize_file():
 
 @bp.get("/celery-progress/<task_id>/")
 def celery_progress(task_id: str):
-    job = _task_for(_caller(header_required=True, form_required=False), task_id, CompatError(404, NOT_FOUND))
+    if current_app.config["NEVISA_PROGRESS_NEEDS_AUTH"]:
+        job = _task_for(_caller(header_required=True, form_required=False), task_id, CompatError(404, NOT_FOUND))
+    else:
+        job = _task_by_capability(task_id)
     return jsonify(progress_view(job))
 
 

@@ -9,6 +9,7 @@ from flask import current_app
 from marshmallow import fields, validate
 
 from services.api.kinds.base import KindSpec, SubmitCommonSchema, SubmitRefused, live_capabilities, require_workers
+from shared.kinds.translate.formats import HTML, TEXT, TEXT_FORMATS, visible_text
 from shared.kinds.translate.pairs import AUTO_DETECT, validate_pair
 from shared.language_detect import detect
 
@@ -26,6 +27,9 @@ class TranslateParamsSchema(SubmitCommonSchema):
                        "confidence (0-1)}; a text whose language cannot be told with confidence "
                        f"{MIN_DETECTION_CONFIDENCE} or more is refused with 400."})
     target_lang = fields.String(required=True, validate=validate.Length(min=2, max=16))
+    format = fields.String(load_default=TEXT, validate=validate.OneOf(TEXT_FORMATS), metadata={
+        "description": "'text' (default) or 'html': with 'html' the text nodes are translated and the "
+                       "markup (tags, attributes, comments, scripts, entities) comes back unchanged."})
 
 
 def translation_pairs() -> list[dict[str, Any]]:
@@ -42,33 +46,45 @@ def translation_pairs() -> list[dict[str, Any]]:
 def check(params: dict[str, Any], upload: Optional[Path]) -> dict[str, Any]:
     if len(params["text"]) > current_app.config["MAX_TEXT_CHARS"]:
         raise SubmitRefused(f"Text is longer than {current_app.config['MAX_TEXT_CHARS']} characters.", 413)
+    readable = visible_text(params["text"]) if params.get("format") == HTML else params["text"]
     if not params["text"].strip():
         raise SubmitRefused("Text is empty.")
     require_workers("translate")
     pairs = translation_pairs()
     detected = None
     if params["source_lang"].strip().lower() == AUTO_DETECT:
-        detected = detect_source(params["text"], pairs)
+        detected = detect_source(readable, pairs)
         params = {**params, "source_lang": detected["language"]}
     try:
         source, target = validate_pair(params["source_lang"], params["target_lang"], pairs)
     except ValueError as exc:
         raise SubmitRefused(str(exc)) from exc
-    checked = {**params, "source_lang": source, "target_lang": target, "word_count": len(params["text"].split())}
+    checked = {**params, "source_lang": source, "target_lang": target, "word_count": len(readable.split())}
     if detected is not None:
         checked["detected_source"] = detected
     return checked
 
 
-def detect_source(text: str, pairs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The language of ``text`` among the pairs' sources, as {language, confidence}; refused if unsure."""
+def best_guess(text: str, pairs: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    """The likeliest language of ``text`` among the pairs' sources, as {language, confidence (0-1)}.
+
+    None when there is no guess at all (a text without letters).
+    """
     ranked = detect(text, {pair["source"] for pair in pairs})
-    if not ranked or ranked[0][1] < MIN_DETECTION_CONFIDENCE:
-        guess = f" (best guess {ranked[0][0]!r} at {ranked[0][1]:.0%})" if ranked and ranked[0][1] > 0 else ""
-        raise SubmitRefused(f"Cannot tell which language the text is in{guess}; "
-                            "set source_lang to its language code, e.g. 'en'.")
+    if not ranked or ranked[0][1] <= 0:
+        return None
     language, confidence = ranked[0]
     return {"language": language, "confidence": round(confidence, 4)}
+
+
+def detect_source(text: str, pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The language of ``text`` among the pairs' sources, as {language, confidence}; refused if unsure."""
+    guess = best_guess(text, pairs)
+    if guess is None or guess["confidence"] < MIN_DETECTION_CONFIDENCE:
+        hint = f" (best guess {guess['language']!r} at {guess['confidence']:.0%})" if guess else ""
+        raise SubmitRefused(f"Cannot tell which language the text is in{hint}; "
+                            "set source_lang to its language code, e.g. 'en'.")
+    return guess
 
 
 def _export_text(result: dict[str, Any]) -> tuple[bytes, str, str]:
