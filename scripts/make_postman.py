@@ -295,6 +295,8 @@ def native_collection() -> dict[str, Any]:
         request("The converted file (artifact)", "GET", "/api/v1/jobs/{{convertJobId}}/artifacts/{{convertArtifact}}",
                 200, [expect("pm.expect(pm.response.headers.get('Content-Type')).to.include('audio/wav')", "a WAV"),
                       expect("pm.expect(pm.response.responseSize).to.be.above(10000)", "the decoded audio")]),
+        request("The translate job's webhook deliveries", "GET", "/api/v1/jobs/{{translateJobId}}/webhooks", 200, [
+            BODY, expect("pm.expect(body).to.eql([])", "none: the job was sent without a callback_url")]),
         request("List my translate jobs", "GET", "/api/v1/jobs", 200, [
             BODY, expect("pm.expect(body.items.map(j => j.id))"
                          ".to.include(pm.collectionVariables.get('translateJobId'))", "the job is listed"),
