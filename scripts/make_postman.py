@@ -8,6 +8,7 @@ requests in collection variables; every request asserts its status code and the 
 
 - conveyor.postman_collection.json: the native API and auth service.
 - compat-<surface>.postman_collection.json: each seed surface under /compat/<surface>.
+- openai-audio / libretranslate.postman_collection.json: the OpenAI and LibreTranslate faces.
 
 Variables the runner sets: baseUrl, username, password, email (one account, letters only in its
 name and a password with upper and lower case, a digit and a sign, so the lecture surface takes it
@@ -207,7 +208,7 @@ def native_logout(name: str = "Log out (last)", variable: str = "token") -> dict
 def native_api_key(name: str = "postman") -> dict[str, Any]:
     return request("Create an API key", "POST", "/auth/v1/api-keys", 201, [
         BODY, expect("pm.expect(body.key).to.match(/^cvk_/)", "the key is shown once"),
-        capture("apiKey", "body.key"), capture("apiKeyId", "body.id")], body=json_body({"name": name}))
+        capture("apiKey", "body.key"), capture("apiKeyId", "body.id")], body=json_body({"name": name}), auth=bearer())
 
 
 def native_revoke_key() -> dict[str, Any]:
@@ -651,6 +652,89 @@ def converter_collection() -> dict[str, Any]:
                       items, bearer(), captured_variables(items))
 
 
+def api_key_account(name: str) -> dict[str, Any]:
+    """Register, log in and make the API key these clients are configured with."""
+    return folder("Account", [native_register(), native_login(), native_api_key(name)],
+                  "Its clients authenticate with a Conveyor API key, made here with the native routes.")
+
+
+def api_key_logout() -> dict[str, Any]:
+    return folder("Log out", [
+        request("Revoke the API key", "DELETE", "/auth/v1/api-keys/{{apiKeyId}}", 204, auth=bearer()),
+        request("The revoked key no longer works", "GET", "/v1/models", 401, [
+            BODY, expect("pm.expect(body.error.type).to.be.a('string')", "OpenAI's error body")],
+            auth=bearer("apiKey")),
+        native_logout(),
+        request("The token no longer works", "GET", "/auth/v1/me", 401, auth=bearer()),
+    ])
+
+
+def openai_collection() -> dict[str, Any]:
+    audio = {"file": "samples/hello.mp3"}
+    items = [
+        api_key_account("openai"),
+        folder("Audio", [
+            request("List models", "GET", "/v1/models", 200, [
+                BODY, expect("pm.expect(body.object).to.eql('list')", "OpenAI's list"),
+                expect("pm.expect(body.data.map(m => m.id)).to.include('whisper-1')", "whisper-1")]),
+            request("Retrieve whisper-1", "GET", "/v1/models/whisper-1", 200, [
+                BODY, expect("pm.expect(body).to.include({id: 'whisper-1', object: 'model'})", "the model")]),
+            request("Transcribe (json)", "POST", "/v1/audio/transcriptions", 200, [
+                BODY, expect("pm.expect(body.text.toLowerCase()).to.include('cat')", "the transcript")],
+                body=form_body({"model": "whisper-1", "response_format": "json"}, audio)),
+            request("Transcribe (verbose_json)", "POST", "/v1/audio/transcriptions", 200, [
+                BODY, expect("pm.expect(body.task).to.eql('transcribe')", "the task"),
+                expect("pm.expect(body.language).to.eql('english')", "the language, OpenAI's way"),
+                expect("pm.expect(body.segments[0]).to.include.keys('start', 'end', 'text', 'avg_logprob')",
+                       "segments")],
+                body=form_body({"model": "whisper-1", "response_format": "verbose_json", "language": "en"}, audio)),
+            request("Transcribe (srt)", "POST", "/v1/audio/transcriptions", 200, [
+                expect("pm.expect(pm.response.text()).to.match(/^1\\n00:00:00,000 --> /)", "SubRip cues")],
+                body=form_body({"model": "whisper-1", "response_format": "srt"}, audio)),
+            request("An unknown model (400)", "POST", "/v1/audio/transcriptions", 400, [
+                BODY, expect("pm.expect(body.error.param).to.eql('model')", "OpenAI's error names the field")],
+                body=form_body({"model": "no-such-model"}, audio)),
+        ], "Each request runs one asr job and answers when it has ended. /v1/audio/translations is left out: "
+           "it needs a multilingual Whisper model (make deps installs whisper-base), which a test stack may lack."),
+        api_key_logout(),
+    ]
+    return collection("Conveyor: OpenAI audio API", "OpenAI's speech-to-text API at /v1 (what the openai "
+                      "packages call with base_url=<conveyor>/v1): models, transcriptions in several formats. "
+                      + VARIABLES_NOTE.format(file="openai-audio.postman_collection.json", extra=""),
+                      items, bearer("apiKey"), captured_variables(items))
+
+
+def libretranslate_collection() -> dict[str, Any]:
+    items = [
+        api_key_account("libretranslate"),
+        folder("Translate", [
+            request("Languages (public)", "GET", "/languages", 200, [
+                BODY, expect("pm.expect(body.find(l => l.code === 'en').targets).to.include('es')", "en -> es")],
+                auth=NOAUTH),
+            request("Translate", "POST", "/translate", 200, [
+                BODY, expect("pm.expect(body.translatedText.toLowerCase()).to.include('gato')", "the translation")],
+                body=json_body({"q": "The cat is black.", "source": "en", "target": "es", "api_key": "{{apiKey}}"})),
+            request("Translate a batch, detecting the language", "POST", "/translate", 200, [
+                BODY, expect("pm.expect(body.translatedText).to.have.lengthOf(2)", "one translation per text"),
+                expect("pm.expect(body.detectedLanguage.map(d => d.language)).to.eql(['en', 'en'])",
+                       "English detected")],
+                body=json_body({"q": ["The cat is black.", "I would like a cup of coffee."], "source": "auto",
+                                "target": "es", "api_key": "{{apiKey}}"})),
+            request("Detect", "POST", "/detect", 200, [
+                BODY, expect("pm.expect(body[0].language).to.eql('en')", "English first")],
+                body=json_body({"q": "The cat is black and the dog is brown.", "api_key": "{{apiKey}}"})),
+            request("Translate without a key (400)", "POST", "/translate", 400, [
+                BODY, expect("pm.expect(body.error).to.be.a('string')", "LibreTranslate's error body")],
+                body=json_body({"q": "The cat is black.", "source": "en", "target": "es"})),
+        ], "Each /translate runs native translate jobs and answers when they have ended."),
+        api_key_logout(),
+    ]
+    return collection("Conveyor: LibreTranslate API", "LibreTranslate's API at the base URL (/languages, "
+                      "/translate, /detect), the API key in api_key. "
+                      + VARIABLES_NOTE.format(file="libretranslate.postman_collection.json", extra=""),
+                      items, NOAUTH, captured_variables(items))
+
+
 SURFACES = {"nevisa": nevisa_collection, "primitives": primitives_collection, "translate": translate_collection,
             "lecture": lecture_collection, "converter": converter_collection}
 
@@ -660,6 +744,8 @@ def collections() -> dict[str, dict[str, Any]]:
     result = {"conveyor.postman_collection.json": native_collection()}
     for name, build in SURFACES.items():
         result[f"compat-{name}.postman_collection.json"] = build()
+    result["openai-audio.postman_collection.json"] = openai_collection()
+    result["libretranslate.postman_collection.json"] = libretranslate_collection()
     return result
 
 

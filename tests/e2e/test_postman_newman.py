@@ -55,7 +55,8 @@ def newman_run(collection: str, base: str, account: dict[str, str], report: Path
 def test_there_is_a_collection_per_surface():
     assert COLLECTIONS == ["compat-converter.postman_collection.json", "compat-lecture.postman_collection.json",
                            "compat-nevisa.postman_collection.json", "compat-primitives.postman_collection.json",
-                           "compat-translate.postman_collection.json", "conveyor.postman_collection.json"]
+                           "compat-translate.postman_collection.json", "conveyor.postman_collection.json",
+                           "libretranslate.postman_collection.json", "openai-audio.postman_collection.json"]
 
 
 @pytest.mark.parametrize("collection", COLLECTIONS)
