@@ -192,11 +192,12 @@ def native_register() -> dict[str, Any]:
 
 def native_login(name: str = "Log in", variable: str = "token", user: str = "username",
                  password: str = "password") -> dict[str, Any]:
+    captures = [capture(variable, "body.access_token")]
+    if variable == "token":  # the user's login also keeps the refresh token for the refresh request
+        captures.append(capture("refreshToken", "body.refresh_token"))
     return request(name, "POST", "/auth/v1/login", 200, [
         BODY, expect("pm.expect(body.access_token).to.be.a('string').and.not.empty", "an access token"),
-        expect("pm.expect(body.token_type).to.match(/bearer/i)", "a bearer token"),
-        capture(variable, "body.access_token"),
-        capture("refreshToken", "body.refresh_token") if variable == "token" else ""],
+        expect("pm.expect(body.token_type).to.match(/bearer/i)", "a bearer token"), *captures],
         body=json_body({"username": "{{%s}}" % user, "password": "{{%s}}" % password}), auth=NOAUTH)
 
 
