@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONVEYOR_ASR_MODELS_DIR ?= $(CURDIR)/var/models/asr
 export CONVEYOR_ASR_MODELS_DIR
 
-.PHONY: up test test-unit lint bench postman system deps clean-venv
+.PHONY: up test test-unit lint bench postman newman system deps clean-venv
 
 $(STAMP): $(wildcard requirements*.txt) pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -25,10 +25,20 @@ deps: $(STAMP)
 system:
 	bash scripts/bootstrap_system.sh
 
+# newman runs the Postman collections (tests/e2e/test_postman_newman.py): pinned by tools/package-lock.json,
+# installed into tools/node_modules (git-ignored), reinstalled only when the lock file changes.
+NEWMAN_STAMP := tools/node_modules/.installed
+$(NEWMAN_STAMP): tools/package.json tools/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 18+ and npm (Debian: apt-get install nodejs npm); make test runs the Postman collections in newman" >&2; exit 1; }
+	npm ci --prefix tools --no-audit --no-fund
+	touch $(NEWMAN_STAMP)
+
+newman: $(NEWMAN_STAMP)
+
 up: system deps
 	bash scripts/up.sh
 
-test: system deps lint
+test: system deps lint newman
 	$(VENV)/bin/python -m pytest
 
 # Style and the easy bugs (pyproject.toml's [tool.ruff]); the layout rules are tests/unit/test_layout.py.
