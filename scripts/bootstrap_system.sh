@@ -15,6 +15,8 @@ command -v psql >/dev/null || missing+=(postgresql-client)
 command -v rabbitmq-server >/dev/null || missing+=(rabbitmq-server)
 command -v nginx >/dev/null || missing+=(nginx-light)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+# npm installs newman, which runs the Postman collections in make test
+command -v npm >/dev/null || missing+=(nodejs npm)
 # wrk drives the HTTP benchmarks (make bench)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v apertium >/dev/null || missing+=(apertium)
