@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the system services Conveyor needs are installed and running on this machine:
-# PostgreSQL, RabbitMQ, nginx (the gateway), Apertium with its language pairs, espeak-ng (test speech).
+# PostgreSQL, RabbitMQ, nginx (the gateway), Apertium with its language pairs, espeak-ng (test speech),
+# Node.js with npm (newman runs the Postman collections).
 # Installs from Debian when something is missing and we are root; otherwise says what to install.
 # Uses what already runs. Set CONVEYOR_SKIP_SYSTEM=1 to manage these services yourself.
 set -euo pipefail
