@@ -16,7 +16,8 @@ How a transcript becomes cues:
 * Timing: a cue starts at its first word and ends at its last. A cue too short for its text (under
   1 s, or over 20 characters a second) is *extended*, never merged with a neighbour (that would join
   two sentences): first its end into the silence that follows, then its start into the silence
-  before, then into the spare time of the cues around it, whose text has more time than it needs.
+  before, then into time the cues around it can spare: the next cue may start later when the
+  silence after it leaves it enough time, the previous one end sooner when it has more than it needs.
   Only speech faster than 20 characters a second with no spare time anywhere near stays denser.
 """
 
@@ -123,11 +124,9 @@ def _cut_score(run: list[dict], at: int) -> float:
     room = MAX_LINES * MAX_LINE_CHARS
     if _fits(rest):
         # The last two cues of a sentence: share the words out evenly.
-        score -= 2.0 * abs(_length(head) - _length(rest)) / room
-    else:
-        # More cues follow: fuller cues make fewer of them.
-        score += 2.0 * _length(head) / room
-    return score
+        return score + 2.0 * (1.0 - abs(_length(head) - _length(rest)) / room)
+    # More cues follow: fuller cues make fewer of them.
+    return score + 2.0 * _length(head) / room
 
 
 def _split(run: list[dict]) -> list[list[dict]]:
@@ -174,17 +173,20 @@ def _spare(cue: Cue) -> float:
 
 def _give_time(cues: list[Cue], until: float | None) -> None:
     """Extend each cue that is too short for its text (see the module's docstring), in place."""
+    later_limit_of_last = until if until is not None else float("inf")
     for index, cue in enumerate(cues):
         following = cues[index + 1] if index + 1 < len(cues) else None
         previous = cues[index - 1] if index else None
-        later_limit = following.start if following else (until if until is not None else float("inf"))
+        later_limit = following.start if following else later_limit_of_last
         earlier_limit = previous.end if previous else 0.0
         if _short_by(cue) > 0:
             cue.end = max(cue.end, min(cue.start + cue.needed_seconds(), later_limit))
         if _short_by(cue) > 0:
             cue.start = min(cue.start, max(cue.end - cue.needed_seconds(), earlier_limit))
         if _short_by(cue) > 0 and following is not None and cue.end == following.start:
-            taken = min(_short_by(cue), _spare(following))
+            # The next cue starts later by what it can spare before the cue after it (or the end).
+            after = cues[index + 2].start if index + 2 < len(cues) else later_limit_of_last
+            taken = min(_short_by(cue), max(0.0, after - following.start - following.needed_seconds()))
             cue.end += taken
             following.start += taken
         if _short_by(cue) > 0 and previous is not None and cue.start == previous.end:
