@@ -51,13 +51,19 @@ def transcript_of(source: dict | list[dict]) -> dict[str, Any]:
 
 
 def _chunk_segments(chunk: dict) -> list[dict]:
-    """A chunk's segments as the engine cut them; for chunks that carry none, its sentences."""
+    """A chunk's segments as the engine cut them; else its sentences, timed from its words if it has any.
+
+    A chunk with neither (the lecture surface's worker reports text alone) stays one segment: its
+    sentences' times would be guesses.
+    """
     if "segments" in chunk:
         return chunk["segments"]
     if not chunk.get("text"):
         return []
     whole = {"start": chunk["start"], "end": chunk["end"], "text": chunk["text"]}
-    (words,) = timed_segments([whole], chunk.get("words") or [])
+    if not chunk.get("words"):
+        return [whole]
+    (words,) = timed_segments([whole], chunk["words"])
     return [
         {"start": run[0]["start"], "end": run[-1]["end"], "text": " ".join(w["word"] for w in run)}
         for run in sentences(words)
