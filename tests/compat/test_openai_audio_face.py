@@ -119,7 +119,7 @@ def segment_texts(app, api_key: str) -> list[str]:
 def test_srt_cues_are_whole_words_of_the_transcripts_sentences(app, api_key, client_for, running, speech_mp3,
                                                                 spoken_text):
     cues = list(srt.parse(transcribe(client_for, speech_mp3, response_format="srt")))
-    assert len(cues) >= 4 and [cue.index for cue in cues] == list(range(1, len(cues) + 1))
+    assert len(cues) >= 2 and [cue.index for cue in cues] == list(range(1, len(cues) + 1))
     assert word_error_rate(spoken_text, " ".join(cue.content for cue in cues)) <= 0.25
     check_cues(srt_cues(cues), segment_texts(app, api_key))
 
