@@ -29,7 +29,8 @@ Decisions where Conveyor differs from OpenAI:
   (text bytes over zlib-compressed bytes). Results transcribed before segments kept these fields
   get the Vosk values.
 * ``GET /v1/models``: ``created`` is when the model's files were installed (their newest
-  modification time); ``whisper-1``'s is its default model's.
+  modification time); ``whisper-1``'s is its default model's. A worker too old to report that time
+  gives 0.
 * The request waits at most CONVEYOR_OPENAI_AUDIO_WAIT_SECONDS (default 600 s); then the job is
   cancelled and the answer is 504. OpenAI's clients retry 5xx answers (twice by default).
 * Errors keep OpenAI's body ``{"error": {"message", "type", "param", "code"}}``: 400 bad request
