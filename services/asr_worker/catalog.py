@@ -36,6 +36,8 @@ class ModelInfo:
     size_bytes: int
     detects_language: bool
     source: str
+    # When the model's files were written (Unix seconds): OpenAI's model list calls it "created".
+    installed_at: int = 0
     default: bool = False
 
     def as_dict(self) -> dict:
@@ -48,6 +50,7 @@ class ModelInfo:
             "size_bytes": self.size_bytes,
             "default": self.default,
             "source": self.source,
+            "installed_at": self.installed_at,
         }
 
 
@@ -65,6 +68,11 @@ def _package_dir(module: str) -> Path | None:
 
 def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _installed_at(path: Path) -> int:
+    """The newest modification time among the model's files: when it was installed or last updated."""
+    return int(max((f.stat().st_mtime for f in path.rglob("*") if f.is_file()), default=path.stat().st_mtime))
 
 
 def _whisper_vocabulary(model_dir: Path) -> list[str]:
@@ -110,6 +118,7 @@ def _whisper_model(model_id: str, path: Path, source: str) -> ModelInfo:
         path=path,
         languages=languages,
         size_bytes=_size(path),
+        installed_at=_installed_at(path),
         detects_language=detects,
         source=source,
     )
@@ -123,6 +132,7 @@ def _vosk_model(model_id: str, path: Path, source: str, languages: tuple[str, ..
         path=path,
         languages=languages,
         size_bytes=_size(path),
+        installed_at=_installed_at(path),
         detects_language=False,
         source=source,
     )

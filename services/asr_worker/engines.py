@@ -59,6 +59,24 @@ def _word(text: str, start: float, end: float, conf: float) -> dict:
     }
 
 
+def _decoded_segment(segment, text: str) -> dict:
+    """A faster-whisper segment with what the decoder knew of it (OpenAI's verbose_json passes it on).
+
+    ``seek`` is the decoding window's offset in 10 ms frames, counted in the audio the VAD kept.
+    """
+    return {
+        "start": float(segment.start),
+        "end": float(segment.end),
+        "text": text,
+        "seek": int(segment.seek),
+        "tokens": [int(token) for token in segment.tokens],
+        "temperature": float(segment.temperature if segment.temperature is not None else 0.0),
+        "avg_logprob": round(float(segment.avg_logprob), 4),
+        "compression_ratio": round(float(segment.compression_ratio), 4),
+        "no_speech_prob": round(float(segment.no_speech_prob), 4),
+    }
+
+
 class WhisperEngine:
     """faster-whisper (CTranslate2, int8 on the CPU) over a converted Whisper model directory."""
 
@@ -88,7 +106,7 @@ class WhisperEngine:
             text = segment.text.strip()
             if not text:
                 continue
-            kept.append({"start": float(segment.start), "end": float(segment.end), "text": text})
+            kept.append(_decoded_segment(segment, text))
             words.extend(_word(w.word, w.start, w.end, w.probability) for w in segment.words or ())
         return ChunkTranscript(
             text=" ".join(s["text"] for s in kept),

@@ -38,25 +38,33 @@ def _absolute_words(words: list[dict], chunk: AudioChunk, not_before: float) -> 
 
 
 def _absolute_segments(segments: list[dict], chunk: AudioChunk) -> list[dict]:
-    return [
-        {
-            "start": round(min(chunk.start + s["start"], chunk.end), TIME_DECIMALS),
-            "end": round(min(chunk.start + s["end"], chunk.end), TIME_DECIMALS),
-            "text": s["text"],
+    """Segments on the file's clock; a decoder's ``seek`` (10 ms frames) moves by the chunk's start."""
+    placed = []
+    for segment in segments:
+        moved = {
+            **segment,
+            "start": round(min(chunk.start + segment["start"], chunk.end), TIME_DECIMALS),
+            "end": round(min(chunk.start + segment["end"], chunk.end), TIME_DECIMALS),
         }
-        for s in segments
-    ]
+        if "seek" in segment:
+            moved["seek"] = round(chunk.start * 100) + segment["seek"]
+        placed.append(moved)
+    return placed
 
 
 def _chunk_event(
-    chunk: AudioChunk, heard: ChunkTranscript, words: list[dict], language: str | None
+    chunk: AudioChunk, heard: ChunkTranscript, words: list[dict], segments: list[dict],
+    language: str | None,
 ) -> dict[str, Any]:
+    # The segments travel with the chunk so that a cancelled job's exports keep sentence-long
+    # segments rather than chunk-long ones.
     return {
         "seq": chunk.seq,
         "start": round(chunk.start, TIME_DECIMALS),
         "end": round(chunk.end, TIME_DECIMALS),
         "text": heard.text,
         "words": words,
+        "segments": segments,
         "language": language,
     }
 
@@ -130,13 +138,14 @@ def process(job: dict[str, Any], io: JobIO) -> dict[str, Any]:
                     language = heard.language
                 placed = _absolute_words(heard.words, chunk, words[-1]["end"] if words else 0.0)
                 words.extend(placed)
-                segments.extend(_absolute_segments(heard.segments, chunk))
+                placed_segments = _absolute_segments(heard.segments, chunk)
+                segments.extend(placed_segments)
                 if heard.text:
                     texts.append(heard.text)
                 done = chunk.end
                 # A header's duration can be a little off; never report more done than the total.
                 total = max(total, done)
-                io.chunk(chunk.seq, _chunk_event(chunk, heard, placed, language))
+                io.chunk(chunk.seq, _chunk_event(chunk, heard, placed, placed_segments, language))
                 io.progress(round(done, TIME_DECIMALS), round(total, TIME_DECIMALS), "seconds")
     except DecodeError as exc:
         raise PermanentError(f"the audio could not be decoded: {exc}") from exc

@@ -6,7 +6,10 @@ speech that espeak-ng makes at test time.
 from __future__ import annotations
 
 import io
+import json
 import os
+import string
+import time
 
 import openai
 import pytest
@@ -24,6 +27,7 @@ from shared.models import Job, WorkerRecord
 from shared.principal import user_for_api_key
 from tests.conftest import wait_for
 from tests.media import normalized_words, speak, word_error_rate
+from tests.subtitle_checks import check_cues, srt_cues, vtt_cues
 from tests.whisper_base import MODEL_ID as WHISPER_BASE
 from tests.whisper_base import whisper_base_models_dir
 
@@ -91,7 +95,7 @@ def latest_job(app, api_key: str) -> dict:
     with app.app_context():
         owner = user_for_api_key(api_key)
         job = handle.session.query(Job).filter(Job.user_id == owner.id).order_by(Job.created_at.desc()).first()
-        found = {"kind": job.kind, "status": job.status, "params": job.params}
+        found = {"kind": job.kind, "status": job.status, "params": job.params, "result": job.result}
         handle.session.remove()
     return found
 
@@ -108,23 +112,41 @@ def test_text_is_plain_text(client_for, running, speech_mp3, spoken_text):
     assert word_error_rate(spoken_text, text) <= 0.25, text
 
 
-def test_srt_subtitles_carry_the_words_in_timed_cues(client_for, running, speech_mp3, spoken_text):
+def segment_texts(app, api_key: str) -> list[str]:
+    return [segment["text"] for segment in latest_job(app, api_key)["result"]["segments"]]
+
+
+def test_srt_cues_are_whole_words_of_the_transcripts_sentences(app, api_key, client_for, running, speech_mp3,
+                                                                spoken_text):
     cues = list(srt.parse(transcribe(client_for, speech_mp3, response_format="srt")))
     assert len(cues) >= 2 and [cue.index for cue in cues] == list(range(1, len(cues) + 1))
-    assert all(cue.start < cue.end for cue in cues)
-    assert all(a.end <= b.start for a, b in zip(cues, cues[1:]))
     assert word_error_rate(spoken_text, " ".join(cue.content for cue in cues)) <= 0.25
+    check_cues(srt_cues(cues), segment_texts(app, api_key))
 
 
-def test_vtt_captions_carry_the_words_in_timed_cues(client_for, running, speech_mp3, spoken_text):
+def test_vtt_cues_are_whole_words_of_the_transcripts_sentences(app, api_key, client_for, running, speech_mp3,
+                                                                spoken_text):
     body = transcribe(client_for, speech_mp3, response_format="vtt")
     assert body.startswith("WEBVTT")
     captions = webvtt.from_string(body)
-    assert len(captions) >= 2 and all(c.start_in_seconds < c.end_in_seconds for c in captions)
     assert word_error_rate(spoken_text, " ".join(c.text for c in captions)) <= 0.25
+    check_cues(vtt_cues(captions), segment_texts(app, api_key))
 
 
-def test_verbose_json_with_word_timestamps_from_a_catalog_model(client_for, running, speech_mp3, spoken_text):
+SEGMENT_FIELDS = {"id", "seek", "start", "end", "text", "tokens", "temperature", "avg_logprob", "compression_ratio",
+                  "no_speech_prob"}
+
+
+def raw_verbose(client: OpenAI, audio: bytes, granularities: list[str] | None) -> dict:
+    """verbose_json as the server sent it: the field set, not what the client's model makes of it."""
+    options = {"timestamp_granularities": granularities} if granularities is not None else {}
+    raw = client.audio.transcriptions.with_raw_response.create(
+        file=("speech.mp3", audio), model="whisper-1", response_format="verbose_json", **options)
+    return json.loads(raw.text)
+
+
+def test_verbose_json_with_word_and_segment_timestamps_from_a_catalog_model(client_for, running, speech_mp3,
+                                                                           spoken_text):
     verbose = transcribe(client_for, speech_mp3, model="whisper-tiny.en", response_format="verbose_json",
                          timestamp_granularities=["word", "segment"], prompt="Proverbs.", temperature=0.2)
     assert isinstance(verbose, openai.types.audio.TranscriptionVerbose)
@@ -133,19 +155,36 @@ def test_verbose_json_with_word_timestamps_from_a_catalog_model(client_for, runn
     assert 10.0 < verbose.duration < 16.0
     segments = verbose.segments
     assert [s.id for s in segments] == list(range(len(segments))) and segments
-    assert all(0.0 <= s.start < s.end <= verbose.duration and s.tokens == [] for s in segments)
+    assert all(set(s.model_dump()) == SEGMENT_FIELDS for s in segments)
+    assert all(0.0 <= s.start < s.end <= verbose.duration for s in segments)
+    # What faster-whisper decoded, passed on: token ids, the decoder's figures.
+    assert all(s.tokens and all(isinstance(t, int) and t >= 0 for t in s.tokens) for s in segments)
     assert all(s.avg_logprob <= 0.0 and s.compression_ratio > 0.0 for s in segments)
+    assert all(0.0 <= s.no_speech_prob <= 1.0 and 0.0 <= s.temperature <= 1.0 for s in segments)
+    assert [s.seek for s in segments] == sorted(s.seek for s in segments)
     assert " ".join(s.text for s in segments) == verbose.text
     words = verbose.words
     assert normalized_words(" ".join(w.word for w in words)) == normalized_words(verbose.text)
+    assert all(w.word and w.word == w.word.strip(string.punctuation) for w in words), [w.word for w in words]
     assert all(0.0 <= w.start <= w.end <= verbose.duration for w in words)
     assert all(a.end <= b.start for a, b in zip(words, words[1:]))
 
 
-def test_verbose_json_has_no_words_unless_asked(client_for, running, short_mp3):
-    verbose = transcribe(client_for, short_mp3, response_format="verbose_json")
-    assert verbose.segments and verbose.words is None
-    assert "seconds" in normalized_words(verbose.text)
+def test_word_granularity_alone_gives_words_and_no_segments(client_for, running, short_mp3):
+    verbose = raw_verbose(client_for, short_mp3, ["word"])
+    assert set(verbose) == {"task", "language", "duration", "text", "words"}
+    heard = [w["word"] for w in verbose["words"]]
+    assert normalized_words(" ".join(heard)) == normalized_words(verbose["text"]) and "seconds" in heard
+    assert verbose["text"].rstrip().endswith(".") and not heard[-1].endswith(".")
+    assert all(set(w) == {"word", "start", "end"} for w in verbose["words"])
+
+
+def test_segments_only_without_granularities_and_with_segment(client_for, running, short_mp3):
+    for granularities in (None, ["segment"]):
+        verbose = raw_verbose(client_for, short_mp3, granularities)
+        assert set(verbose) == {"task", "language", "duration", "text", "segments"}
+        assert verbose["segments"] and all(set(s) == SEGMENT_FIELDS for s in verbose["segments"])
+        assert "seconds" in normalized_words(verbose["text"])
 
 
 def test_each_request_is_a_native_asr_job_of_the_caller(app, api_key, client_for, running, short_mp3):
@@ -180,7 +219,10 @@ def test_models_list_holds_whisper_1_and_the_catalog_ids(client_for, running, wh
     expected = {"whisper-1", "whisper-tiny.en", "vosk-ko"} | ({WHISPER_BASE} if whisper_base_offered else set())
     assert expected <= set(listed)
     assert all(model.object == "model" and model.owned_by == "conveyor" for model in listed.values())
-    assert client_for.models.retrieve("vosk-ko").id == "vosk-ko"
+    # created: when the model's files were installed; whisper-1 is the default model, tiny.en.
+    assert all(1_000_000_000 < model.created <= time.time() for model in listed.values())
+    assert listed["whisper-1"].created == listed["whisper-tiny.en"].created
+    assert client_for.models.retrieve("vosk-ko").created == listed["vosk-ko"].created
     with pytest.raises(openai.NotFoundError):
         client_for.models.retrieve("gpt-4o")
 
@@ -235,6 +277,8 @@ def form(audio: bytes, **fields) -> dict:
 @pytest.mark.parametrize(("fields", "param", "message"), [
     ({"response_format": "diarized_json"}, "response_format", "response_format must be one of"),
     ({"timestamp_granularities[]": "sentence"}, "timestamp_granularities", "not sentence"),
+    ({"timestamp_granularities[]": "word", "response_format": "json"}, "timestamp_granularities",
+     "needs response_format 'verbose_json'"),
     ({"temperature": "3"}, "temperature", "between 0 and 1"),
     ({"stream": "true"}, "stream", "Streaming is not supported"),
     ({"model": ""}, "model", "you must provide a model"),

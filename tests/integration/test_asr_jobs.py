@@ -20,6 +20,7 @@ from services.asr_worker.transcribe import process
 from tests.conftest import wait_for
 from tests.integration.test_pipeline import wait_status
 from tests.media import ENGLISH_SENTENCES, KOREAN_SENTENCES, encode, ffmpeg, speak, wav_seconds, word_error_rate
+from tests.subtitle_checks import check_cues, srt_cues, vtt_cues
 
 SPOKEN = " ".join(ENGLISH_SENTENCES[:8])  # about 20 s at espeak-ng's 160 words a minute
 LONG_SPOKEN = " ".join(ENGLISH_SENTENCES * 2)  # about 50 s: time enough to cancel mid-file
@@ -97,10 +98,6 @@ def sse_events(client, user, job_id) -> list[tuple[str, dict]]:
     return events
 
 
-def cue_words(cues: list[str]) -> list[str]:
-    return [word for cue in cues for word in cue.split()]
-
-
 def test_english_speech_is_transcribed_in_ordered_chunks_with_timed_words(
         client, make_user, relay, asr_worker, media):
     user = make_user()
@@ -157,7 +154,15 @@ def test_cancel_after_the_first_chunk_keeps_the_chunks_and_exports_them(
     assert partial["partial"] is True and partial["duration"] == kept[-1]["end"]
     assert partial["text"] == " ".join(c["text"] for c in kept if c["text"])
     assert partial["words"] == [w for c in kept for w in c["words"]]
-    spoken_words = [w["word"] for w in partial["words"]]
+    # The segments are the engine's, carried by each chunk: sentences, not chunk-long stretches.
+    segments = partial["segments"]
+    assert segments == [s for c in kept for s in c["segments"]]
+    chunk_ends = [c["end"] for c in kept]
+    for segment in segments:
+        # A segment ends with its sentence, or where the chunk cut the audio.
+        assert segment["text"].endswith((".", "?", "!")) or min(
+            abs(segment["end"] - end) for end in chunk_ends) <= 0.6, segment
+    assert " ".join(s["text"] for s in segments) == partial["text"]
 
     def exported(fmt: str):
         reply = client.get(f"/api/v1/jobs/{job_id}/export?format={fmt}", headers=user.headers)
@@ -166,17 +171,16 @@ def test_cancel_after_the_first_chunk_keeps_the_chunks_and_exports_them(
         return reply
 
     subtitles = list(srt.parse(exported("srt").get_data(as_text=True)))
-    assert cue_words([s.content for s in subtitles]) == spoken_words
-    assert all(s.start < s.end for s in subtitles)
-    assert subtitles[-1].end.total_seconds() <= kept[-1]["end"] + 2.0
+    check_cues(srt_cues(subtitles), [s["text"] for s in segments])
+    assert subtitles[-1].end.total_seconds() <= kept[-1]["end"]
     captions = webvtt.from_string(exported("vtt").get_data(as_text=True))
-    assert cue_words([c.text for c in captions]) == spoken_words
+    check_cues(vtt_cues(captions), [s["text"] for s in segments])
     document = docx.Document(io.BytesIO(exported("docx").data))
     paragraphs = [p.text for p in document.paragraphs]
     assert paragraphs[0] == "Transcript (partial)"
     assert " ".join(p.split("] ", 1)[1] for p in paragraphs[2:]) == partial["text"]
     text = exported("txt").get_data(as_text=True)
-    assert text.splitlines() == [c["text"] for c in kept if c["text"]]
+    assert text.splitlines() == [s["text"] for s in segments]
     assert exported("json").json["words"] == partial["words"]
 
 

@@ -58,6 +58,16 @@ def test_result_names_language_duration_engine_and_model(transcript, speech):
     assert result["segments"] and all(s["text"] for s in result["segments"])
 
 
+def test_whisper_segments_keep_what_the_decoder_knew_of_them(transcript):
+    result, _ = transcript
+    for segment in result["segments"]:
+        assert segment["tokens"] and all(isinstance(token, int) for token in segment["tokens"])
+        assert segment["avg_logprob"] <= 0.0 and segment["compression_ratio"] > 0.0
+        assert 0.0 <= segment["no_speech_prob"] <= 1.0 and 0.0 <= segment["temperature"] <= 1.0
+        assert isinstance(segment["seek"], int) and segment["seek"] >= 0
+        assert 0.0 <= segment["start"] < segment["end"] <= result["duration"]
+
+
 def test_words_are_seed_shaped_records_in_order_inside_the_audio(transcript):
     result, _ = transcript
     words = result["words"]
@@ -90,6 +100,9 @@ def test_chunked_job_reports_ordered_chunks_that_cover_the_audio_and_join_to_the
     assert all(c["end"] - c["start"] <= 6 for c in chunks)
     assert " ".join(c["text"] for c in chunks if c["text"]) == result["text"]
     assert [w for c in chunks for w in c["words"]] == result["words"]
+    assert [s for c in chunks for s in c["segments"]] == result["segments"]
+    # A later chunk's decoding windows are counted from the file's start (10 ms frames).
+    assert chunks[-1]["segments"][0]["seek"] >= chunks[-1]["start"] * 100 - 1
     for chunk in chunks:
         assert all(chunk["start"] <= w["start"] <= w["end"] <= chunk["end"] for w in chunk["words"])
     # Word times are on the file's clock: the last chunk's words come late in the file.

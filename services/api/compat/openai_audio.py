@@ -13,13 +13,24 @@ Decisions where Conveyor differs from OpenAI:
   else is 400 listing the models. ``GET /v1/models`` lists the same ids.
 * ``prompt`` and ``temperature`` are accepted and ignored: the asr kind has no initial-prompt or
   sampling option (faster-whisper decodes with its own temperature fallback). ``stream=true`` is
-  refused with 400: answers come whole. ``timestamp_granularities[]`` matters to verbose_json only.
-* verbose_json: segments keep the transcript's times; ``seek`` is the segment's start in 10 ms frames
-  (Conveyor decodes in its own chunks, not Whisper's 30 s windows), ``tokens`` is empty,
-  ``temperature`` and ``no_speech_prob`` are 0.0 (the engines do not report them), ``avg_logprob``
-  is the mean log of the segment's word probabilities and ``compression_ratio`` is Whisper's (text
-  bytes over zlib-compressed bytes). ``language`` is the English name in lower case ("english"); a
-  translation's is always "english", as OpenAI writes it.
+  refused with 400: answers come whole.
+* ``timestamp_granularities[]`` shapes verbose_json as OpenAI does: ``segments`` only when
+  ``segment`` is asked or nothing is, ``words`` only when ``word`` is. Word timestamps need
+  ``response_format=verbose_json``; with another format they are refused with 400, as OpenAI does.
+* verbose_json: ``language`` is the language's English name in lower case ("english"); a
+  translation's is always "english", as OpenAI writes it. A word is ``{word, start, end}``: a word
+  of the transcript as written, without the punctuation around it ("o'clock" stays whole). A
+  Whisper segment carries what faster-whisper decoded (``tokens``, ``temperature``,
+  ``avg_logprob``, ``compression_ratio``, ``no_speech_prob``); its ``seek`` is the decoding
+  window's offset in 10 ms frames from the file's start (Conveyor decodes in chunks, and the VAD
+  drops silence before decoding, so it is not OpenAI's 30 s window grid). A Vosk segment has no
+  tokens (``[]``), ``temperature`` and ``no_speech_prob`` 0.0, ``seek`` its start in 10 ms frames,
+  ``avg_logprob`` the mean log of its words' confidences and ``compression_ratio`` Whisper's
+  (text bytes over zlib-compressed bytes). Results transcribed before segments kept these fields
+  get the Vosk values.
+* ``GET /v1/models``: ``created`` is when the model's files were installed (their newest
+  modification time); ``whisper-1``'s is its default model's. A worker too old to report that time
+  gives 0.
 * The request waits at most CONVEYOR_OPENAI_AUDIO_WAIT_SECONDS (default 600 s); then the job is
   cancelled and the answer is 504. OpenAI's clients retry 5xx answers (twice by default).
 * Errors keep OpenAI's body ``{"error": {"message", "type", "param", "code"}}``: 400 bad request
@@ -42,6 +53,7 @@ from services.api import jobs
 from services.api.compat.common import CompatError, JobVanished, WaitTimedOut, compat_user, error_handler, wait_for_jobs
 from services.api.kinds import SubmitRefused
 from services.api.kinds.base import live_models
+from shared.kinds.asr.alignment import bare_word, timed_segments
 from shared.kinds.asr.exports import export
 from shared.kinds.asr.params import TRANSCRIBE, TRANSLATE, can_translate, validate_params
 from shared.kinds.translate.languages import language_name
@@ -146,12 +158,16 @@ def _response_format() -> str:
     return wanted
 
 
-def _granularities() -> set[str]:
+def _granularities(fmt: str) -> set[str]:
+    """The granularities asked; segment alone when none is. Word times come with verbose_json only."""
     wanted = set(request.form.getlist("timestamp_granularities[]") + request.form.getlist("timestamp_granularities"))
     unknown = wanted - set(GRANULARITIES)
     if unknown:
         raise _error(400, f"timestamp_granularities may hold {' and '.join(GRANULARITIES)}, not "
                           f"{', '.join(sorted(unknown))}.", "timestamp_granularities")
+    if "word" in wanted and fmt != "verbose_json":
+        raise _error(400, "timestamp_granularities 'word' needs response_format 'verbose_json'.",
+                     "timestamp_granularities")
     return wanted or {"segment"}
 
 
@@ -226,26 +242,36 @@ def _compression_ratio(text: str) -> float:
     return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
+def _segment(number: int, segment: dict[str, Any], words: list[dict[str, Any]]) -> dict[str, Any]:
+    """OpenAI's segment: the decoder's own figures where the engine kept them, else derived ones."""
+    derived = {"seek": round(segment["start"] * 100), "tokens": [], "temperature": 0.0,
+               "avg_logprob": round(_avg_logprob(words), 4),
+               "compression_ratio": round(_compression_ratio(segment["text"]), 4), "no_speech_prob": 0.0}
+    figures = {key: segment.get(key, value) for key, value in derived.items()}
+    return {"id": number, "seek": figures.pop("seek"), "start": segment["start"], "end": segment["end"],
+            "text": segment["text"], **figures}
+
+
 def _segments(result: dict[str, Any]) -> list[dict[str, Any]]:
     words = result.get("words") or []
-    segments = []
-    for number, segment in enumerate(result.get("segments") or []):
-        inside = [w for w in words if segment["start"] <= w["start"] <= segment["end"]]
-        segments.append({
-            "id": number, "seek": round(segment["start"] * 100), "start": segment["start"],
-            "end": segment["end"], "text": segment["text"], "tokens": [], "temperature": 0.0,
-            "avg_logprob": round(_avg_logprob(inside), 4),
-            "compression_ratio": round(_compression_ratio(segment["text"]), 4), "no_speech_prob": 0.0})
-    return segments
+    return [_segment(number, segment, [w for w in words if segment["start"] <= w["start"] <= segment["end"]])
+            for number, segment in enumerate(result.get("segments") or [])]
+
+
+def _words(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The transcript's written words, timed, without their punctuation."""
+    timed = timed_segments(result.get("segments") or [], result.get("words") or [])
+    return [{"word": bare_word(w["word"]), "start": w["start"], "end": w["end"]}
+            for words in timed for w in words if bare_word(w["word"])]
 
 
 def _verbose(result: dict[str, Any], task: str, granularities: set[str]) -> dict[str, Any]:
-    body = {"task": task, "language": _language(result.get("language"), task),
-            "duration": result.get("duration") or 0.0, "text": result.get("text") or "",
-            "segments": _segments(result)}
+    body: dict[str, Any] = {"task": task, "language": _language(result.get("language"), task),
+                            "duration": result.get("duration") or 0.0, "text": result.get("text") or ""}
     if "word" in granularities:
-        body["words"] = [{"word": w["word"], "start": w["start"], "end": w["end"]}
-                         for w in result.get("words") or []]
+        body["words"] = _words(result)
+    if "segment" in granularities:
+        body["segments"] = _segments(result)
     return body
 
 
@@ -265,7 +291,7 @@ def _run(task: str) -> Response:
     user = _caller()
     upload = _upload()
     fmt = _response_format()
-    granularities = _granularities()
+    granularities = _granularities(fmt)
     _check_accepted_fields()
     language = request.form.get("language") or None
     model = _model_for(request.form.get("model"), task, language)
@@ -289,27 +315,31 @@ def translations():
     return _run(TRANSLATE)
 
 
-def _model_entry(model_id: str) -> dict[str, Any]:
-    # created is 0: the catalog does not record when a model was installed.
-    return {"id": model_id, "object": "model", "created": 0, "owned_by": "conveyor"}
+def _model_entry(model_id: str, model: dict[str, Any]) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": int(model.get("installed_at") or 0),
+            "owned_by": "conveyor"}
 
 
-def _listed_ids() -> list[str]:
+def _listed() -> dict[str, dict[str, Any]]:
+    """Each listed id and the catalog model behind it; whisper-1 stands for the default model."""
     models = _live_models()
-    return ([ALIAS] if models else []) + [m["id"] for m in models]
+    listed = {m["id"]: m for m in models}
+    default = _default_model(models, TRANSCRIBE, None)
+    return {ALIAS: default, **listed} if default else listed
 
 
 @bp.get("/v1/models")
 def list_models():
     """The speech models the live asr workers offer, and whisper-1 (the default one)."""
     _caller()
-    return jsonify({"object": "list", "data": [_model_entry(model_id) for model_id in _listed_ids()]})
+    return jsonify({"object": "list", "data": [_model_entry(model_id, model) for model_id, model in _listed().items()]})
 
 
 @bp.get("/v1/models/<path:model_id>")
 def get_model(model_id: str):
     """One model of the list, or 404 in OpenAI's shape."""
     _caller()
-    if model_id not in _listed_ids():
+    listed = _listed()
+    if model_id not in listed:
         raise _error(404, f"The model '{model_id}' does not exist", "model", "model_not_found")
-    return jsonify(_model_entry(model_id))
+    return jsonify(_model_entry(model_id, listed[model_id]))

@@ -6,7 +6,8 @@ import io
 import json
 from typing import Any
 
-from shared.kinds.asr.subtitles import Cue, build_cues, words_from_segments
+from shared.kinds.asr.alignment import sentences, timed_segments
+from shared.kinds.asr.subtitles import Cue, build_cues
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 FORMATS = {
@@ -43,14 +44,30 @@ def transcript_of(source: dict | list[dict]) -> dict[str, Any]:
             "language": next((c["language"] for c in chunks if c.get("language")), None),
             "duration": chunks[-1]["end"] if chunks else 0.0,
             "words": [w for c in chunks for w in c.get("words") or []],
-            "segments": [
-                {"start": c["start"], "end": c["end"], "text": c["text"]}
-                for c in chunks
-                if c.get("text")
-            ],
+            "segments": [s for c in chunks for s in _chunk_segments(c)],
             "partial": True,
         }
     raise ValueError("a transcript is a job result (dict) or a list of chunks")
+
+
+def _chunk_segments(chunk: dict) -> list[dict]:
+    """A chunk's segments as the engine cut them; else its sentences, timed from its words if it has any.
+
+    A chunk with neither (the lecture surface's worker reports text alone) stays one segment: its
+    sentences' times would be guesses.
+    """
+    if "segments" in chunk:
+        return chunk["segments"]
+    if not chunk.get("text"):
+        return []
+    whole = {"start": chunk["start"], "end": chunk["end"], "text": chunk["text"]}
+    if not chunk.get("words"):
+        return [whole]
+    (words,) = timed_segments([whole], chunk["words"])
+    return [
+        {"start": run[0]["start"], "end": run[-1]["end"], "text": " ".join(w["word"] for w in run)}
+        for run in sentences(words)
+    ]
 
 
 def _clock(seconds: float, decimal_mark: str) -> str:
@@ -62,7 +79,10 @@ def _clock(seconds: float, decimal_mark: str) -> str:
 
 
 def _cues(transcript: dict) -> list[Cue]:
-    return build_cues(transcript["words"] or words_from_segments(transcript["segments"]))
+    # Cue text comes from the segments' text, as txt's does: the engine's words are only its clock.
+    timed = timed_segments(transcript["segments"], transcript["words"])
+    last_word = max((w["end"] for words in timed for w in words), default=0.0)
+    return build_cues(timed, until=max(transcript["duration"] or 0.0, last_word))
 
 
 def _srt(transcript: dict) -> bytes:
