@@ -14,7 +14,8 @@ _ENTRY_DOC = {
               "type (detection_model|classification_model), engine, labels_count, title}; the ids "
               "are what detection_model_id and classification_model_id take.",
     "asr": "Speech-to-text models: {id, engine (whisper|vosk), languages, detects_language, size_bytes, "
-           "default, source}; the ids are what the model option takes.",
+           "default, source, installed_at (Unix time of the model files)}; the ids are what the model "
+           "option takes.",
 }
 
 ModelsSchema = Schema.from_dict(

@@ -18,9 +18,10 @@ RESULT_DOC = (
     "m4a/aac, webm, mp4, mkv, ...; it is probed at submit: no audio stream, undecodable, or a "
     "duration outside the configured bounds is refused with 400) and these fields. While the job "
     "runs, progress counts audio seconds and each finished chunk is a chunk event {seq, start, "
-    "end, text, words, language}. The result is {text, language, duration, words: [{word, start, "
-    "end, conf}], segments: [{start, end, text}], engine, model}, times in seconds from the start "
-    "of the file. A cancelled job keeps its chunks (status partial): its result and exports are "
+    "end, text, words, segments, language}. The result is {text, language, duration, words: "
+    "[{word, start, end, conf}], segments: [{start, end, text, and for Whisper seek, tokens, "
+    "temperature, avg_logprob, compression_ratio, no_speech_prob}], engine, model}, times in "
+    "seconds from the start of the file. A cancelled job keeps its chunks (status partial): its result and exports are "
     "assembled from them and say \"partial\": true. Exports: txt, docx, srt, vtt, json. Model "
     "ids, languages and sizes: GET /api/v1/models.")
 
