@@ -27,10 +27,11 @@ class ConvertParamsSchema(SubmitCommonSchema):
 
     # Not required here: the check's refusal of a missing target lists the supported ones.
     target = fields.String(metadata={
-        "description": "mp4, webm, mkv, mov, gif, mp3, wav, ogg, flac, m4a, jpg or png"})
+        "description": "mp4, webm, mkv, mov, gif, mp3, wav, ogg, flac, m4a, jpg, png or webp "
+                       "(jpg, png and webp also from an image: jpeg, png, webp, bmp, gif)"})
     start = _option("Trim start: seconds or HH:MM:SS(.fff)")
     end = _option("Trim end: seconds or HH:MM:SS(.fff)")
-    at = _option("Thumbnail time (jpg, png): seconds or HH:MM:SS(.fff)")
+    at = _option("Thumbnail time of a video (jpg, png, webp): seconds or HH:MM:SS(.fff)")
     width = _option("Output width in pixels (height follows the aspect unless given)")
     height = _option("Output height in pixels (width follows the aspect unless given)")
     fps = _option("Output frame rate")
@@ -40,6 +41,7 @@ class ConvertParamsSchema(SubmitCommonSchema):
     mute = _option("Drop the audio (true/false)")
     sample_rate = _option("Audio sample rate in Hz")
     channels = _option("Audio channels")
+    quality = _option("Image quality 1-100, higher is better (jpg, webp)")
 
 
 def offered_targets(capabilities: list[dict[str, Any]]) -> set[str]:
