@@ -55,13 +55,15 @@ def check(params: dict[str, Any], upload: Optional[Path]) -> dict[str, Any]:
     if upload is None:
         raise SubmitRefused("A conversion needs a file (multipart/form-data, a 'file' part).")
     try:
-        normalized = validate_params(params, probe(upload), ConvertLimits.from_config(current_app.config))
+        info = probe(upload)
+        normalized = validate_params(params, info, ConvertLimits.from_config(current_app.config))
     except ValueError as exc:  # ProbeError included: undecodable, playlist, no usable stream
         raise SubmitRefused(str(exc)) from exc
     if normalized["target"] not in offered:
         raise SubmitRefused(f"no running convert worker makes {normalized['target']}; "
                             f"targets available now: {', '.join(sorted(offered)) or 'none'}")
-    return normalized
+    # The probed length, kept with the job: the queue's estimates size the job by it.
+    return {**normalized, "duration": round(info.duration, 3)}
 
 
 SPEC = KindSpec("convert", ConvertParamsSchema, needs_file=True, check=check)

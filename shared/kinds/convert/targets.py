@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     # Only the probe's result type: importing the prober would bring ffprobe's subprocess along.
     from shared.media_probe import MediaInfo
 
+SERVER_KEYS = frozenset({"target", "duration"})
 TRIM = ("start", "end")
 RESIZE = ("width", "height")
 AUDIO_SHAPE = ("sample_rate", "channels")
@@ -126,7 +127,9 @@ def validate_params(params: dict[str, Any], media_info: MediaInfo, limits: Conve
     if not isinstance(params, dict):
         raise ValueError("params must be an object with a 'target' and its options")
     target = _target(params.get("target"))
-    options = {k: v for k, v in params.items() if k != "target" and v is not None and v != ""}
+    # 'duration' is the API's record of the probed input (for the queue's estimates), not an option.
+    options = {k: v for k, v in params.items()
+               if k not in SERVER_KEYS and v is not None and v != ""}
     unknown = sorted(set(options) - set(target.options))
     if unknown:
         raise ValueError(f"unknown option(s) {', '.join(unknown)} for target {target.name}; "
