@@ -111,9 +111,12 @@ def test_the_params_schema_names_every_option_of_the_catalog():
 def test_an_mp4_becomes_a_webm_download_that_probes_as_vp9_and_opus(
         client, make_user, relay, convert_worker, media, tmp_path):
     user = make_user()
-    job = submitted(client, user, media["mp4"], target="webm")
+    job = submitted(client, user, media["mp4"], target="webm", duration="9999")
 
     done = wait_status(client, user, job["id"])
+
+    # The probed length, kept for the queue's estimates; what a client sends there is ignored.
+    assert job["params"]["duration"] == pytest.approx(2.0, abs=0.1)
 
     assert done["status"] == "succeeded", done["error"]
     result = result_of(client, user, job["id"])

@@ -181,3 +181,7 @@ def test_quality_is_an_integer_from_1_to_100(quality):
 def test_png_has_no_quality_option():
     with pytest.raises(ValueError, match="unknown option.* quality for target png"):
         validate_params({"target": "png", "quality": 90}, PICTURE, LIMITS)
+
+
+def test_the_apis_record_of_the_input_length_is_not_an_option():
+    assert validate_params({"target": "mp4", "duration": 10.0}, CLIP, LIMITS) == {"target": "mp4"}
