@@ -21,12 +21,20 @@ from shared.config import Config
 
 LOGGER = logging.getLogger(__name__)
 
-# Containers and raw audio formats that only ever read the one file they are given. Playlist and
-# script demuxers (hls, dash, concat, image2 sequences, tty, ...) are absent on purpose.
+# Single still images, read by the image "pipe" demuxers: each reads only the bytes it is given,
+# unlike ``image2``, which expands a name pattern into a sequence of other files (absent on purpose).
+STILL_IMAGE_DEMUXERS = ("png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe")
+# Containers, raw audio formats and still images that only ever read the one file they are given.
+# Playlist and script demuxers (hls, dash, concat, image2 sequences, tty, ...) are absent on purpose.
 ALLOWED_DEMUXERS = (
     "mov", "matroska", "avi", "flv", "mpegts", "mpeg", "ogg", "asf", "gif",
     "wav", "w64", "mp3", "flac", "aac", "aiff", "caf", "amr", "ac3", "eac3", "wv",
+    *STILL_IMAGE_DEMUXERS,
 )
+# The signatures of the still images, so the probe can name their demuxer: left to guess, ffmpeg
+# scores its image2 demuxer above them for a file named *.jpg and then refuses it (not allowed).
+_IMAGE_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", 0, "png_pipe"), (b"\xff\xd8\xff", 0, "jpeg_pipe"),
+                     (b"WEBP", 8, "webp_pipe"), (b"BM", 0, "bmp_pipe"))
 PROTOCOL_WHITELIST = "file,pipe"
 PROBE_TIMEOUT_SECONDS = 30.0
 # How much of the file the probe decodes to prove that it is decodable.
@@ -80,6 +88,11 @@ class MediaInfo:
         """The demuxer name to pass to ``ffmpeg -f`` (the first of ffmpeg's aliases)."""
         return self.format_name.split(",")[0]
 
+    @property
+    def still_image(self) -> bool:
+        """A single picture (png, jpeg, webp, bmp): one frame, no duration."""
+        return self.demuxer in STILL_IMAGE_DEMUXERS
+
     def first(self, codec_type: str) -> StreamInfo | None:
         """The first stream of a type; cover art never counts as video."""
         return next((s for s in self.streams
@@ -118,6 +131,7 @@ def probe(path: str | os.PathLike, ffmpeg: str | None = None, *,
     cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "info",
            "-protocol_whitelist", PROTOCOL_WHITELIST,
            "-format_whitelist", ",".join(ALLOWED_DEMUXERS),
+           *_forced_image_demuxer(path),
            "-i", _file_url(path),
            "-map", "0:V?", "-map", "0:a?", "-t", str(DECODE_CHECK_SECONDS),
            "-progress", "pipe:1", "-nostats", "-f", "null", "-"]
@@ -134,10 +148,27 @@ def probe(path: str | os.PathLike, ffmpeg: str | None = None, *,
         raise ProbeError("the file has no audio or video stream")
     if not _decoded_something(stdout):
         raise ProbeError("the file's audio/video streams cannot be decoded")
-    if info.duration <= 0:
+    if info.still_image:
+        # ffmpeg gives a still image the length of one frame at a made-up 25 fps; it has none.
+        info = MediaInfo(info.format_name, 0.0, info.size, info.streams)
+    elif info.duration <= 0:
         info = MediaInfo(info.format_name, _measure_duration(ffmpeg, path, info, timeout),
                          info.size, info.streams)
     return info
+
+
+def _forced_image_demuxer(path: Path) -> list[str]:
+    """``-f <demuxer>`` for a file that starts like a still image, else nothing (ffmpeg guesses)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return []
+    for signature, offset, demuxer in _IMAGE_SIGNATURES:
+        if head[offset:offset + len(signature)] == signature and (demuxer != "webp_pipe"
+                                                                  or head.startswith(b"RIFF")):
+            return ["-f", demuxer]
+    return []
 
 
 def _file_url(path: str | os.PathLike) -> str:

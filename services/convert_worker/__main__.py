@@ -14,8 +14,12 @@ LOGGER = logging.getLogger(__name__)
 
 
 def capabilities() -> dict:
-    """What this worker reports to the API: the targets it makes and each one's options."""
-    return {"targets": catalog()}
+    """What this worker reports to the API: the targets it makes, each one's options and inputs.
+
+    ``models`` repeats the targets as a list with ids, the shape GET /api/v1/models lists per kind.
+    """
+    targets = catalog()
+    return {"targets": targets, "models": [{"id": name, **entry} for name, entry in targets.items()]}
 
 
 def serve(config: Config) -> None:

@@ -60,7 +60,8 @@ def build_plan(ffmpeg: str, source: Path, info: MediaInfo, params: dict[str, Any
     trimmed = start > 0 or end < info.duration
     args = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
     if target.kind == "image":
-        args += ["-ss", _seconds(params["at"])]
+        if not info.still_image:
+            args += ["-ss", _seconds(params["at"])]
     elif start > 0:
         # Before -i: a fast seek, frame-accurate because the streams are re-encoded when trimmed.
         args += ["-ss", _seconds(start)]
@@ -111,7 +112,7 @@ def _video_args(target: Target, video: StreamInfo, params: dict[str, Any]) -> li
         scale = _scale_filter(params, even=False)
         if scale:
             args[0:0] = ["-vf", scale]
-        return args + (["-q:v", "2"] if encoder == "mjpeg" else [])
+        return args + _image_quality_args(encoder, params.get("quality"))
     filters = []
     if "fps" in params:
         filters.append(f"fps={params['fps']:g}")
@@ -131,6 +132,17 @@ def _video_args(target: Target, video: StreamInfo, params: dict[str, Any]) -> li
         if encoder == "libvpx-vp9":
             args += ["-b:v", "0"]  # libvpx's constant-quality mode needs the bitrate cap off
     return args
+
+
+def _image_quality_args(encoder: str, quality: int | None) -> list[str]:
+    """The encoder's own quality scale from the 1-100 one (higher is better, as in most tools)."""
+    if encoder == "mjpeg":
+        # mjpeg's qscale runs the other way, 2 (best) to 31 (worst); unasked, the best.
+        qscale = 2 if quality is None else round(31 - (quality - 1) * 29 / 99)
+        return ["-q:v", str(qscale)]
+    if encoder == "libwebp":
+        return ["-quality", str(75 if quality is None else quality)]
+    return []
 
 
 def _audio_args(target: Target, params: dict[str, Any]) -> list[str]:

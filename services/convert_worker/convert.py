@@ -88,8 +88,7 @@ def _describe_media(info: MediaInfo) -> dict[str, Any]:
 
 
 def _describe_image(path: Path) -> dict[str, Any]:
-    # ffmpeg probes single images only through its image2 demuxer, which probe() refuses for
-    # untrusted input; Pillow reads our own output instead.
+    # Pillow names the formats as people do (jpeg, png, webp) where ffmpeg says mjpeg, png_pipe.
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -97,7 +96,7 @@ def _describe_image(path: Path) -> dict[str, Any]:
             image.load()
             width, height, codec = image.width, image.height, image.format.lower()
     except (UnidentifiedImageError, OSError) as exc:
-        raise PermanentError("the thumbnail could not be made (no frame at that time?)") from exc
+        raise PermanentError("the image could not be made (no frame at that time?)") from exc
     return {"format": codec, "duration": 0.0, "size": path.stat().st_size,
             "video": {"codec": codec, "width": width, "height": height, "fps": None},
             "audio": None}

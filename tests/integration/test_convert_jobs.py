@@ -111,9 +111,12 @@ def test_the_params_schema_names_every_option_of_the_catalog():
 def test_an_mp4_becomes_a_webm_download_that_probes_as_vp9_and_opus(
         client, make_user, relay, convert_worker, media, tmp_path):
     user = make_user()
-    job = submitted(client, user, media["mp4"], target="webm")
+    job = submitted(client, user, media["mp4"], target="webm", duration="9999")
 
     done = wait_status(client, user, job["id"])
+
+    # The probed length, kept for the queue's estimates; what a client sends there is ignored.
+    assert job["params"]["duration"] == pytest.approx(2.0, abs=0.1)
 
     assert done["status"] == "succeeded", done["error"]
     result = result_of(client, user, job["id"])
@@ -255,3 +258,56 @@ def test_no_convert_worker_means_503(client, make_user, app, media):
     reply = submit(client, make_user(), media["mkv"], target="mp4")
 
     assert reply.status_code == 503 and "convert worker" in reply.json["message"]
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory) -> dict[str, Path]:
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("convert-pictures")
+    gradient = Image.linear_gradient("L").resize((400, 300)).convert("RGB")
+    gradient.save(folder / "scan.png", "PNG")
+    gradient.save(folder / "photo.jpg", "JPEG")
+    return {"png": folder / "scan.png", "jpg": folder / "photo.jpg"}
+
+
+@pytest.mark.parametrize("source, params, name, mimetype, codec, size", [
+    ("png", {"target": "jpg"}, "scan.jpg", "image/jpeg", "mjpeg", (400, 300)),
+    ("jpg", {"target": "png"}, "photo.png", "image/png", "png", (400, 300)),
+    ("png", {"target": "webp", "width": 200, "quality": 60}, "scan.webp", "image/webp", "webp",
+     (200, 150)),
+])
+def test_an_image_becomes_another_image_through_a_real_worker(
+        client, make_user, relay, convert_worker, pictures, tmp_path, source, params, name,
+        mimetype, codec, size):
+    user = make_user()
+    job = submitted(client, user, pictures[source], **params)
+
+    done = wait_status(client, user, job["id"])
+
+    assert done["status"] == "succeeded", done["error"]
+    reply, copy = download(client, user, done, tmp_path)
+    assert (reply.status_code, reply.mimetype, copy.name) == (200, mimetype, name)
+    video = probe(copy).first("video")
+    assert (video.codec_name, (video.width, video.height)) == (codec, size)
+    assert result_of(client, user, job["id"])["size"] == len(reply.data)
+
+
+def test_an_image_to_a_video_target_is_refused_naming_what_each_accepts(
+        client, make_user, config, pictures, registered_convert_worker):
+    user = make_user()
+    assert_refused_and_nothing_queued(
+        client, user, config, lambda: submit(client, user, pictures["png"], target="mp4"),
+        r"the input is a still image \(png\), so it cannot become mp4, which is made from a "
+        r"video; an image can become jpg, png, webp")
+
+
+def test_the_models_catalog_lists_convert_targets_with_options_and_inputs(
+        client, registered_convert_worker):
+    base._capabilities_cache.pop("convert", None)
+
+    listed = {entry["id"]: entry for entry in client.get("/api/v1/models").json["convert"]}
+
+    assert listed["webp"]["inputs"] == ["image", "video"]
+    assert {"width", "height", "quality"} <= set(listed["webp"]["options"])
+    assert listed["mp3"]["inputs"] == ["audio", "video"]

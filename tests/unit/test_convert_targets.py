@@ -126,5 +126,62 @@ def test_catalog_names_content_types_and_options():
     assert entries["webm"]["content_type"] == "video/webm"
     assert entries["m4a"] == {"kind": "audio", "content_type": "audio/mp4", "extension": "m4a",
                               "options": ["start", "end", "audio_bitrate", "sample_rate",
-                                          "channels"]}
+                                          "channels"], "inputs": ["audio", "video"]}
     assert "mute" not in entries["gif"]["options"]
+
+
+PICTURE = MediaInfo("png_pipe", 0.0, 1000, [StreamInfo(0, "video", "png", width=4000, height=3000)])
+GIF = MediaInfo("gif", 2.0, 1000, [StreamInfo(0, "video", "gif", width=320, height=240)])
+
+
+def test_catalog_says_which_inputs_each_target_takes():
+    entries = catalog()
+
+    assert entries["webp"]["inputs"] == entries["jpg"]["inputs"] == ["image", "video"]
+    assert entries["mp4"]["inputs"] == ["video"]
+    assert "quality" in entries["webp"]["options"] and "quality" not in entries["png"]["options"]
+
+
+@pytest.mark.parametrize("target", ["mp4", "gif", "mp3"])
+def test_a_picture_to_a_target_not_made_from_pictures_names_what_is_accepted(target):
+    with pytest.raises(ValueError) as err:
+        validate_params({"target": target}, PICTURE, LIMITS)
+
+    message = str(err.value)
+    assert f"cannot become {target}, which is made from " in message
+    assert "an image" not in message.split("which is made from")[1].split(";")[0]
+    assert message.endswith("an image can become jpg, png, webp")
+
+
+def test_a_picture_is_held_to_the_image_pixel_limit_not_the_frame_limit():
+    # 12 Mpx is over LIMITS' 1920x1080 frames but inside its 40 Mpx for images.
+    assert validate_params({"target": "webp", "quality": "80"}, PICTURE, LIMITS) == {
+        "target": "webp", "quality": 80}
+    with pytest.raises(ValueError, match="image is 4000x3000; the limit is 10000000 pixels per image"):
+        validate_params({"target": "png"}, PICTURE,
+                        ConvertLimits(max_pixels=1920 * 1080, max_image_pixels=10_000_000))
+
+
+def test_a_picture_has_no_frame_to_pick():
+    with pytest.raises(ValueError, match="the input is a still image"):
+        validate_params({"target": "png", "at": 1}, PICTURE, LIMITS)
+
+
+def test_a_gif_gives_its_first_frame_unless_asked_for_another():
+    assert validate_params({"target": "jpg"}, GIF, LIMITS) == {"target": "jpg", "at": 0.0}
+    assert validate_params({"target": "jpg", "at": 1.5}, GIF, LIMITS)["at"] == 1.5
+
+
+@pytest.mark.parametrize("quality", [0, 101, "best", 50.5])
+def test_quality_is_an_integer_from_1_to_100(quality):
+    with pytest.raises(ValueError, match="quality must be an integer"):
+        validate_params({"target": "jpg", "quality": quality}, PICTURE, LIMITS)
+
+
+def test_png_has_no_quality_option():
+    with pytest.raises(ValueError, match="unknown option.* quality for target png"):
+        validate_params({"target": "png", "quality": 90}, PICTURE, LIMITS)
+
+
+def test_the_apis_record_of_the_input_length_is_not_an_option():
+    assert validate_params({"target": "mp4", "duration": 10.0}, CLIP, LIMITS) == {"target": "mp4"}

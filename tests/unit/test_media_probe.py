@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.media_probe import MediaInfo, ProbeError, ffmpeg_exe, input_args, probe
+from shared.media_probe import ALLOWED_DEMUXERS, MediaInfo, ProbeError, ffmpeg_exe, input_args, probe
 
 TESTSRC = ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=25"]
 TONE = ["-f", "lavfi", "-i", "sine=frequency=440"]
@@ -188,3 +188,47 @@ def test_a_given_ffmpeg_wins_over_the_environment(monkeypatch):
     monkeypatch.setenv("CONVEYOR_FFMPEG", "/opt/ffmpeg/bin/ffmpeg")
 
     assert ffmpeg_exe("/usr/local/bin/ffmpeg") == "/usr/local/bin/ffmpeg"
+
+
+@pytest.mark.parametrize("name, pil_format, demuxer, codec", [
+    ("photo.png", "PNG", "png_pipe", "png"), ("photo.jpg", "JPEG", "jpeg_pipe", "mjpeg"),
+    ("photo.webp", "WEBP", "webp_pipe", "webp"), ("photo.bmp", "BMP", "bmp_pipe", "bmp"),
+])
+def test_still_images_probe_as_one_picture_without_duration(tmp_path, name, pil_format, demuxer,
+                                                             codec):
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(tmp_path / name, pil_format)
+
+    info = probe(tmp_path / name)
+
+    assert (info.demuxer, info.duration, info.still_image) == (demuxer, 0.0, True)
+    assert (info.first("video").codec_name, info.first("video").width) == (codec, 64)
+
+
+def test_a_jpeg_that_ffmpeg_would_read_as_an_image_sequence_is_still_probed(tmp_path):
+    # ffmpeg's own JPEGs score lower as jpeg_pipe than image2 does from the name; the probe
+    # names the demuxer from the signature instead of letting ffmpeg refuse image2.
+    path = make_media(tmp_path / "frame.jpg", *TESTSRC, "-frames:v", "1")
+
+    info = probe(path)
+
+    assert (info.demuxer, info.first("video").codec_name) == ("jpeg_pipe", "mjpeg")
+    assert input_args(path, info)[-4:-2] == ["-f", "jpeg_pipe"]
+
+
+def test_image_sequences_stay_refused(tmp_path):
+    assert "image2" not in ALLOWED_DEMUXERS and "image2pipe" not in ALLOWED_DEMUXERS
+    make_media(tmp_path / "frame1.png", *TESTSRC, "-frames:v", "1")
+
+    # A pattern that only image2 would expand into files: the name itself does not exist.
+    with pytest.raises(ProbeError):
+        probe(tmp_path / "frame%d.png")
+
+
+def test_bytes_that_only_start_like_an_image_are_refused(tmp_path):
+    path = tmp_path / "fake.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(4096))
+
+    with pytest.raises(ProbeError, match="not a media file that can be decoded"):
+        probe(path)

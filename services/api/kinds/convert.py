@@ -27,10 +27,11 @@ class ConvertParamsSchema(SubmitCommonSchema):
 
     # Not required here: the check's refusal of a missing target lists the supported ones.
     target = fields.String(metadata={
-        "description": "mp4, webm, mkv, mov, gif, mp3, wav, ogg, flac, m4a, jpg or png"})
+        "description": "mp4, webm, mkv, mov, gif, mp3, wav, ogg, flac, m4a, jpg, png or webp "
+                       "(jpg, png and webp also from an image: jpeg, png, webp, bmp, gif)"})
     start = _option("Trim start: seconds or HH:MM:SS(.fff)")
     end = _option("Trim end: seconds or HH:MM:SS(.fff)")
-    at = _option("Thumbnail time (jpg, png): seconds or HH:MM:SS(.fff)")
+    at = _option("Thumbnail time of a video (jpg, png, webp): seconds or HH:MM:SS(.fff)")
     width = _option("Output width in pixels (height follows the aspect unless given)")
     height = _option("Output height in pixels (width follows the aspect unless given)")
     fps = _option("Output frame rate")
@@ -40,6 +41,7 @@ class ConvertParamsSchema(SubmitCommonSchema):
     mute = _option("Drop the audio (true/false)")
     sample_rate = _option("Audio sample rate in Hz")
     channels = _option("Audio channels")
+    quality = _option("Image quality 1-100, higher is better (jpg, webp)")
 
 
 def offered_targets(capabilities: list[dict[str, Any]]) -> set[str]:
@@ -53,13 +55,15 @@ def check(params: dict[str, Any], upload: Optional[Path]) -> dict[str, Any]:
     if upload is None:
         raise SubmitRefused("A conversion needs a file (multipart/form-data, a 'file' part).")
     try:
-        normalized = validate_params(params, probe(upload), ConvertLimits.from_config(current_app.config))
+        info = probe(upload)
+        normalized = validate_params(params, info, ConvertLimits.from_config(current_app.config))
     except ValueError as exc:  # ProbeError included: undecodable, playlist, no usable stream
         raise SubmitRefused(str(exc)) from exc
     if normalized["target"] not in offered:
         raise SubmitRefused(f"no running convert worker makes {normalized['target']}; "
                             f"targets available now: {', '.join(sorted(offered)) or 'none'}")
-    return normalized
+    # The probed length, kept with the job: the queue's estimates size the job by it.
+    return {**normalized, "duration": round(info.duration, 3)}
 
 
 SPEC = KindSpec("convert", ConvertParamsSchema, needs_file=True, check=check)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     # Only the probe's result type: importing the prober would bring ffprobe's subprocess along.
     from shared.media_probe import MediaInfo
 
+SERVER_KEYS = frozenset({"target", "duration"})
 TRIM = ("start", "end")
 RESIZE = ("width", "height")
 AUDIO_SHAPE = ("sample_rate", "channels")
@@ -53,6 +54,7 @@ class Target:
     audio_bitrate_range: tuple[int, int] = (8_000, 512_000)
     sample_rates: tuple[int, ...] = _COMMON_RATES
     max_channels: int = 8
+    inputs: tuple[str, ...] = ("video",)  # what it is made from: 'video', 'audio', 'image'
 
     @property
     def needs_video(self) -> bool:
@@ -65,6 +67,10 @@ _VIDEO_OPTIONS = (*TRIM, *RESIZE, "fps", "video_bitrate", "crf", "audio_bitrate"
 _LOSSY_AUDIO_OPTIONS = (*TRIM, "audio_bitrate", *AUDIO_SHAPE)
 _LOSSLESS_AUDIO_OPTIONS = (*TRIM, *AUDIO_SHAPE)
 _IMAGE_OPTIONS = ("at", *RESIZE)
+_IMAGE_INPUTS = ("image", "video")  # a picture converted, or a video's frame at 'at'
+_AUDIO_INPUTS = ("audio", "video")  # a video's sound track counts
+# What an 'image' input is: the still-image demuxers of shared.media_probe, and GIF (its first frame).
+IMAGE_INPUT_FORMATS = ("jpeg", "png", "webp", "bmp", "gif")
 _H264 = frozenset({"h264"})
 _X264 = (0, 51)
 
@@ -83,30 +89,37 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("gif", "video", "gif", "gif", "image/gif", (*TRIM, *RESIZE, "fps"), "gif"),
     Target("mp3", "audio", "mp3", "mp3", "audio/mpeg", _LOSSY_AUDIO_OPTIONS,
            audio_encoder="libmp3lame", audio_copy=frozenset({"mp3"}),
-           audio_bitrate_range=(32_000, 320_000), max_channels=2),
+           audio_bitrate_range=(32_000, 320_000), max_channels=2, inputs=_AUDIO_INPUTS),
     Target("wav", "audio", "wav", "wav", "audio/wav", _LOSSLESS_AUDIO_OPTIONS,
            audio_encoder="pcm_s16le", audio_copy=frozenset({"pcm_s16le"}),
-           sample_rates=(*_COMMON_RATES, 88200, 96000)),
+           sample_rates=(*_COMMON_RATES, 88200, 96000), inputs=_AUDIO_INPUTS),
     Target("ogg", "audio", "ogg", "ogg", "audio/ogg", _LOSSY_AUDIO_OPTIONS,
            audio_encoder="libopus", audio_copy=frozenset({"opus"}),
-           audio_bitrate_range=(6_000, 510_000), sample_rates=(8000, 12000, 16000, 24000, 48000)),
+           audio_bitrate_range=(6_000, 510_000), sample_rates=(8000, 12000, 16000, 24000, 48000),
+           inputs=_AUDIO_INPUTS),
     Target("flac", "audio", "flac", "flac", "audio/flac", _LOSSLESS_AUDIO_OPTIONS,
            audio_encoder="flac", audio_copy=frozenset({"flac"}),
-           sample_rates=(*_COMMON_RATES, 88200, 96000)),
+           sample_rates=(*_COMMON_RATES, 88200, 96000), inputs=_AUDIO_INPUTS),
     Target("m4a", "audio", "ipod", "m4a", "audio/mp4", _LOSSY_AUDIO_OPTIONS,
            audio_encoder="aac", audio_copy=frozenset({"aac"}),
-           sample_rates=(*_COMMON_RATES, 88200, 96000)),
-    Target("jpg", "image", "image2", "jpg", "image/jpeg", _IMAGE_OPTIONS, "mjpeg"),
-    Target("png", "image", "image2", "png", "image/png", _IMAGE_OPTIONS, "png"),
+           sample_rates=(*_COMMON_RATES, 88200, 96000), inputs=_AUDIO_INPUTS),
+    Target("jpg", "image", "image2", "jpg", "image/jpeg", (*_IMAGE_OPTIONS, "quality"), "mjpeg",
+           inputs=_IMAGE_INPUTS),
+    Target("png", "image", "image2", "png", "image/png", _IMAGE_OPTIONS, "png",
+           inputs=_IMAGE_INPUTS),
+    Target("webp", "image", "image2", "webp", "image/webp", (*_IMAGE_OPTIONS, "quality"),
+           "libwebp", inputs=_IMAGE_INPUTS),
 )}
 _ALIASES = {"jpeg": "jpg", "matroska": "mkv", "opus": "ogg", "aac": "m4a"}
 _AUDIO_TARGETS = ", ".join(t.name for t in TARGETS.values() if t.kind == "audio")
+_IMAGE_TARGETS = ", ".join(t.name for t in TARGETS.values() if "image" in t.inputs)
 
 
 def catalog() -> dict[str, dict[str, Any]]:
     """The supported targets and their options, for a catalog endpoint or an error message."""
     return {t.name: {"kind": t.kind, "content_type": t.content_type, "extension": t.extension,
-                     "options": list(t.options)} for t in TARGETS.values()}
+                     "options": list(t.options), "inputs": list(t.inputs)}
+            for t in TARGETS.values()}
 
 
 def validate_params(params: dict[str, Any], media_info: MediaInfo, limits: ConvertLimits) -> dict[str, Any]:
@@ -114,7 +127,9 @@ def validate_params(params: dict[str, Any], media_info: MediaInfo, limits: Conve
     if not isinstance(params, dict):
         raise ValueError("params must be an object with a 'target' and its options")
     target = _target(params.get("target"))
-    options = {k: v for k, v in params.items() if k != "target" and v is not None and v != ""}
+    # 'duration' is the API's record of the probed input (for the queue's estimates), not an option.
+    options = {k: v for k, v in params.items()
+               if k not in SERVER_KEYS and v is not None and v != ""}
     unknown = sorted(set(options) - set(target.options))
     if unknown:
         raise ValueError(f"unknown option(s) {', '.join(unknown)} for target {target.name}; "
@@ -123,10 +138,11 @@ def validate_params(params: dict[str, Any], media_info: MediaInfo, limits: Conve
     out: dict[str, Any] = {"target": target.name}
     for name, value in options.items():
         out[name] = _PARSERS[name](name, value, target, limits)
-    _check_trim(out, media_info)
-    _check_resize(out, limits)
     if target.kind == "image":
-        out["at"] = _thumbnail_time(out.get("at"), media_info.duration)
+        _check_image_time(out, media_info)
+    else:
+        _check_trim(out, media_info)
+    _check_resize(out, _pixel_limit(media_info, limits))
     if "crf" in out and "video_bitrate" in out:
         raise ValueError("give either crf (constant quality) or video_bitrate, not both")
     if out.get("mute") and AUDIO_REENCODE_OPTIONS.intersection(out):
@@ -145,16 +161,38 @@ def _target(name: object) -> Target:
     return TARGETS[key]
 
 
+def _is_image(info: MediaInfo) -> bool:
+    return info.still_image or info.demuxer == "gif"
+
+
+def _pixel_limit(info: MediaInfo, limits: ConvertLimits) -> int:
+    # A picture is one frame, so it may be larger than a video's frames (MAX_IMAGE_PIXELS).
+    return limits.max_image_pixels if info.still_image else limits.max_pixels
+
+
+def _accepted_inputs(target: Target) -> str:
+    words = {"video": "a video", "audio": "an audio file",
+             "image": f"an image ({', '.join(IMAGE_INPUT_FORMATS)})"}
+    return " or ".join(words[kind] for kind in target.inputs)
+
+
 def _check_input(target: Target, info: MediaInfo, limits: ConvertLimits) -> None:
     if info.duration > limits.max_seconds:
         raise ValueError(f"the input lasts {info.duration:.0f} s; the limit is "
                          f"{limits.max_seconds:.0f} s")
     video, audio = info.first("video"), info.first("audio")
-    if video and video.width and video.height and video.width * video.height > limits.max_pixels:
-        raise ValueError(f"the input's frames are {video.width}x{video.height}; the limit is "
-                         f"{limits.max_pixels} pixels per frame")
+    max_pixels = _pixel_limit(info, limits)
+    if video and video.width and video.height and video.width * video.height > max_pixels:
+        what = "image is" if info.still_image else "frames are"
+        raise ValueError(f"the input's {what} {video.width}x{video.height}; the limit is "
+                         f"{max_pixels} pixels per {'image' if info.still_image else 'frame'}")
+    if info.still_image and "image" not in target.inputs:
+        raise ValueError(f"the input is a still image ({info.demuxer.removesuffix('_pipe')}), so it "
+                         f"cannot become {target.name}, which is made from "
+                         f"{_accepted_inputs(target)}; an image can become {_IMAGE_TARGETS}")
     if target.needs_video and video is None:
-        raise ValueError(f"the input has no video stream, so it cannot become {target.name}; "
+        raise ValueError(f"the input has no video stream, so it cannot become {target.name}, "
+                         f"which is made from {_accepted_inputs(target)}; "
                          f"audio targets: {_AUDIO_TARGETS}")
     if target.kind == "audio" and audio is None:
         raise ValueError(f"the input has no audio stream (a silent video?), so it cannot become "
@@ -175,19 +213,26 @@ def _check_trim(out: dict[str, Any], info: MediaInfo) -> None:
         out["end"] = min(out["end"], info.duration)
 
 
-def _check_resize(out: dict[str, Any], limits: ConvertLimits) -> None:
-    if "width" in out and "height" in out and out["width"] * out["height"] > limits.max_pixels:
+def _check_resize(out: dict[str, Any], max_pixels: int) -> None:
+    if "width" in out and "height" in out and out["width"] * out["height"] > max_pixels:
         raise ValueError(f"{out['width']}x{out['height']} is over the limit of "
-                         f"{limits.max_pixels} pixels per frame")
+                         f"{max_pixels} pixels per frame")
 
 
-def _thumbnail_time(at: float | None, duration: float) -> float:
+def _check_image_time(out: dict[str, Any], info: MediaInfo) -> None:
+    """Which frame an image target takes: none to choose from a picture, the first of a GIF."""
+    if info.still_image:
+        if "at" in out:
+            raise ValueError("at picks a frame of a video; the input is a still image, so leave it out")
+        return
+    at = out.get("at")
     if at is None:
-        # A tenth of the way in skips the black or title frame that many videos open with.
-        return round(duration / 10, 3)
-    if at >= duration:
-        raise ValueError(f"at ({at:g} s) must be before the end of the input ({duration:g} s)")
-    return at
+        # A tenth of the way into a video skips the black or title frame that many open with;
+        # a GIF is a picture first, so its first frame.
+        out["at"] = 0.0 if _is_image(info) else round(info.duration / 10, 3)
+        return
+    if at >= info.duration:
+        raise ValueError(f"at ({at:g} s) must be before the end of the input ({info.duration:g} s)")
 
 
 def _crf(name: str, value: object, target: Target, _limits: ConvertLimits) -> int:
@@ -203,7 +248,10 @@ def _sample_rate(name: str, value: object, target: Target, _limits: ConvertLimit
     return rate
 
 
-def _dimension(name: str, value: object, _target: Target, limits: ConvertLimits) -> int:
+def _dimension(name: str, value: object, target: Target, limits: ConvertLimits) -> int:
+    # The area is checked against the input's own limit later; this bounds one side.
+    if target.kind == "image":
+        return parse_int(name, value, 16, min(16384, max(limits.max_pixels, limits.max_image_pixels) // 16))
     return parse_int(name, value, 16, min(7680, limits.max_pixels // 16))
 
 
@@ -220,4 +268,5 @@ _PARSERS: dict[str, Callable[[str, object, Target, ConvertLimits], Any]] = {
     "mute": lambda n, v, t, lim: parse_bool(n, v),
     "sample_rate": _sample_rate,
     "channels": lambda n, v, t, lim: parse_int(n, v, 1, t.max_channels),
+    "quality": lambda n, v, t, lim: parse_int(n, v, 1, 100),
 }
