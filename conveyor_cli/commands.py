@@ -19,13 +19,13 @@ from conveyor_cli.follow import follow_job
 from conveyor_cli.progress import JobProgressBar
 from conveyor_cli.render import (
     KINDS,
-    convert_targets,
     kind_line,
     model_lines,
     pair_lines,
     parameter_lines,
     result_lines,
     submitted_line,
+    target_lines,
 )
 from conveyor_cli.sse import ServerEvent, parse_events
 
@@ -457,11 +457,9 @@ def options(client: ApiClient, args) -> int:
         found["pairs"] = pairs
         lines += pair_lines(pairs) if pairs else ["No running translate worker serves a language pair now."]
     elif args.kind == "convert":
-        # No endpoint lists the targets the convert workers report; the API's own schema names them.
-        targets = convert_targets(schema)
+        targets = client.json("GET", "/api/v1/models", auth=False).get("convert") or []
         found["targets"] = targets
-        lines += [f"Targets (-o target=NAME): {', '.join(targets)}",
-                  "  (which option fits which target is checked at submit; the refusal names the ones that do)"]
+        lines += target_lines(targets) if targets else ["No running convert worker reports targets now."]
     if args.json:
         print_json(found)
         return EXIT_OK

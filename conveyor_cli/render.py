@@ -184,8 +184,11 @@ def pair_lines(pairs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def convert_targets(schema: dict[str, Any]) -> list[str]:
-    """The target names that the ConvertParams schema's ``target`` description lists."""
-    text = ((schema.get("properties") or {}).get("target") or {}).get("description") or ""
-    names = text.replace(" or ", ", ").split(",")
-    return [name.strip() for name in names if name.strip()]
+def target_lines(targets: list[dict[str, Any]]) -> list[str]:
+    """The live convert targets, one line each: what it makes, from which inputs, with which options."""
+    lines = ["Targets (-o target=NAME):"]
+    for target in targets:
+        inputs = " or ".join(target.get("inputs") or []) or "any media"
+        lines.append(f"  {target['id']:<5} {target.get('kind', ''):<6} from {inputs}; "
+                     f"options: {', '.join(target.get('options') or []) or 'none'}")
+    return lines

@@ -320,12 +320,16 @@ def test_options_of_translate_lists_the_live_pairs_with_their_pivots(stack, cli)
     assert json.loads(cli("options", "translate", "--json").stdout)["pairs"] == pairs
 
 
-def test_options_of_convert_lists_the_targets_and_their_options(cli):
+def test_options_of_convert_lists_the_live_targets_with_their_inputs_and_options(stack, cli):
+    reported = requests.get(f"{stack['base']}/api/v1/models").json()["convert"]
     run = cli("options", "convert")
     assert run.returncode == 0, run.stderr
-    targets = next(line for line in run.stdout.splitlines() if line.startswith("Targets"))
-    assert "mp3" in targets and "mp4" in targets and "png" in targets
-    assert "-o audio_bitrate=" in run.stdout and "-o target=" in run.stdout
+    lines = run.stdout.splitlines()
+    rows = {line.split()[0]: line for line in lines[lines.index("Targets (-o target=NAME):") + 1:]}
+    assert set(rows) == {target["id"] for target in reported} >= {"mp3", "mp4", "png", "webp"}
+    assert rows["webp"].endswith("options: at, width, height, quality")
+    assert "-o audio_bitrate=" in run.stdout
+    assert json.loads(cli("options", "convert", "--json").stdout)["targets"] == reported
 
 
 def model_ids(stdout: str) -> set[str]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from conveyor_cli.render import (
-    convert_targets,
     model_lines,
     pair_lines,
     parameter_lines,
     result_lines,
     submitted_line,
+    target_lines,
 )
 from services.vision_worker.detection import Detection
 from shared.kinds.asr.exports import transcript_of
@@ -119,16 +119,6 @@ ASR_PARAMS = {
         "chunk_seconds": {"type": ["number", "null"], "description": "Audio per chunk event, 5 to 1800 s"},
     },
 }
-CONVERT_PARAMS = {
-    "type": "object",
-    "properties": {
-        "target": {"type": "string", "description": "mp4, webm, mkv, mov, gif, mp3, wav, ogg, flac, m4a, jpg or png"},
-        "audio_bitrate": {"description": "Audio bitrate, e.g. 128k"},
-    },
-    "additionalProperties": True,
-}
-
-
 def test_parameters_name_the_flag_or_option_that_sets_them_and_leave_out_webhooks():
     lines = parameter_lines(ASR_PARAMS)
     assert len(lines) == 3 and not any("callback" in line for line in lines)
@@ -138,9 +128,15 @@ def test_parameters_name_the_flag_or_option_that_sets_them_and_leave_out_webhook
     assert translate[0].split() == ["--text", "string", "(required)"]
 
 
-def test_convert_targets_come_from_the_schema_description():
-    assert convert_targets(CONVERT_PARAMS) == [
-        "mp4", "webm", "mkv", "mov", "gif", "mp3", "wav", "ogg", "flac", "m4a", "jpg", "png"]
+def test_convert_targets_show_what_they_make_from_which_inputs_with_which_options():
+    from shared.kinds.convert.targets import catalog  # the entries convert workers report
+    targets = [{"id": name, **entry} for name, entry in catalog().items()]
+    lines = target_lines(targets)
+    assert lines[0] == "Targets (-o target=NAME):"
+    webp = next(line for line in lines if line.split()[0] == "webp")
+    assert webp.split()[1:5] == ["image", "from", "image", "or"] and webp.endswith("at, width, height, quality")
+    mp3 = next(line for line in lines if line.split()[0] == "mp3")
+    assert "mp3   audio  from audio or video; options: start, end" in mp3
 
 
 def test_pairs_are_grouped_by_source_with_their_pivots_marked():
