@@ -24,9 +24,11 @@ ReadinessCheck = Callable[[], None]
 
 # JSON bodies are parsed recursively (a 100000-deep array is a RecursionError, i.e. a 500 and a
 # traceback); no request of any surface nests deeper than a few levels, nor needs megabytes of JSON
-# (the longest texts, MAX_TEXT_CHARS, fit many times over).
+# (the longest texts, MAX_TEXT_CHARS, fit many times over). Workers' results (a long recording's
+# timed words) may be larger: the internal API, which only workers reach, keeps MAX_CONTENT_LENGTH.
 MAX_JSON_DEPTH = 64
 MAX_JSON_BYTES = 8 * 1024 * 1024
+UNBOUNDED_JSON_BLUEPRINTS = {"internal"}
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _JSON_BRACKET = re.compile(rb"[\[\]{}]")
 
@@ -103,8 +105,9 @@ def _refuse_oversized_json() -> None:
     """Refuse a JSON body too large (413) or too deeply nested (400) before any view parses it."""
     if "json" not in (request.mimetype or ""):
         return
-    # A per-request bound below MAX_CONTENT_LENGTH; werkzeug enforces it on chunked bodies too.
-    request.max_content_length = min(MAX_JSON_BYTES, request.max_content_length or MAX_JSON_BYTES)
+    if request.blueprint not in UNBOUNDED_JSON_BLUEPRINTS:
+        # A per-request bound below MAX_CONTENT_LENGTH; werkzeug enforces it on chunked bodies too.
+        request.max_content_length = min(MAX_JSON_BYTES, request.max_content_length or MAX_JSON_BYTES)
     if json_nesting_exceeds(request.get_data(cache=True), MAX_JSON_DEPTH):
         fail(400, f"The JSON body nests arrays or objects more than {MAX_JSON_DEPTH} levels deep.")
 

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from shared import service_app
 from shared.service_app import MAX_JSON_BYTES, MAX_JSON_DEPTH, json_nesting_exceeds
 from tests.compat.test_lecture_surface import LectureUser
 
@@ -194,3 +195,14 @@ def test_user_pages_are_bounded(auth_client, make_user):
     headers = make_user("admin").headers
     assert auth_client.get("/auth/v1/users?per_page=201", headers=headers).status_code == 422
     assert auth_client.get("/auth/v1/users?per_page=200", headers=headers).status_code == 200
+
+
+def test_workers_results_may_exceed_the_public_json_bound_but_not_the_depth(client, app, monkeypatch):
+    """The internal API (workers only) takes a long recording's result; deep nesting is refused there too."""
+    monkeypatch.setattr(service_app, "MAX_JSON_BYTES", 1000)
+    big = '{"claim_id": "x", "result": {"text": "' + "a" * 2000 + '"}}'
+    path = "/internal/v1/jobs/00000000-0000-4000-8000-000000000000/succeed"
+    headers = {"X-Worker-Token": app.config["WORKER_TOKEN"]}
+    assert client.post("/api/v1/jobs/translate", data=big, content_type="application/json").status_code == 413
+    assert client.post(path, data=big, content_type="application/json", headers=headers).status_code in (400, 404)
+    assert client.post(path, data=DEEP_ARRAY, content_type="application/json", headers=headers).status_code == 400
