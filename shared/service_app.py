@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import logging
 import re
-from typing import Callable
+from typing import BinaryIO, Callable, Optional
 
 import swagger_ui_bundle
 from flask import Blueprint, Flask, Response, jsonify, request, send_from_directory
@@ -31,6 +32,7 @@ MAX_JSON_BYTES = 8 * 1024 * 1024
 UNBOUNDED_JSON_BLUEPRINTS = {"internal"}
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _JSON_BRACKET = re.compile(rb"[\[\]{}]")
+_JSON_CONTAINER_START = re.compile(rb"\s*[\[{]")
 
 # Browser protections on every answer (the gateway adds the same to the answers nginx makes itself).
 # The CSP is for JSON and files; an HTML page's inline scripts and styles are allowed by their hashes.
@@ -101,14 +103,55 @@ def json_nesting_exceeds(data: bytes, limit: int) -> bool:
     return False
 
 
+class _Replayed(io.RawIOBase):
+    """A request body whose start was already read: that start again, then the rest of the stream."""
+
+    def __init__(self, head: bytes, rest: BinaryIO):
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            size = min(len(buffer), len(self._head))
+            buffer[:size] = self._head[:size]
+            self._head = self._head[size:]
+            return size
+        data = self._rest.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def _read_up_to(stream: BinaryIO, size: Optional[int]) -> bytes:
+    """Up to ``size`` bytes of ``stream`` (all of it when None), however short its reads are."""
+    if size is None:
+        return stream.read()
+    chunks, left = [], size
+    while left > 0:
+        chunk = stream.read(left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 def _refuse_oversized_json() -> None:
     """Refuse a JSON body too large (413) or too deeply nested (400) before any view parses it."""
     if "json" not in (request.mimetype or ""):
         return
-    if request.blueprint not in UNBOUNDED_JSON_BLUEPRINTS:
-        # A per-request bound below MAX_CONTENT_LENGTH; werkzeug enforces it on chunked bodies too.
-        request.max_content_length = min(MAX_JSON_BYTES, request.max_content_length or MAX_JSON_BYTES)
-    if json_nesting_exceeds(request.get_data(cache=True), MAX_JSON_DEPTH):
+    bound = None if request.blueprint in UNBOUNDED_JSON_BLUEPRINTS else MAX_JSON_BYTES
+    stream = request.stream
+    head = _read_up_to(stream, None if bound is None else bound + 1)
+    # The view reads the body as if untouched (the primitives face takes a raw image labelled as JSON).
+    request.stream = io.BufferedReader(_Replayed(head, stream))
+    if not _JSON_CONTAINER_START.match(head):
+        return  # not an array or object: nothing nests, and the parser refuses anything else cheaply
+    if bound is not None and len(head) > bound:
+        fail(413, f"A JSON body may be at most {bound // (1024 * 1024)} MB.")
+    if json_nesting_exceeds(head, MAX_JSON_DEPTH):
         fail(400, f"The JSON body nests arrays or objects more than {MAX_JSON_DEPTH} levels deep.")
 
 

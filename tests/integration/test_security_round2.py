@@ -7,8 +7,10 @@ import logging
 import re
 
 import pytest
+from flask import Flask, request
 
 from shared import service_app
+from shared.errors import register_error_handlers
 from shared.service_app import MAX_JSON_BYTES, MAX_JSON_DEPTH, json_nesting_exceeds
 from tests.compat.test_lecture_surface import LectureUser
 
@@ -206,3 +208,30 @@ def test_workers_results_may_exceed_the_public_json_bound_but_not_the_depth(clie
     assert client.post("/api/v1/jobs/translate", data=big, content_type="application/json").status_code == 413
     assert client.post(path, data=big, content_type="application/json", headers=headers).status_code in (400, 404)
     assert client.post(path, data=DEEP_ARRAY, content_type="application/json", headers=headers).status_code == 400
+
+
+@pytest.fixture
+def echo_app(monkeypatch):
+    """A bare app with the JSON guard, whose views read the body back as the surfaces do."""
+    monkeypatch.setattr(service_app, "MAX_JSON_BYTES", 1000)
+    echo = Flask("echo")
+    register_error_handlers(echo)
+    echo.before_request(service_app._refuse_oversized_json)
+    echo.add_url_rule("/raw", "raw", lambda: {"body": hashlib.sha256(request.stream.read()).hexdigest()},
+                      methods=["POST"])
+    echo.add_url_rule("/json", "json", lambda: {"body": request.get_json()}, methods=["POST"])
+    return echo.test_client()
+
+
+def test_a_raw_upload_labelled_json_reaches_the_view_whole(echo_app):
+    """The primitives seed posts its image as application/json: no bound, the view reads every byte."""
+    image = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40 + b"[{" * 500
+    reply = echo_app.post("/raw", data=image, content_type="application/json")
+    assert reply.status_code == 200 and reply.json["body"] == hashlib.sha256(image).hexdigest()
+
+
+def test_json_under_the_bounds_is_parsed_as_usual_after_the_scan(echo_app):
+    body = {"a": [[[{"b": "[[[[" * 50}]]], "c": 1}
+    reply = echo_app.post("/json", json=body)
+    assert reply.status_code == 200 and reply.json["body"] == body
+    assert echo_app.post("/json", data="[" + "1," * 600 + "1]", content_type="application/json").status_code == 413

@@ -45,6 +45,7 @@ def capture() -> tuple[logging.Logger, list[str]]:
 
 def test_lines_inside_a_job_context_carry_the_job_id_as_json():
     logger, lines = capture()
+    set_job_context(None)  # a request served on this thread earlier may have tagged it
     with job_context("1234"):
         logger.info("claimed by %s", "w1")
     logger.info("idle")
