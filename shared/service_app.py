@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import logging
 import re
 from typing import BinaryIO, Callable, Optional
@@ -138,6 +139,17 @@ def _read_up_to(stream: BinaryIO, size: Optional[int]) -> bytes:
     return b"".join(chunks)
 
 
+def _as_utf8(data: bytes) -> bytes:
+    """``data`` as UTF-8 when it is JSON in another encoding json.loads accepts (a BOM, UTF-16, UTF-32)."""
+    encoding = json.detect_encoding(data)
+    if encoding == "utf-8":
+        return data
+    try:
+        return data.decode(encoding).encode("utf-8")
+    except UnicodeDecodeError:
+        return data
+
+
 def _refuse_oversized_json() -> None:
     """Refuse a JSON body too large (413) or too deeply nested (400) before any view parses it."""
     if "json" not in (request.mimetype or ""):
@@ -147,11 +159,12 @@ def _refuse_oversized_json() -> None:
     head = _read_up_to(stream, None if bound is None else bound + 1)
     # The view reads the body as if untouched (the primitives face takes a raw image labelled as JSON).
     request.stream = io.BufferedReader(_Replayed(head, stream))
-    if not _JSON_CONTAINER_START.match(head):
+    text = _as_utf8(head)
+    if not _JSON_CONTAINER_START.match(text):
         return  # not an array or object: nothing nests, and the parser refuses anything else cheaply
     if bound is not None and len(head) > bound:
-        fail(413, f"A JSON body may be at most {bound // (1024 * 1024)} MB.")
-    if json_nesting_exceeds(head, MAX_JSON_DEPTH):
+        fail(413, f"A JSON body may be at most {bound} bytes.")
+    if json_nesting_exceeds(text, MAX_JSON_DEPTH):
         fail(400, f"The JSON body nests arrays or objects more than {MAX_JSON_DEPTH} levels deep.")
 
 

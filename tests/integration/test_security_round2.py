@@ -86,6 +86,14 @@ def test_compat_surfaces_refuse_deep_json_in_their_own_shapes(client, auth_clien
     assert client.post("/detect", data=DEEP_OBJECT, content_type="application/json").json.keys() == {"error"}
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-be", "utf-32-le"])
+def test_deep_json_in_any_encoding_the_parser_reads_is_400(auth_client, client, encoding):
+    for test_client, path in ((auth_client, "/auth/v1/login"), (client, "/api/v1/jobs/translate")):
+        reply = test_client.post(path, data=("  " + "[" * 20_000).encode(encoding),
+                                 content_type="application/json")
+        assert reply.status_code == 400 and str(MAX_JSON_DEPTH) in reply.json["message"]
+
+
 def test_the_2000_deep_body_of_the_hardening_table_is_400(auth_client):
     reply = auth_client.post("/auth/v1/login", data="[" * 2000 + "]" * 2000, content_type="application/json")
     assert reply.status_code == 400 and reply.json["code"] == 400
