@@ -1,6 +1,11 @@
 """gunicorn settings for the auth and API services (``gunicorn -c deploy/gunicorn.conf.py ...``)."""
+import logging
 import multiprocessing
 import os
+
+from gunicorn.glogging import Logger
+
+from shared.logging_setup import RedactSecretsFilter, redact_secrets
 
 # Threads let server-sent event streams wait without holding a whole worker process.
 worker_class = "gthread"
@@ -12,6 +17,27 @@ keepalive = 5
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s"'
 errorlog = "-"
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with secrets in query strings (seed tokens, ``api_key=``) masked in every line."""
+
+    def setup(self, cfg):
+        """Filter the error log too ("Error handling request /path?query"); keep log files private."""
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            log.addFilter(RedactSecretsFilter())
+            for handler in log.handlers:
+                if isinstance(handler, logging.FileHandler):
+                    os.chmod(handler.baseFilename, 0o600)
+
+    def atoms(self, resp, req, environ, request_time):
+        """The access-log fields, with the request line, query, referer and headers redacted."""
+        fields = super().atoms(resp, req, environ, request_time)
+        return {name: redact_secrets(value) if isinstance(value, str) else value for name, value in fields.items()}
+
+
+logger_class = RedactingLogger
 forwarded_allow_ips = "127.0.0.1"
 
 

@@ -48,6 +48,48 @@ def _allowed(host: str, addresses: Iterable[ipaddress._BaseAddress], allow_list:
     return False
 
 
+_NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")
+_SIIT_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
+
+
+def embedded_ipv4(address: ipaddress._BaseAddress) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 transition address carries (6to4, NAT64, Teredo, mapped, compatible).
+
+    A router or relay on the way would deliver to those, so each must pass the same check as the IPv6
+    address itself.
+    """
+    if address.version != 6:
+        return []
+    value = int(address)
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped is not None:                 # ::ffff:a.b.c.d
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:                   # 2002:aabb:ccdd::/48
+        found.append(address.sixtofour)
+    if address.teredo is not None:                      # 2001::/32: the server, the (de-obfuscated) client
+        found.extend(address.teredo)
+    if address in _NAT64_WELL_KNOWN or address in _SIIT_TRANSLATED:
+        found.append(ipaddress.IPv4Address(value & 0xFFFFFFFF))
+    if address in _NAT64_LOCAL_USE:
+        found.append(ipaddress.IPv4Address(value & 0xFFFFFFFF))          # the /96 layout
+        high, low = (value >> 64) & 0xFFFF, (value >> 40) & 0xFFFF        # the /48 layout (RFC 6052)
+        if high or low:
+            found.append(ipaddress.IPv4Address((high << 16) | low))
+    if value >> 32 == 0 and value > 1:                  # IPv4-compatible ::a.b.c.d (not :: or ::1)
+        found.append(ipaddress.IPv4Address(value))
+    return found
+
+
+def _is_public(address: ipaddress._BaseAddress) -> bool:
+    return address.is_global and all(inner.is_global for inner in embedded_ipv4(address))
+
+
+def _describe(address: ipaddress._BaseAddress) -> str:
+    inner = embedded_ipv4(address)
+    return f"{address} (embeds {', '.join(map(str, inner))})" if inner else str(address)
+
+
 def check_callback_url(url: str, allow_list: Iterable[str]) -> str:
     """Return ``url`` if Conveyor may POST to it, else raise CallbackRefused saying why."""
     parts = urlsplit(url)
@@ -62,7 +104,7 @@ def check_callback_url(url: str, allow_list: Iterable[str]) -> str:
     addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
     if _allowed(host, addresses, allow_list):
         return url
-    private = sorted(str(a) for a in addresses if not a.is_global)
+    private = sorted(_describe(a) for a in addresses if not _is_public(a))
     if private:
         raise CallbackRefused(f"callback_url resolves to a non-public address ({', '.join(private)}); "
                               "an administrator can allow it with CONVEYOR_WEBHOOK_ALLOWED_HOSTS")

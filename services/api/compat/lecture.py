@@ -39,12 +39,15 @@ from services.api.kinds import SubmitRefused
 from shared import jobflow
 from shared.compat.lecture import Invalid, Refused, caller, install_error_handlers, problem
 from shared.db import db
+from shared.errors import MAX_PAGE
 from shared.kinds.asr.exports import export as render_export
 from shared.media_probe import ProbeError, probe
 from shared.models import Job, User
 from shared.states import is_terminal
 
 LOGGER = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 100
 
 bp = Blueprint("compat_lecture", __name__, url_prefix="/compat/lecture")
 install_error_handlers(bp)
@@ -59,7 +62,8 @@ NOT_FOUND = "Transcription not found"
 INT_PARSING = "Input should be a valid integer, unable to parse string as an integer"
 
 
-def _query_int(name: str, problems: list, default: Optional[int] = None, minimum: Optional[int] = None):
+def _query_int(name: str, problems: list, default: Optional[int] = None, minimum: Optional[int] = None,
+               maximum: Optional[int] = None):
     raw = request.args.get(name)
     if raw is None:
         if default is None:
@@ -73,6 +77,9 @@ def _query_int(name: str, problems: list, default: Optional[int] = None, minimum
     if minimum is not None and value < minimum:
         problems.append(problem("greater_than_equal", ["query", name],
                                 f"Input should be greater than or equal to {minimum}", raw))
+    if maximum is not None and value > maximum:
+        problems.append(problem("less_than_equal", ["query", name],
+                                f"Input should be less than or equal to {maximum}", raw))
     return value
 
 
@@ -82,7 +89,10 @@ def _checked(problems: list) -> None:
 
 
 def _pagination(problems: list) -> tuple[int, int]:
-    return _query_int("page", problems, 1, 1), _query_int("size", problems, 50, 1)
+    # fastapi-pagination's Params, which the seed's service uses: size 1..100 (default 50), page >= 1.
+    # Pages stop at MAX_PAGE so the offset never overflows PostgreSQL's bigint.
+    return (_query_int("page", problems, 1, 1, MAX_PAGE),
+            _query_int("size", problems, 50, 1, MAX_PAGE_SIZE))
 
 
 def _transcription(user: User, number: int, lock: bool = False) -> Job:
