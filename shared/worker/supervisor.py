@@ -78,6 +78,9 @@ class _ProcessChild:
 
     @staticmethod
     def _bootstrap(target: Callable[[], None], inbox) -> None:
+        # The fork inherited the supervisor's forwarding handlers; the child must obey signals itself.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         _die_with_parent()
         registry._supervisor_inbox = inbox
         target()
