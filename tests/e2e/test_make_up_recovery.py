@@ -59,11 +59,15 @@ def find(stack_pid: int, is_it: Callable[[str, str], bool]) -> Optional[int]:
 
 def supervised_child(module: str) -> Callable[[str, str], bool]:
     """The working child of a self-supervising process (forked: same command line as its parent)."""
-    return lambda cmd, parent: f"-m {module}" in cmd and f"-m {module}" in parent
+    def is_it(cmd: str, parent: str) -> bool:  # honcho's "sh -c" wrapper is no python process
+        return all(line.split()[0].endswith("python") and f"-m {module}" in line for line in (cmd, parent) if line)
+    return is_it
 
 
 def gunicorn_master(app: str) -> Callable[[str, str], bool]:
-    return lambda cmd, parent: "gunicorn" in cmd and app in cmd and "supervise.py" in parent
+    # gunicorn runs as "python .venv/bin/gunicorn ..."; its master is the direct child of supervise.py.
+    return lambda cmd, parent: any(part.endswith("/gunicorn") for part in cmd.split()[:2]) and app in cmd \
+        and parent.split()[1:2] == ["scripts/supervise.py"]
 
 
 VICTIMS = {
