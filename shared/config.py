@@ -130,6 +130,9 @@ class Config:
         self.MAX_ATTEMPTS = _env_int("CONVEYOR_MAX_ATTEMPTS", 3)
         self.LEASE_SECONDS = _env_float("CONVEYOR_LEASE_SECONDS", 60)
         self.RETRY_BACKOFF_SECONDS = _env_float("CONVEYOR_RETRY_BACKOFF_SECONDS", 5)
+        # Longest wait before a supervisor restarts a process that keeps crashing at start-up
+        # (shared.worker.supervisor); a process killed from outside comes back at once.
+        self.RESTART_MAX_DELAY_SECONDS = _env_float("CONVEYOR_RESTART_MAX_DELAY_SECONDS", 30)
         # A worker registration counts for the capability catalog for this long after its last heartbeat.
         self.WORKER_SEEN_SECONDS = _env_int("CONVEYOR_WORKER_SEEN_SECONDS", 24 * 3600)
 

@@ -68,6 +68,10 @@ class InternalApi:
     def heartbeat(self, worker_id: str, kind: str, capabilities: dict[str, Any]) -> None:
         self._request("POST", f"/workers/{worker_id}/heartbeat", json={"kind": kind, "capabilities": capabilities})
 
+    def worker_gone(self, worker_id: str, reason: str) -> None:
+        """Tell the API that ``worker_id`` died (only its supervisor knows for sure)."""
+        self._request("POST", f"/workers/{worker_id}/gone", json={"reason": reason})
+
     def claim(self, job_id: str, worker_id: str) -> dict[str, Any]:
         return self._request("POST", f"/jobs/{job_id}/claim", json={"worker_id": worker_id}).json()
 

@@ -256,6 +256,26 @@ def reap_expired_leases(lease_seconds: float, max_attempts: int, backoff_seconds
         .order_by(Job.lease_expires_at).limit(limit).with_for_update(skip_locked=True)).all()
     for job in expired:
         LOGGER.warning("job %s: worker %s lost its lease (attempt %d)", job.id, job.worker_id, job.attempts)
-        fail(job, f"worker {job.worker_id} stopped responding", transient=True,
-             max_attempts=max_attempts, backoff_seconds=0)
+        _hand_back(job, f"worker {job.worker_id} stopped responding", max_attempts)
     return len(expired)
+
+
+def release_dead_worker(worker_id: str, reason: str, max_attempts: int) -> int:
+    """Hand back at once the running jobs of a worker known to be dead (its supervisor saw it exit).
+
+    Only a supervisor that reaped the process may call this: the worker cannot write any more, so
+    taking its jobs over cannot leave two live workers on one job (the lease stays the rule for a
+    worker that merely went quiet). Returns how many jobs were handed back.
+    """
+    held = db.session.scalars(
+        select(Job).where(Job.status == JobStatus.RUNNING.value, Job.worker_id == worker_id)
+        .with_for_update()).all()
+    for job in held:
+        LOGGER.warning("job %s: worker %s died (%s) (attempt %d)", job.id, worker_id, reason, job.attempts)
+        _hand_back(job, f"worker {worker_id} died ({reason})", max_attempts)
+    return len(held)
+
+
+def _hand_back(job: Job, error: str, max_attempts: int) -> None:
+    # A lost worker counts as an attempt, so an input that kills every worker still ends (failed).
+    fail(job, error, transient=True, max_attempts=max_attempts, backoff_seconds=0)

@@ -47,6 +47,15 @@ def worker_heartbeat(data, worker_id):
     workers.register(worker_id, data["kind"], data["capabilities"])
 
 
+@bp.route("/workers/<string:worker_id>/gone", methods=["POST"])
+@worker_only
+@bp.arguments(schemas.WorkerGoneSchema)
+@bp.response(204)
+def worker_gone(data, worker_id):
+    """A supervisor saw this worker die: its running jobs are handed back at once."""
+    workers.worker_gone(worker_id, data["reason"])
+
+
 @bp.route("/jobs/<job_id>/claim", methods=["POST"])
 @worker_only
 @bp.arguments(schemas.ClaimRequestSchema)

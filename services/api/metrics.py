@@ -21,6 +21,7 @@ from shared.errors import error_response
 from shared.kinds import KINDS
 from shared.messaging import dead_letter_queue_name, queue_name
 from shared.models import Job, OutboxMessage, WorkerRecord
+from shared.worker.registry import running_since
 
 LOGGER = logging.getLogger(__name__)
 
@@ -44,8 +45,9 @@ class StateCollector:
             select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))) or 0)
         yield outbox
         seen = GaugeMetricFamily("conveyor_worker_last_seen_timestamp_seconds",
-                                 "When each worker last reported (Unix time).", labels=["worker", "kind"])
-        for record in db.session.scalars(select(WorkerRecord)):
+                                 "When each running worker last reported (Unix time).", labels=["worker", "kind"])
+        # Only running workers (the rule of the submit checks): every pid that ever ran would pile up.
+        for record in db.session.scalars(select(WorkerRecord).where(WorkerRecord.last_seen_at >= running_since())):
             seen.add_metric([record.id, record.kind], record.last_seen_at.timestamp())
         yield seen
         db.session.rollback()

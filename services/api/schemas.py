@@ -123,6 +123,10 @@ class WorkerHeartbeatSchema(Schema):
     capabilities = fields.Dict(load_default=dict)
 
 
+class WorkerGoneSchema(Schema):
+    reason = fields.String(load_default="exited", validate=validate.Length(max=200))
+
+
 class ClaimRequestSchema(Schema):
     worker_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
 

@@ -12,6 +12,7 @@ import uuid
 from typing import Any, BinaryIO, Optional
 
 from flask import current_app
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.api import jobs
@@ -70,6 +71,19 @@ def register(worker_id: str, kind: str, capabilities: dict[str, Any]) -> None:
     db.session.execute(statement.on_conflict_do_update(index_elements=[WorkerRecord.id], set_={
         "kind": statement.excluded.kind, "capabilities": statement.excluded.capabilities,
         "last_seen_at": utcnow()}))
+
+
+@unit_of_work
+def worker_gone(worker_id: str, reason: str) -> int:
+    """A supervisor saw ``worker_id`` die: hand its running jobs back now and forget the worker.
+
+    Returns how many jobs were handed back. The record goes too, so the dead worker leaves /metrics
+    and the running-worker count at once instead of after three missed heartbeats.
+    """
+    released = jobflow.release_dead_worker(worker_id[:128], reason[:200], current_app.config["MAX_ATTEMPTS"])
+    db.session.execute(delete(WorkerRecord).where(WorkerRecord.id == worker_id[:128]))
+    LOGGER.info("worker %s is gone (%s); %d job(s) handed back", worker_id, reason, released)
+    return released
 
 
 @unit_of_work

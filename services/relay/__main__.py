@@ -1,4 +1,8 @@
-"""Run the outbox relay and the webhook dispatcher: ``python -m services.relay``."""
+"""Run the outbox relay and the webhook dispatcher: ``python -m services.relay``.
+
+Like a worker, the relay runs in a child process that its supervisor starts again if it dies
+(shared.worker.supervisor): a crash of the relay must not stop publishing.
+"""
 from __future__ import annotations
 
 import logging
@@ -11,15 +15,14 @@ from shared.config import Config
 from shared.db import database_app
 from shared.logging_setup import configure_logging
 from shared.messaging import Publisher
+from shared.worker.supervisor import run_supervised
 
 LOGGER = logging.getLogger(__name__)
 
 
-def main() -> None:
+def serve(config: Config) -> None:
     """Relay the outbox until SIGTERM or SIGINT, with the webhook dispatcher beside it."""
     configure_logging()
-    config = Config()
-    config.check_production()
     app = database_app(config)
     relay = OutboxRelay(app, Publisher(config.AMQP_URL, config.AMQP_PREFIX))
     stop = threading.Event()
@@ -28,6 +31,14 @@ def main() -> None:
     threading.Thread(target=WebhookDispatcher(app).run, args=(stop,), name="webhooks", daemon=True).start()
     LOGGER.info("outbox relay and webhook dispatcher started (prefix %s)", config.AMQP_PREFIX)
     relay.run(stop)
+
+
+def main() -> None:
+    """Production checks, then the relay in a supervised child process."""
+    configure_logging()
+    config = Config()
+    config.check_production()
+    run_supervised(lambda: serve(config), "relay", config=config)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ import threading
 import time
 from datetime import timedelta
 
+import pika
 import psycopg
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
 from shared import jobflow
@@ -31,7 +32,12 @@ LOGGER = logging.getLogger(__name__)
 BATCH = 100
 POLL_SECONDS = 1.0
 REAP_EVERY_SECONDS = 2.0
-MAX_PUBLISH_BACKOFF = 30.0
+# A row the broker could not take waits before its next try, doubling from FIRST_PUBLISH_BACKOFF.
+# The cap is low because a try against a broker that is down costs one refused connection, while
+# every second of cap is a second of delay after the broker returns; and once any publish succeeds
+# again, the rows held back by the outage are due at once (``_outage_rows``).
+FIRST_PUBLISH_BACKOFF = 0.25
+MAX_PUBLISH_BACKOFF = 2.0
 
 
 class OutboxRelay:
@@ -41,6 +47,9 @@ class OutboxRelay:
         self.app = app
         self.publisher = publisher
         self.config = app.config
+        # Rows this relay held back because the broker was unreachable (not those it refused):
+        # they are made due as soon as the broker confirms anything again.
+        self._outage_rows: set[int] = set()
 
     def relay_batch(self) -> int:
         """Publish the rows that are due; return how many were confirmed."""
@@ -59,8 +68,10 @@ class OutboxRelay:
                 except PublishError as exc:
                     row.attempts += 1
                     row.last_error = str(exc)[:500]
-                    delay = min(MAX_PUBLISH_BACKOFF, 0.5 * 2 ** min(row.attempts, 8))
+                    delay = min(MAX_PUBLISH_BACKOFF, FIRST_PUBLISH_BACKOFF * 2 ** min(row.attempts - 1, 8))
                     row.available_at = utcnow() + timedelta(seconds=delay)
+                    if not isinstance(exc.__cause__, (pika.exceptions.UnroutableError, pika.exceptions.NackError)):
+                        self._outage_rows.add(row.id)
                     LOGGER.warning("job %s: publish failed (%s); retry in %.1fs", row.job_id, exc, delay)
                     break
                 except BaseException as exc:  # noqa: BLE001 - re-raised below, once the batch is committed
@@ -69,6 +80,8 @@ class OutboxRelay:
                     break
                 self._mark_sent(row)
                 sent += 1
+            if sent and self._outage_rows:
+                self._outage_over()
         if interrupted is not None:
             raise interrupted
         return sent
@@ -76,6 +89,13 @@ class OutboxRelay:
     def _mark_sent(self, row: OutboxMessage) -> None:
         row.sent_at = utcnow()
         LOGGER.info("job %s: published to %s (attempt %s)", row.job_id, row.kind, row.payload.get("attempt"))
+
+    def _outage_over(self) -> None:
+        """The broker confirms again: the rows held back by its outage need not wait their backoff."""
+        waiting, self._outage_rows = self._outage_rows, set()
+        db.session.execute(update(OutboxMessage).where(
+            OutboxMessage.id.in_(waiting), OutboxMessage.sent_at.is_(None)).values(available_at=utcnow()))
+        LOGGER.info("broker is back: %d held-back outbox row(s) are due now", len(waiting))
 
     def reap(self) -> int:
         """Hand back or fail running jobs whose worker stopped renewing its lease."""

@@ -4,8 +4,10 @@ Life of a delivery (prefetch 1): the message is decoded (poison → dead-letter 
 once), the job is claimed through the internal API on a work thread, then the
 worker stops consuming and acks, so a job longer than RabbitMQ's consumer
 timeout never loops and no second message waits behind a busy worker. While
-the job runs, heartbeats renew its lease; if the worker dies, the relay's reaper
-hands the job back after the lease (at most ``CONVEYOR_MAX_ATTEMPTS`` in all).
+the job runs, heartbeats renew its lease. If the worker process dies, its
+supervisor tells the API at once and the job runs again (shared.worker.supervisor);
+if the whole host is lost, the relay's reaper hands the job back after the lease
+(at most ``CONVEYOR_MAX_ATTEMPTS`` in all).
 Acks and consumer changes go back to the connection thread through
 ``add_callback_threadsafe``.
 
@@ -30,12 +32,15 @@ from shared.handler import Handler
 from shared.internal_api import ApiError, ApiUnavailable, InternalApi
 from shared.logging_setup import set_job_context
 from shared.messaging import PoisonMessage, close_quietly, declare_topology, decode_message, queue_name
-from shared.worker.registry import registry_loop
+from shared.worker.registry import registry_loop, tell_supervisor
 from shared.worker.runner import JobRunner
 
 LOGGER = logging.getLogger(__name__)
 
-MAX_RECONNECT_DELAY = 30.0
+# Reconnect attempts to a broker that is down cost one refused TCP connection each, so they stay
+# frequent: work resumes within about this long after the broker is back.
+FIRST_RECONNECT_DELAY = 0.5
+MAX_RECONNECT_DELAY = 2.0
 
 
 class Worker:
@@ -80,17 +85,18 @@ class Worker:
     def run(self) -> None:
         """Consume until stopped, reconnecting with capped backoff when the connection drops."""
         self._install_signal_handlers()
+        tell_supervisor(self.worker_id)
         threading.Thread(target=self._registry_loop, name="registry", daemon=True).start()
-        delay = 1.0
+        delay = FIRST_RECONNECT_DELAY
         while not self._stopping.is_set():
             try:
                 self.connect()
-                delay = 1.0
+                delay = FIRST_RECONNECT_DELAY
                 while not (self._stopping.is_set() and not self._busy.is_set()):
                     self._connection.process_data_events(time_limit=0.5)
             except (pika.exceptions.AMQPConnectionError, pika.exceptions.StreamLostError,
                     pika.exceptions.ConnectionClosedByBroker) as exc:
-                LOGGER.warning("%s: broker connection lost (%s); reconnecting in %.0fs",
+                LOGGER.warning("%s: broker connection lost (%s); reconnecting in %.1fs",
                                self.worker_id, exc.__class__.__name__, delay)
                 self._stopping.wait(delay)
                 delay = min(delay * 2, MAX_RECONNECT_DELAY)
@@ -114,7 +120,7 @@ class Worker:
 
         def on_signal(signum, frame):
             if self._stopping.is_set():
-                LOGGER.warning("%s: second signal, leaving now; the job's lease will hand it back",
+                LOGGER.warning("%s: second signal, leaving now; the supervisor (or the lease) hands the job back",
                                self.worker_id)
                 os._exit(1)
             LOGGER.info("%s: stopping after the current job", self.worker_id)

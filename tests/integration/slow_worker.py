@@ -1,6 +1,7 @@
 """A stand-in domain function for testing the worker shell: slow, with chunks and progress.
 
-Run as a process: ``python -m tests.integration.slow_worker`` (settings from the environment).
+Run as a process: ``python -m tests.integration.slow_worker`` (settings from the environment);
+``SLOW_WORKER_SUPERVISED=1`` runs it under the workers' supervisor, as ``make up`` runs a worker kind.
 """
 from __future__ import annotations
 
@@ -25,13 +26,22 @@ def slow_handler(job: dict[str, Any], io: JobIO) -> dict[str, Any]:
     return {"translated_text": "done", "steps": STEPS, "pid": os.getpid()}
 
 
-def main() -> None:
-    from shared.config import Config
+def serve(config) -> None:
     from shared.logging_setup import configure_logging
     from shared.worker import Worker
 
     configure_logging()
-    Worker("translate", slow_handler, Config(), worker_id=f"slow-{os.getpid()}").run()
+    Worker("translate", slow_handler, config, worker_id=f"slow-{os.getpid()}").run()
+
+
+def main() -> None:
+    from shared.config import Config
+    from shared.worker import run_worker_process
+
+    if os.environ.get("SLOW_WORKER_SUPERVISED") == "1":
+        run_worker_process("slow-worker", serve)
+    else:
+        serve(Config())
 
 
 if __name__ == "__main__":

@@ -65,3 +65,27 @@ def test_multiprocess_counters_are_chosen_by_the_app_config(client, app, monkeyp
     monkeypatch.setitem(app.config, "PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     body = scrape(client)  # an empty directory: no process has counted anything yet
     assert "conveyor_jobs_submitted_total" not in body and "conveyor_broker_up" in body
+
+
+def test_workers_gone_longer_than_three_heartbeats_leave_the_gauge(client, app):
+    from datetime import timedelta
+
+    from shared.clock import utcnow
+    from shared.db import db, transaction
+    from shared.models import WorkerRecord
+    from shared.worker.registry import REGISTRY_EVERY_SECONDS
+
+    fresh, stale = "metrics-fresh-worker", "metrics-stale-worker"
+    with app.app_context():
+        with transaction():
+            for worker_id in (fresh, stale):
+                db.session.merge(WorkerRecord(id=worker_id, kind="translate", capabilities={}))
+        with transaction():
+            db.session.get(WorkerRecord, fresh).last_seen_at = utcnow()
+            # Just past the running window (three heartbeats): gone, though its row stays for the catalog.
+            db.session.get(WorkerRecord, stale).last_seen_at = utcnow() - timedelta(
+                seconds=3 * REGISTRY_EVERY_SECONDS + 5)
+        db.session.remove()
+    body = scrape(client)
+    assert f'worker="{fresh}"' in body
+    assert f'worker="{stale}"' not in body

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from shared.clock import utcnow
 from shared.db import db
 from shared.models import PRIORITIES, WorkerRecord
-from shared.worker import REGISTRY_EVERY_SECONDS
+from shared.worker.registry import running_since
 
 CAPABILITIES_TTL_SECONDS = 5.0
 _capabilities_cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
@@ -81,9 +81,8 @@ def live_capabilities(kind: str) -> list[dict[str, Any]]:
 
 def running_workers(kind: str) -> int:
     """Workers of ``kind`` that reported within the last three heartbeats (they are running now)."""
-    since = utcnow() - timedelta(seconds=3 * REGISTRY_EVERY_SECONDS)
     return db.session.scalar(select(func.count()).select_from(WorkerRecord).where(
-        WorkerRecord.kind == kind, WorkerRecord.last_seen_at >= since)) or 0
+        WorkerRecord.kind == kind, WorkerRecord.last_seen_at >= running_since())) or 0
 
 
 def require_workers(kind: str) -> list[dict[str, Any]]:
