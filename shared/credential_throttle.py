@@ -98,6 +98,8 @@ def check(scopes: Iterable[Scope]) -> None:
     """Raise Throttled while any of ``scopes`` is in its delay."""
     now = utcnow()
     keys = [scope.key for scope in scopes]
+    if not keys:
+        return
     with db.engine.connect() as connection:
         not_before = connection.scalar(select(func.max(CredentialFailure.not_before)).where(
             CredentialFailure.key.in_(keys), CredentialFailure.last_failure_at > now - FORGET_AFTER))
@@ -117,6 +119,9 @@ def _delay(failures: int, free: int) -> Optional[timedelta]:
 
 def record_failure(scopes: Iterable[Scope]) -> None:
     """Count one failure against each scope and set its next "not before"."""
+    scopes = list(scopes)
+    if not scopes:
+        return
     now = utcnow()
     table = CredentialFailure.__table__
     with db.engine.begin() as connection:

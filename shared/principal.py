@@ -15,7 +15,7 @@ import uuid
 from datetime import timedelta
 from typing import Any, Callable, Optional
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask_jwt_extended import JWTManager, decode_token, get_current_user, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import PyJWTError
@@ -185,7 +185,8 @@ def user_for_api_key(key: str, scope: Optional[str] = None) -> Optional[User]:
     against the caller's address (shared.credential_throttle), which is refused with 429 while it
     must wait. An expired key is refused with 401, a key without the scope with 403, each saying so.
     """
-    address = [throttle.address_scope()]
+    # Outside a request (operator commands, tests) there is no address to throttle and no method.
+    address = [throttle.address_scope()] if has_request_context() else []
     try:
         throttle.check(address)
     except throttle.Throttled as exc:
@@ -198,15 +199,16 @@ def user_for_api_key(key: str, scope: Optional[str] = None) -> Optional[User]:
     if api_key.expires_at is not None and api_key.expires_at <= now:
         fail(401, f"This API key expired at {api_key.expires_at.isoformat()}; create a new one.",
              headers={"WWW-Authenticate": "Bearer"})
-    scope = scope or required_scope()
-    if scope not in api_key.scope_list:
+    scope = scope or (required_scope() if has_request_context() else None)
+    if scope is not None and scope not in api_key.scope_list:
         fail(403, f"This API key lacks the '{scope}' scope (it has: {', '.join(api_key.scope_list)}).")
     # Recorded at minute precision (a write per request would cost more than the lookup itself), in
     # a short transaction of its own: bookkeeping, not part of the request's unit of work.
     if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
         with db.engine.begin() as connection:
             connection.execute(update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now))
-    g.api_key = api_key
+    if has_request_context():
+        g.api_key = api_key
     return api_key.user
 
 
