@@ -21,6 +21,8 @@ from shared.principal import DEFAULT_KEY_SCOPES, KEY_SCOPES, new_api_key
 
 LOGGER = logging.getLogger(__name__)
 
+MAX_KEY_LIFETIME = timedelta(days=3650)
+
 
 @unit_of_work
 def register_user(username: str, email: str, password: str, phone: Optional[str] = None,
@@ -162,8 +164,12 @@ def create_api_key(user: User, name: str, scopes: Optional[list[str]] = None,
                            status=403)
     if expires_in_days is not None:
         expires_at = utcnow() + timedelta(days=expires_in_days)
-    if expires_at is not None and expires_at <= utcnow():
-        raise AccountError("expires_at must be in the future.", field="expires_at")
+    # Aware datetimes subtract without overflowing, whatever their offset (year 1 or 9999 included).
+    if expires_at is not None:
+        if not timedelta(0) < expires_at - utcnow() <= MAX_KEY_LIFETIME:
+            raise AccountError("expires_at must be in the future, and at most 10 years from now.",
+                               field="expires_at")
+        expires_at = expires_at.astimezone(timezone.utc)
     key, key_hash = new_api_key()
     api_key = ApiKey(user_id=user.id, name=name, prefix=key[:12], key_hash=key_hash, scopes=" ".join(scopes),
                      expires_at=expires_at)

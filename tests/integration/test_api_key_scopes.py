@@ -101,6 +101,9 @@ def test_expires_at_sets_the_expiry_and_must_be_in_the_future(auth_client, make_
     past = auth_client.post("/auth/v1/api-keys", headers=user.headers, json={
         "name": "old", "expires_at": (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()})
     assert past.status_code == 400 and "future" in past.json["message"]
+    for extreme in ("9999-12-31T23:00:00-14:00", "0001-01-01T00:00:00+14:00"):
+        reply = auth_client.post("/auth/v1/api-keys", headers=user.headers, json={"name": "x", "expires_at": extreme})
+        assert reply.status_code == 400, extreme
     both = auth_client.post("/auth/v1/api-keys", headers=user.headers, json={
         "name": "both", "expires_at": when.isoformat(), "expires_in_days": 3})
     assert both.status_code == 422
