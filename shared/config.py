@@ -77,10 +77,15 @@ class Config:
         self.JWT_ALGORITHM = "RS256"
         self.ACCESS_TOKEN_MINUTES = _env_int("CONVEYOR_ACCESS_TOKEN_MINUTES", 15)
         self.REFRESH_TOKEN_DAYS = _env_int("CONVEYOR_REFRESH_TOKEN_DAYS", 7)
-        # Failed logins allowed per account name, and per client address (many accounts, one attacker).
-        self.LOGIN_RATE_LIMIT = _env("CONVEYOR_LOGIN_RATE_LIMIT", "10 per minute")
-        self.LOGIN_RATE_LIMIT_IP = _env("CONVEYOR_LOGIN_RATE_LIMIT_IP", "30 per minute")
-        self.RATELIMIT_STORAGE_URI = _env("CONVEYOR_RATELIMIT_STORAGE", "memory://")
+        # Credential guessing (shared.credential_throttle): failures free of delay per account from one
+        # address (also per seed secret from one address), per account from anywhere, and per address
+        # (passwords, API keys and secrets together); past them each failure doubles the wait, from
+        # LOGIN_DELAY_SECONDS up to LOGIN_DELAY_MAX_SECONDS.
+        self.LOGIN_FREE_FAILURES = _env_int("CONVEYOR_LOGIN_FREE_FAILURES", 5)
+        self.LOGIN_FREE_FAILURES_ACCOUNT = _env_int("CONVEYOR_LOGIN_FREE_FAILURES_ACCOUNT", 20)
+        self.LOGIN_FREE_FAILURES_IP = _env_int("CONVEYOR_LOGIN_FREE_FAILURES_IP", 50)
+        self.LOGIN_DELAY_SECONDS = _env_float("CONVEYOR_LOGIN_DELAY_SECONDS", 1.0)
+        self.LOGIN_DELAY_MAX_SECONDS = _env_float("CONVEYOR_LOGIN_DELAY_MAX_SECONDS", 900.0)
 
         # argon2id cost; argon2-cffi's defaults are RFC 9106's low-memory profile.
         self.ARGON2_TIME_COST = _env_int("CONVEYOR_ARGON2_TIME_COST", 3)
@@ -147,7 +152,7 @@ class Config:
         # How long the synchronous faces (LibreTranslate, OpenAI audio) wait for their job.
         self.LIBRETRANSLATE_WAIT_SECONDS = _env_float("CONVEYOR_LIBRETRANSLATE_WAIT_SECONDS", 60)
         self.OPENAI_AUDIO_WAIT_SECONDS = _env_float("CONVEYOR_OPENAI_AUDIO_WAIT_SECONDS", 600)
-        # When set, GET /metrics needs "Authorization: Bearer <token>".
+        # When set, GET /metrics needs "Authorization: Bearer <token>"; production refuses to start without it.
         self.METRICS_TOKEN = _env("CONVEYOR_METRICS_TOKEN", "")
         # prometheus-client's own variable: when set, /metrics sums the counters every process wrote
         # there. Read here so the API decides from its config, like every other setting.
@@ -195,6 +200,9 @@ class Config:
             problems.append("DATABASE_URL must be set (the development default has a known password)")
         if self.ARGON2_TIME_COST < 2 or self.ARGON2_MEMORY_KIB < 19456:
             problems.append("the argon2 cost is below OWASP's minimum (CONVEYOR_ARGON2_*: t=2, m=19456 KiB)")
+        if len(self.METRICS_TOKEN) < 24:
+            problems.append("CONVEYOR_METRICS_TOKEN must be set to a random secret of 24+ characters "
+                            "(GET /metrics shows job counts and queue names)")
         if self.ADMIN_PASSWORD and len(self.ADMIN_PASSWORD) < 12:
             problems.append("CONVEYOR_ADMIN_PASSWORD must have 12+ characters")
         return problems

@@ -80,8 +80,16 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = _now_column()
     last_used_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    # None: the key never expires.
+    expires_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    # What the key may do (shared.principal.KEY_SCOPES), space-separated like OAuth2 scopes.
+    scopes: Mapped[str] = mapped_column(String(200), server_default="jobs:read jobs:write")
 
     user: Mapped[User] = relationship(lazy="joined")
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
 
 
 class Job(db.Model):
@@ -235,3 +243,14 @@ class WebhookDelivery(db.Model):
     last_error: Mapped[Optional[str]] = mapped_column(Text)
     created_at: Mapped[datetime] = _now_column()
     delivered_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+
+
+class CredentialFailure(db.Model):
+    """Recent failed guesses of one throttle scope (see shared.credential_throttle)."""
+
+    __tablename__ = "credential_failures"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    not_before: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

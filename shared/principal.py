@@ -2,7 +2,8 @@
 
 Tokens are verified with the public key only; a token is void once its login
 session is revoked (logout), its user is deactivated, or it was issued before the
-user's last password change.
+user's last password change. API keys may expire and carry scopes (KEY_SCOPES);
+wrong keys count against the caller's address in shared.credential_throttle.
 """
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ import uuid
 from datetime import timedelta
 from typing import Any, Callable, Optional
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask_jwt_extended import JWTManager, decode_token, get_current_user, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import PyJWTError
 from sqlalchemy import select, update
 
+from shared import credential_throttle as throttle
 from shared.clock import utcnow
 from shared.config import Config
 from shared.db import db
@@ -28,6 +30,12 @@ from shared.keys import read_key
 from shared.models import ApiKey, AuthSession, User
 
 API_KEY_PREFIX = "cvk_"
+# What an API key may do. Reading (GET) needs jobs:read and writing jobs:write on every route that
+# takes keys; administrator routes need admin (and an administrator); creating or revoking keys needs
+# keys:write, and a key can only give a new key scopes it holds itself.
+KEY_SCOPES = ("jobs:read", "jobs:write", "keys:write", "admin")
+DEFAULT_KEY_SCOPES = ("jobs:read", "jobs:write")
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ISSUER = "conveyor"
 
 jwt = JWTManager()
@@ -161,25 +169,54 @@ def _presented_api_key() -> Optional[str]:
     return None
 
 
-def user_for_api_key(key: str) -> Optional[User]:
-    """The active owner of a live API key, marking the key as used."""
+def required_scope() -> str:
+    """The scope an API key needs for this request by default: reading, or writing."""
+    return "jobs:read" if request.method in READ_METHODS else "jobs:write"
+
+
+def _throttled(exc: throttle.Throttled):
+    fail(429, exc.message, headers={"Retry-After": str(exc.retry_after)})
+
+
+def user_for_api_key(key: str, scope: Optional[str] = None) -> Optional[User]:
+    """The active owner of a live API key that holds ``scope`` (default: required_scope()), marking it used.
+
+    None for a key that does not exist, is revoked or whose owner is deactivated: a failure counted
+    against the caller's address (shared.credential_throttle), which is refused with 429 while it
+    must wait. An expired key is refused with 401, a key without the scope with 403, each saying so.
+    """
+    # Outside a request (operator commands, tests) there is no address to throttle and no method.
+    address = [throttle.address_scope()] if has_request_context() else []
+    try:
+        throttle.check(address)
+    except throttle.Throttled as exc:
+        _throttled(exc)
     api_key = db.session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_api_key(key))).first()
     if api_key is None or api_key.revoked_at is not None or not api_key.user.is_active:
+        throttle.record_failure(address)
         return None
     now = utcnow()
+    if api_key.expires_at is not None and api_key.expires_at <= now:
+        fail(401, f"This API key expired at {api_key.expires_at.isoformat()}; create a new one.",
+             headers={"WWW-Authenticate": "Bearer"})
+    scope = scope or (required_scope() if has_request_context() else None)
+    if scope is not None and scope not in api_key.scope_list:
+        fail(403, f"This API key lacks the '{scope}' scope (it has: {', '.join(api_key.scope_list)}).")
     # Recorded at minute precision (a write per request would cost more than the lookup itself), in
     # a short transaction of its own: bookkeeping, not part of the request's unit of work.
     if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
         with db.engine.begin() as connection:
             connection.execute(update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now))
+    if has_request_context():
+        g.api_key = api_key
     return api_key.user
 
 
-def authenticate() -> User:
-    """Identify the caller by API key or access token, or answer 401."""
+def authenticate(scope: Optional[str] = None) -> User:
+    """Identify the caller by API key (which must hold ``scope``, default by method) or access token, or 401."""
     key = _presented_api_key()
     if key is not None:
-        user = user_for_api_key(key)
+        user = user_for_api_key(key, scope)
         if user is None:
             fail(401, "Invalid API key.")
     else:
@@ -189,21 +226,30 @@ def authenticate() -> User:
     return user
 
 
-def login_required(view: Callable) -> Callable:
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        authenticate()
-        return view(*args, **kwargs)
-    return wrapper
+def login_required(view: Optional[Callable] = None, *, key_scope: Optional[str] = None) -> Callable:
+    """Any signed-in caller; an API key needs ``key_scope`` (default: jobs:read to read, jobs:write to write)."""
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            authenticate(key_scope)
+            return view(*args, **kwargs)
+        return wrapper
+    return decorate(view) if view is not None else decorate
 
 
 def admin_required(view: Callable) -> Callable:
+    """An administrator; through an API key, one that holds the ``admin`` scope."""
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        if not authenticate().is_admin:
+        if not authenticate("admin").is_admin:
             fail(403, "Administrator role required.")
         return view(*args, **kwargs)
     return wrapper
+
+
+def calling_api_key() -> Optional[ApiKey]:
+    """The API key this request was authenticated with, if it was."""
+    return g.get("api_key")
 
 
 def current_user() -> User:

@@ -29,8 +29,12 @@ TEST_ENV = {
     "CONVEYOR_RETRY_BACKOFF_SECONDS": "0.2",
     "CONVEYOR_MAX_UPLOAD_MB": "1",
     "CONVEYOR_MAX_ACTIVE_JOBS": "5",
-    "CONVEYOR_LOGIN_RATE_LIMIT": "8 per minute",
-    "CONVEYOR_LOGIN_RATE_LIMIT_IP": "500 per minute",
+    # Every test client calls from 127.0.0.1: the per-address count stays out of the way unless a
+    # test lowers it; a long base delay keeps "throttled" from ending mid-test (tests move the clock).
+    "CONVEYOR_LOGIN_FREE_FAILURES": "8",
+    "CONVEYOR_LOGIN_FREE_FAILURES_ACCOUNT": "16",
+    "CONVEYOR_LOGIN_FREE_FAILURES_IP": "1000000",
+    "CONVEYOR_LOGIN_DELAY_SECONDS": "60",
     "CONVEYOR_MAX_TEXT_CHARS": "20000",
     # A cheaper argon2id for speed; production refuses costs this low (see shared.config).
     "CONVEYOR_ARGON2_TIME_COST": "1",

@@ -84,11 +84,13 @@ class StateCollector:
 
 @bp.route("/metrics")
 def metrics():
-    """Prometheus text exposition (set CONVEYOR_METRICS_TOKEN to require a bearer token)."""
+    """Prometheus text exposition (set CONVEYOR_METRICS_TOKEN to require a bearer token; production must)."""
     token = current_app.config.get("METRICS_TOKEN")
-    if token:
+    # Production cannot start without a token (Config.check_production); should it get here without
+    # one all the same, nothing is shown rather than everything.
+    if token or current_app.config.get("ENV") == "production":
         presented = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if not hmac.compare_digest(presented.encode(), token.encode()):
+        if not token or not hmac.compare_digest(presented.encode(), token.encode()):
             return error_response(401, "Metrics need the metrics token.")
     state = CollectorRegistry(auto_describe=False)
     state.register(StateCollector(current_app.config))

@@ -14,16 +14,13 @@ from shared.service_app import check_database, configure_service, health_bluepri
 def create_app(config: Optional[Config] = None) -> Flask:
     """Build the auth service."""
     from services.auth.compat import register_surfaces
-    from services.auth.views import bp, limiter, wellknown
+    from services.auth.views import bp, wellknown
 
     config = config or Config()
     app = Flask(__name__)
     api = configure_service(app, config, title="Conveyor auth", docs_prefix="/auth")
     ensure_signing_keys(config)
     configure_jwt(app, config, sign=True)
-    app.config["RATELIMIT_STORAGE_URI"] = config.RATELIMIT_STORAGE_URI
-    app.config["RATELIMIT_HEADERS_ENABLED"] = True
-    limiter.init_app(app)
     api.register_blueprint(bp)
     api.register_blueprint(wellknown)
     register_surfaces(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared.errors import MAX_PAGE
+from shared.principal import KEY_SCOPES
 
 USERNAME = validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$",
                            error="3-64 characters: letters, digits, '_', '.', '-'.")
@@ -80,6 +81,19 @@ class PasswordChangeSchema(Schema):
 
 class ApiKeyCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    scopes = fields.List(fields.String(validate=validate.OneOf(KEY_SCOPES)), load_default=None,
+                         validate=validate.Length(min=1), metadata={
+                             "description": "what the key may do (default: jobs:read, jobs:write): jobs:read "
+                                            "for GET requests, jobs:write for the others, keys:write to create "
+                                            "and revoke keys, admin for administrator routes"})
+    expires_at = fields.AwareDateTime(load_default=None, metadata={"description": "when the key stops working"})
+    expires_in_days = fields.Integer(load_default=None, validate=validate.Range(min=1, max=3650),
+                                     metadata={"description": "or: how many days from now it works"})
+
+    @validates_schema
+    def _one_expiry(self, data, **kwargs):
+        if data.get("expires_at") is not None and data.get("expires_in_days") is not None:
+            raise ValidationError("Give expires_at or expires_in_days, not both.", "expires_in_days")
 
 
 class ApiKeySchema(Schema):
@@ -89,6 +103,9 @@ class ApiKeySchema(Schema):
     created_at = fields.DateTime(dump_only=True)
     last_used_at = fields.DateTime(dump_only=True)
     revoked_at = fields.DateTime(dump_only=True)
+    expires_at = fields.DateTime(dump_only=True)
+    scopes = fields.Function(lambda key: key.scope_list, dump_only=True,
+                             metadata={"type": "array", "items": {"type": "string"}})
 
 
 class NewApiKeySchema(ApiKeySchema):

@@ -10,15 +10,18 @@ from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from sqlalchemy import update
 
+from shared import credential_throttle as throttle
 from shared.accounts import AccountError, find_user, new_user
 from shared.clock import utcnow
 from shared.db import db, unit_of_work
 from shared.keys import key_id
 from shared.models import ApiKey, AuthSession, User
 from shared.passwords import hash_password, needs_rehash, password_problems, verify_password
-from shared.principal import new_api_key
+from shared.principal import DEFAULT_KEY_SCOPES, KEY_SCOPES, new_api_key
 
 LOGGER = logging.getLogger(__name__)
+
+MAX_KEY_LIFETIME = timedelta(days=3650)
 
 
 @unit_of_work
@@ -64,6 +67,25 @@ def login(name: str, password: str) -> Optional[tuple[User, dict[str, Any]]]:
     """The active user with this login name and password and the tokens of a new session, else None."""
     user = authenticate_password(name, password)
     return None if user is None else (user, start_session(user))
+
+
+def guarded_login(name: str, password: str, address: str) -> Optional[tuple[User, dict[str, Any]]]:
+    """login() behind the credential throttle, which every login route shares.
+
+    Raises credential_throttle.Throttled, before the password is checked, while the account (by
+    user id, whichever of its names was typed; by the typed name when there is no such account) or
+    the client ``address`` must wait. A failure counts against both; a success clears the account's
+    count.
+    """
+    account = throttle.account_scopes(find_user(name), name, address)
+    scopes = account + [throttle.address_scope(address)]
+    throttle.check(scopes)
+    signed_in = login(name, password)
+    if signed_in is None:
+        throttle.record_failure(scopes)
+    else:
+        throttle.clear(account)
+    return signed_in
 
 
 @unit_of_work
@@ -126,10 +148,31 @@ def update_user(user: User, changes: dict[str, Any]) -> User:
 
 
 @unit_of_work
-def create_api_key(user: User, name: str) -> tuple[ApiKey, str]:
-    """A new API key of ``user``: the row, and the key itself (shown to the user once)."""
+def create_api_key(user: User, name: str, scopes: Optional[list[str]] = None,
+                   expires_at: Optional[datetime] = None, expires_in_days: Optional[int] = None,
+                   granting_key: Optional[ApiKey] = None) -> tuple[ApiKey, str]:
+    """A new API key of ``user``: the row, and the key itself (shown to the user once).
+
+    AccountError when the expiry is past, when a non-administrator asks for ``admin``, or when the
+    key making it (``granting_key``) would hand out a scope it does not hold itself.
+    """
+    scopes = sorted(set(scopes or DEFAULT_KEY_SCOPES), key=KEY_SCOPES.index)
+    if "admin" in scopes and not user.is_admin:
+        raise AccountError("Only administrators can give a key the admin scope.", field="scopes", status=403)
+    if granting_key is not None and not set(scopes) <= set(granting_key.scope_list):
+        raise AccountError("A key cannot give a new key scopes it does not hold itself.", field="scopes",
+                           status=403)
+    if expires_in_days is not None:
+        expires_at = utcnow() + timedelta(days=expires_in_days)
+    # Aware datetimes subtract without overflowing, whatever their offset (year 1 or 9999 included).
+    if expires_at is not None:
+        if not timedelta(0) < expires_at - utcnow() <= MAX_KEY_LIFETIME:
+            raise AccountError("expires_at must be in the future, and at most 10 years from now.",
+                               field="expires_at")
+        expires_at = expires_at.astimezone(timezone.utc)
     key, key_hash = new_api_key()
-    api_key = ApiKey(user_id=user.id, name=name, prefix=key[:12], key_hash=key_hash)
+    api_key = ApiKey(user_id=user.id, name=name, prefix=key[:12], key_hash=key_hash, scopes=" ".join(scopes),
+                     expires_at=expires_at)
     db.session.add(api_key)
     db.session.flush()
     return api_key, key

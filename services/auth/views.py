@@ -4,51 +4,33 @@ from __future__ import annotations
 from flask import current_app, jsonify, request
 from flask.views import MethodView
 from flask_jwt_extended import get_current_user, get_jwt, jwt_required
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from sqlalchemy import func, select
 
 from services.auth import schemas, services
+from shared.credential_throttle import Throttled, client_address
 from shared.db import db
 from shared.errors import fail
 from shared.keys import jwks
 from shared.models import ApiKey, User
-from shared.principal import admin_required, current_user, login_required
+from shared.principal import admin_required, calling_api_key, current_user, login_required
 
 bp = Blueprint("auth", __name__, url_prefix="/auth/v1", description="Accounts, tokens and API keys")
 wellknown = Blueprint("wellknown", __name__, description="Public keys")
 
-limiter = Limiter(key_func=get_remote_address)
+
+def throttled(body: dict, exc: Throttled, status: int = 429):
+    """A surface's own 429 body for a throttled credential, with Retry-After."""
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
-LOGIN_NAME_FIELDS = ("login", "username", "email", "username_or_phone_or_email")
-
-
-def _login_name() -> str:
-    body = request.get_json(silent=True) if request.is_json else request.form
-    body = body if isinstance(body, dict) or hasattr(body, "get") else {}
-    name = next((body.get(field) for field in LOGIN_NAME_FIELDS if body.get(field)), "")
-    return "login:" + str(name).strip().lower()
-
-
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _address_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT_IP"]
-
-
-def _failed(response) -> bool:
-    return response.status_code in (401, 422)
-
-
-def login_limits(view):
-    """Failed logins are limited per client address and per account name (429 past the limit)."""
-    view = limiter.limit(_login_limit, key_func=_login_name, deduct_when=_failed)(view)
-    return limiter.limit(_address_limit, deduct_when=_failed)(view)
+def drf_throttled(exc: Throttled) -> dict:
+    """Django REST framework's body for a throttled request (the nevisa and translate seeds are DRF)."""
+    return {"detail": f"Request was throttled. Expected available in {exc.retry_after} seconds."}
 
 
 def _account_error(exc: services.AccountError):
@@ -68,7 +50,6 @@ def register(data):
 
 
 @bp.route("/login", methods=["POST"])
-@login_limits
 @bp.doc(requestBody={"content": {
     "application/json": {"schema": "LoginSchema"},
     "application/x-www-form-urlencoded": {"schema": "LoginSchema"}}})
@@ -80,7 +61,11 @@ def login():
         data = schemas.LoginSchema().load(raw or {})
     except ValidationError as exc:
         fail(422, "Invalid login request.", errors={"json": exc.messages})
-    signed_in = services.login(data["login"] or data["username"] or data["email"], data["password"])
+    try:
+        signed_in = services.guarded_login(data["login"] or data["username"] or data["email"],
+                                           data["password"], client_address())
+    except Throttled as exc:
+        fail(429, exc.message, headers={"Retry-After": str(exc.retry_after)})
     if signed_in is None:
         fail(401, "Incorrect username or password.")
     return signed_in[1]
@@ -149,25 +134,29 @@ def update_user(changes, user_id):
 
 @bp.route("/api-keys")
 class ApiKeys(MethodView):
-    decorators = [login_required]
 
+    @login_required
     @bp.response(200, schemas.ApiKeySchema(many=True))
     def get(self):
-        """The caller's API keys (without the keys themselves)."""
+        """The caller's API keys (without the keys themselves), with their scopes, expiry and last use."""
         return db.session.scalars(select(ApiKey).where(ApiKey.user_id == current_user().id)
                                   .order_by(ApiKey.created_at)).all()
 
+    @login_required(key_scope="keys:write")
     @bp.arguments(schemas.ApiKeyCreateSchema)
     @bp.response(201, schemas.NewApiKeySchema)
     def post(self, data):
-        """Create an API key; the key is shown in this response only."""
-        api_key, key = services.create_api_key(current_user(), data["name"])
+        """Create an API key (through a key: one with keys:write); the key is shown in this response only."""
+        try:
+            api_key, key = services.create_api_key(current_user(), granting_key=calling_api_key(), **data)
+        except services.AccountError as exc:
+            _account_error(exc)
         api_key.key = key  # only in this response: the table keeps the hash
         return api_key
 
 
 @bp.route("/api-keys/<uuid:key_id>", methods=["DELETE"])
-@login_required
+@login_required(key_scope="keys:write")
 @bp.response(204)
 def revoke_api_key(key_id):
     """Revoke one of the caller's API keys."""

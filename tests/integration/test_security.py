@@ -167,3 +167,13 @@ def test_logs_hold_no_passwords_tokens_or_secrets(client, auth_client, make_user
     assert "submitted by user" in text, "the flow was logged at all"
     for secret in (user.password, user.token, user.tokens["refresh_token"], key, config.WORKER_TOKEN):
         assert secret not in text
+
+
+def test_metrics_in_production_need_a_token_even_if_none_is_set(client, app, monkeypatch):
+    # Production cannot start without one (Config.check_production); the route fails closed all the same.
+    monkeypatch.setitem(app.config, "ENV", "production")
+    monkeypatch.setitem(app.config, "METRICS_TOKEN", "")
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 401
+    monkeypatch.setitem(app.config, "METRICS_TOKEN", "m" * 32)
+    assert client.get("/metrics", headers={"Authorization": "Bearer " + "m" * 32}).status_code == 200

@@ -8,6 +8,7 @@ GOOD = {
     "CONVEYOR_SECRET_KEY": "s" * 40,
     "CONVEYOR_WORKER_TOKEN": "w" * 40,
     "CONVEYOR_ADMIN_TOKEN": "a" * 40,
+    "CONVEYOR_METRICS_TOKEN": "m" * 40,
     "DATABASE_URL": "postgresql+psycopg://prod:long-random-password@db:5432/conveyor",
     "AMQP_URL": "amqp://prod:long-random-password@mq:5672/%2F",
     "CONVEYOR_ARGON2_TIME_COST": "3",
@@ -26,12 +27,17 @@ def test_production_with_real_secrets_starts(monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["CONVEYOR_SECRET_KEY", "CONVEYOR_WORKER_TOKEN", "CONVEYOR_ADMIN_TOKEN",
-                                  "DATABASE_URL", "AMQP_URL"])
+                                  "CONVEYOR_METRICS_TOKEN", "DATABASE_URL", "AMQP_URL"])
 def test_production_refuses_each_development_default(monkeypatch, name):
     config = production(monkeypatch)
     monkeypatch.delenv(name)
     with pytest.raises(InsecureConfigError, match=name):
         type(config)().check_production()
+
+
+def test_production_refuses_a_short_metrics_token(monkeypatch):
+    with pytest.raises(InsecureConfigError, match="CONVEYOR_METRICS_TOKEN"):
+        production(monkeypatch, CONVEYOR_METRICS_TOKEN="short").check_production()
 
 
 def test_production_refuses_a_cheap_password_hash(monkeypatch):

@@ -36,8 +36,9 @@ from services.api import jobs
 from services.api.compat import lecture_transcriptions as transcriptions
 from services.api.compat.lecture_worker import ChunkOutOfRange, apply_report
 from services.api.kinds import SubmitRefused
+from shared import credential_throttle as throttle
 from shared import jobflow
-from shared.compat.lecture import Invalid, Refused, caller, install_error_handlers, problem
+from shared.compat.lecture import Invalid, Refused, caller, detail, install_error_handlers, problem
 from shared.db import db
 from shared.errors import MAX_PAGE
 from shared.kinds.asr.exports import export as render_export
@@ -251,7 +252,15 @@ def worker_transcription_status():
     presented = request.args.get("secret_worker_token")
     if presented is None:
         raise Invalid([problem("missing", ["query", "secret_worker_token"], "Field required")])
+    scopes = throttle.secret_scopes("lecture-worker-token")
+    try:
+        throttle.check(scopes)
+    except throttle.Throttled as exc:
+        response = detail(429, exc.message)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if not hmac.compare_digest(presented.encode(), current_app.config["WORKER_TOKEN"].encode()):
+        throttle.record_failure(scopes)
         raise Refused(401, "Wrong worker token")
     number, state, chunk = _worker_report(request.get_json(silent=True))
     job = transcriptions.transcription_for(None, number, lock=True)

@@ -11,7 +11,8 @@ from flask import Blueprint, jsonify, request
 from marshmallow import ValidationError
 
 from services.auth import schemas, services
-from services.auth.views import login_limits
+from services.auth.views import throttled
+from shared.credential_throttle import Throttled, client_address
 
 bp = Blueprint("compat_converter_auth", __name__, url_prefix="/compat/converter")
 
@@ -49,12 +50,15 @@ def signup():
 
 
 @bp.post("/api/auth/login")
-@login_limits
 def login():
     body = _body()
     if not body.get("username") or not body.get("password"):
         return _message(400, "Faltan campos obligatorios: username, password")
-    signed_in = services.login(str(body["username"]), str(body["password"]))
+    try:
+        signed_in = services.guarded_login(str(body["username"]), str(body["password"]), client_address())
+    except Throttled as exc:
+        return throttled({"message": f"Demasiados intentos fallidos; inténtelo de nuevo en {exc.retry_after} "
+                                     "segundos"}, exc)
     if signed_in is None:
         return _message(401, BAD_CREDENTIALS["message"])
     user, tokens = signed_in

@@ -13,6 +13,8 @@ leaves open or gets wrong:
   The seed has no e-mail address, which native accounts need: theirs is ``<username>@lecture.invalid``
   (a reserved domain that delivers nowhere).
 * ``update_date`` is the later of the creation and the last password change or deactivation.
+* Logins, and wrong ``secret_admin_token`` values, go through the credential throttle every login
+  route shares (shared.credential_throttle): 429 ``{"detail": ...}`` with Retry-After.
 * Errors the seed answers with 418 are proper codes here: a wrong admin secret is 401, an unknown
   user 404, unknown body fields 422. Validation errors are FastAPI's ``{"detail": [{type, loc, msg,
   input}]}``; the rest are ``{"detail": "..."}``.
@@ -28,8 +30,10 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import PyJWTError
 
 from services.auth import services
-from services.auth.views import login_limits
+from services.auth.views import throttled
+from shared import credential_throttle as throttle
 from shared.compat.lecture import Invalid, Refused, caller, detail, install_error_handlers, problem, user_view
+from shared.credential_throttle import Throttled, client_address
 from shared.db import db, unit_of_work
 from shared.models import User
 from shared.passwords import hash_password, password_problems
@@ -105,12 +109,13 @@ def register():
 
 
 @bp.post("/login")
-@login_limits
 def login():
     data = _strings(_json_body(), ("username", "password"))
-    signed_in = services.login(data["username"], data["password"])
+    try:
+        signed_in = services.guarded_login(data["username"], data["password"], client_address())
+    except Throttled as exc:
+        return throttled({"detail": exc.message}, exc)
     if signed_in is None:
-        # A response, not an exception: the login limiter counts failed responses.
         return detail(401, "Incorrect username or password")
     return _token_pair(signed_in[1])
 
@@ -164,7 +169,13 @@ def _patch_changes(body: dict[str, Any]) -> dict[str, Any]:
 def patch_user():
     user_id = _query_user_id()
     presented = request.args["secret_admin_token"].encode()
+    scopes = throttle.secret_scopes("lecture-admin-token")
+    try:
+        throttle.check(scopes)
+    except Throttled as exc:
+        return throttled({"detail": exc.message}, exc)
     if not hmac.compare_digest(presented, current_app.config["ADMIN_TOKEN"].encode()):
+        throttle.record_failure(scopes)
         raise Refused(401, "Wrong admin token")
     changes = _patch_changes(_json_body())
     user = db.session.get(User, user_id) if 0 < user_id < 2**31 else None

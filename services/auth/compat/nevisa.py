@@ -17,7 +17,8 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import func, select
 
 from services.auth import services
-from services.auth.views import login_limits
+from services.auth.views import drf_throttled, throttled
+from shared.credential_throttle import Throttled, client_address
 from shared.db import db
 from shared.models import ApiKey, User
 
@@ -43,13 +44,16 @@ def service_account(user: User) -> dict:
 
 
 @bp.post("/account/login")
-@login_limits
 def login():
     body = _body()
     missing = {name: ["This field is required."] for name in LOGIN_FIELDS if not body.get(name)}
     if missing:
         return jsonify(missing), 400
-    signed_in = services.login(str(body["username_or_phone_or_email"]), str(body["password"]))
+    try:
+        signed_in = services.guarded_login(str(body["username_or_phone_or_email"]), str(body["password"]),
+                                           client_address())
+    except Throttled as exc:
+        return throttled(drf_throttled(exc), exc)
     if signed_in is None:
         return jsonify(BAD_CREDENTIALS), 401
     user, tokens = signed_in

@@ -8,7 +8,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from services.auth import services
-from services.auth.views import login_limits
+from services.auth.views import throttled
+from shared.credential_throttle import Throttled, client_address
 
 bp = Blueprint("compat_primitives_auth", __name__, url_prefix="/compat/primitives")
 
@@ -21,7 +22,6 @@ def _missing(body: dict) -> list[dict]:
 
 
 @bp.post("/oauth/login")
-@login_limits
 def login():
     body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
     body = body if isinstance(body, dict) else {}
@@ -32,7 +32,10 @@ def login():
                          "input": body["grant_type"]})
     if problems:
         return jsonify({"detail": problems}), 422
-    signed_in = services.login(str(body["username"]), str(body["password"]))
+    try:
+        signed_in = services.guarded_login(str(body["username"]), str(body["password"]), client_address())
+    except Throttled as exc:
+        return throttled({"detail": exc.message}, exc)
     if signed_in is None:
         return jsonify(BAD_CREDENTIALS), 422
     tokens = signed_in[1]

@@ -5,7 +5,8 @@ from flask import Blueprint, jsonify, request
 from jwt.exceptions import PyJWTError
 
 from services.auth import services
-from services.auth.views import login_limits
+from services.auth.views import drf_throttled, throttled
+from shared.credential_throttle import Throttled, client_address
 from shared.principal import verify_refresh_token
 
 bp = Blueprint("compat_translate_auth", __name__, url_prefix="/compat/translate")
@@ -20,13 +21,15 @@ def _field_errors(body: dict, names: tuple[str, ...]):
 
 
 @bp.post("/api/token/")
-@login_limits
 def token():
     body = request.get_json(silent=True) or request.form.to_dict()
     problem = _field_errors(body, ("username", "password"))
     if problem:
         return problem
-    signed_in = services.login(str(body["username"]), str(body["password"]))
+    try:
+        signed_in = services.guarded_login(str(body["username"]), str(body["password"]), client_address())
+    except Throttled as exc:
+        return throttled(drf_throttled(exc), exc)
     if signed_in is None:
         return jsonify(BAD_CREDENTIALS), 401
     tokens = signed_in[1]
