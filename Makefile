@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONVEYOR_ASR_MODELS_DIR ?= $(CURDIR)/var/models/asr
 export CONVEYOR_ASR_MODELS_DIR
 
-.PHONY: up test test-unit lint bench postman newman system deps clean-venv
+.PHONY: up test test-unit lint audit bench postman newman system deps clean-venv
 
 $(STAMP): $(wildcard requirements*.txt) pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -41,9 +41,17 @@ up: system deps
 test: system deps lint newman
 	$(VENV)/bin/python -m pytest
 
-# Style and the easy bugs (pyproject.toml's [tool.ruff]); the layout rules are tests/unit/test_layout.py.
+# Style, the easy bugs and the security lint (pyproject.toml: [tool.ruff], [tool.bandit]); the layout
+# rules are tests/unit/test_layout.py.
 lint: deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/bandit -q -c pyproject.toml -r services shared conveyor_cli scripts
+
+# Known vulnerabilities in the installed packages (pip-audit asks PyPI's vulnerability data, so it needs a
+# machine that reaches it; not part of make test, which must pass offline).
+audit: deps
+	$(VENV)/bin/pip install -q pip-audit==2.*
+	$(VENV)/bin/pip-audit
 
 test-unit: deps
 	$(VENV)/bin/python -m pytest tests/unit

@@ -21,8 +21,9 @@ others). Failures are forgotten a day after the last one.
 
 Where the state lives: PostgreSQL, table ``credential_failures``. The auth service runs several
 gunicorn processes and the API several more (API keys, the lecture worker secret), so the counts
-must be shared by every process of both; an in-process limiter (flask-limiter's ``memory://``,
-which this replaces) counts per process, and a Redis or memcached would be one more server to run. The table is written with one
+must be shared by every process of both; an in-process limiter (flask-limiter's
+``memory://``, which this replaces) counts per process, and a Redis or memcached would be one more
+server to run. The table is written with one
 upsert per failure and read with one indexed query per attempt, on a connection of its own, so the
 count holds whatever the request then does with its own transaction. Scopes are stored as SHA-256
 digests: a typed "name" is sometimes a password typed in the wrong field. Guesses sent in parallel
