@@ -13,26 +13,14 @@ from services.api import queue_info
 from shared.clock import utcnow
 from shared.db import db as handle
 from shared.models import Job, WorkerRecord
+from tests.clock import HandClock
 
 KIND = "asr"  # sized by params["duration"], the audio seconds known at submit
 
 
-class Clock:
-    """The estimate's notion of now, moved by hand."""
-
-    def __init__(self):
-        self.now = utcnow()
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture
 def clock(monkeypatch):
-    frozen = Clock()
+    frozen = HandClock()
     monkeypatch.setattr(queue_info, "utcnow", frozen)
     return frozen
 

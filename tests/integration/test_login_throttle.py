@@ -7,10 +7,10 @@ account from anywhere, and a 60 s base delay; each test calls from addresses of 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests.clock import HandClock
 from tests.conftest import STRONG_PASSWORD
 
 FREE = 8
@@ -66,23 +66,10 @@ def account(auth_client):
     return {"id": reply.json["id"], "names": (name, f"{name.upper()}@EXAMPLE.COM", phone)}
 
 
-class Clock:
-    """shared.clock.utcnow as the throttle sees it, moved by the test instead of by sleeping."""
-
-    def __init__(self):
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture
 def clock(monkeypatch):
     import shared.credential_throttle
-    fake = Clock()
+    fake = HandClock()
     monkeypatch.setattr(shared.credential_throttle, "utcnow", fake)
     return fake
 
