@@ -9,9 +9,9 @@ import re
 import pytest
 from flask import Flask, request
 
-from shared import service_app
+from shared import json_guard
 from shared.errors import register_error_handlers
-from shared.service_app import MAX_JSON_BYTES, MAX_JSON_DEPTH, json_nesting_exceeds
+from shared.json_guard import MAX_JSON_BYTES, MAX_JSON_DEPTH, json_nesting_exceeds
 from tests.compat.test_lecture_surface import LectureUser
 
 DEEP = 100_000
@@ -215,7 +215,7 @@ def test_user_pages_are_bounded(auth_client, make_user):
 
 def test_workers_results_may_exceed_the_public_json_bound_but_not_the_depth(client, app, monkeypatch):
     """The internal API (workers only) takes a long recording's result; deep nesting is refused there too."""
-    monkeypatch.setattr(service_app, "MAX_JSON_BYTES", 1000)
+    monkeypatch.setattr(json_guard, "MAX_JSON_BYTES", 1000)
     big = '{"claim_id": "x", "result": {"text": "' + "a" * 2000 + '"}}'
     path = "/internal/v1/jobs/00000000-0000-4000-8000-000000000000/succeed"
     headers = {"X-Worker-Token": app.config["WORKER_TOKEN"]}
@@ -227,10 +227,10 @@ def test_workers_results_may_exceed_the_public_json_bound_but_not_the_depth(clie
 @pytest.fixture
 def echo_app(monkeypatch):
     """A bare app with the JSON guard, whose views read the body back as the surfaces do."""
-    monkeypatch.setattr(service_app, "MAX_JSON_BYTES", 1000)
+    monkeypatch.setattr(json_guard, "MAX_JSON_BYTES", 1000)
     echo = Flask("echo")
     register_error_handlers(echo)
-    echo.before_request(service_app._refuse_oversized_json)
+    echo.before_request(json_guard.refuse_oversized_json)
     echo.add_url_rule("/raw", "raw", lambda: {"body": hashlib.sha256(request.stream.read()).hexdigest()},
                       methods=["POST"])
     echo.add_url_rule("/json", "json", lambda: {"body": request.get_json()}, methods=["POST"])
