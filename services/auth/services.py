@@ -32,9 +32,8 @@ def register_user(username: str, email: str, password: str, phone: Optional[str]
 
 
 @unit_of_work
-def authenticate_password(login: str, password: str) -> Optional[User]:
-    """The active user whose login name and password match, else None (always one hash check)."""
-    user = find_user(login)
+def authenticate_password(user: Optional[User], password: str) -> Optional[User]:
+    """``user`` when it is active and ``password`` is its password, else None (always one hash check)."""
     if not verify_password(user.password_hash if user else None, password) or not user.is_active:
         return None
     if needs_rehash(user.password_hash):
@@ -63,9 +62,9 @@ def _issue(user: User, session: AuthSession) -> dict[str, Any]:
 
 
 @unit_of_work
-def login(name: str, password: str) -> Optional[tuple[User, dict[str, Any]]]:
-    """The active user with this login name and password and the tokens of a new session, else None."""
-    user = authenticate_password(name, password)
+def login(user: Optional[User], password: str) -> Optional[tuple[User, dict[str, Any]]]:
+    """``user`` and the tokens of a new session when it is active and the password is right, else None."""
+    user = authenticate_password(user, password)
     return None if user is None else (user, start_session(user))
 
 
@@ -77,10 +76,11 @@ def guarded_login(name: str, password: str, address: str) -> Optional[tuple[User
     the client ``address`` must wait. A failure counts against both; a success clears the account's
     count.
     """
-    account = throttle.account_scopes(find_user(name), name, address)
+    user = find_user(name)  # once: the throttle's account and the password check are the same user
+    account = throttle.account_scopes(user, name, address)
     scopes = account + [throttle.address_scope(address)]
     throttle.check(scopes)
-    signed_in = login(name, password)
+    signed_in = login(user, password)
     if signed_in is None:
         throttle.record_failure(scopes)
     else:
