@@ -21,14 +21,14 @@ others). Failures are forgotten a day after the last one.
 
 Where the state lives: PostgreSQL, table ``credential_failures``. The auth service runs several
 gunicorn processes and the API several more (API keys, the lecture worker secret), so the counts
-must be shared by every process of both; an in-process limiter (flask-limiter's
-``memory://``, which this replaces) counts per process, and a Redis or memcached would be one more
-server to run. The table is written with one
-upsert per failure and read with one indexed query per attempt, on a connection of its own, so the
-count holds whatever the request then does with its own transaction. Scopes are stored as SHA-256
-digests: a typed "name" is sometimes a password typed in the wrong field. Guesses sent in parallel
-are all checked until the first failure is written: a burst is bounded by the number of server
-threads, and the next failure then doubles the delay.
+must be shared by every process of both; an in-process limiter (flask-limiter's ``memory://``, which
+this replaces) counts per process, and a Redis or memcached would be one more server to run. The
+table is written with one upsert per failure on a connection of its own, so the count holds whatever
+the request then does with its own transaction, and read with one indexed query per attempt in the
+request's session. Scopes are stored as SHA-256 digests: a typed "name" is sometimes a password
+typed in the wrong field. Guesses sent in parallel are all checked until the first failure is
+written: a burst is bounded by the number of server threads, and the next failure then doubles the
+delay.
 """
 from __future__ import annotations
 
@@ -101,9 +101,9 @@ def check(scopes: Iterable[Scope]) -> None:
     keys = [scope.key for scope in scopes]
     if not keys:
         return
-    with db.engine.connect() as connection:
-        not_before = connection.scalar(select(func.max(CredentialFailure.not_before)).where(
-            CredentialFailure.key.in_(keys), CredentialFailure.last_failure_at > now - FORGET_AFTER))
+    # A read in the request's own session: no second pooled connection (with its pre-ping) on every API-key use.
+    not_before = db.session.scalar(select(func.max(CredentialFailure.not_before)).where(
+        CredentialFailure.key.in_(keys), CredentialFailure.last_failure_at > now - FORGET_AFTER))
     if not_before is not None and not_before > now:
         raise Throttled(max(1, math.ceil((not_before - now).total_seconds())))
 
