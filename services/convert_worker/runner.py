@@ -54,6 +54,7 @@ def _watch(proc: subprocess.Popen, output: Path, deadline: float, timeout: float
            on_idle: Callable[[], None]) -> None:
     pending = b""
     block: dict[str, str] = {}
+    furthest = 0.0  # ffmpeg's out_time can step back (muxer interleaving) or read N/A under load
     last_report = time.monotonic()
     fd = proc.stdout.fileno()
     with selectors.DefaultSelector() as selector:
@@ -70,7 +71,8 @@ def _watch(proc: subprocess.Popen, output: Path, deadline: float, timeout: float
                     block[key] = value
                     if key == "progress":  # ends one report
                         last_report = time.monotonic()
-                        on_progress(_media_seconds(block))
+                        furthest = max(furthest, _media_seconds(block))
+                        on_progress(furthest)
                         block = {}
             now = time.monotonic()
             if now > deadline:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from PIL import Image
 
 from services.convert_worker.convert import artifact_name, process
+from services.convert_worker.runner import run_ffmpeg
 from shared.handler import JobCancelled, PermanentError
 from shared.media_probe import probe
 from tests.fakes import FakeJobIO
@@ -208,3 +210,17 @@ def test_bad_params_fail_the_job_permanently(media, tmp_path, workdir):
 ])
 def test_artifact_names_are_safe_and_follow_the_upload(filename, expected):
     assert artifact_name(filename, "mp4") == expected
+
+
+def test_reported_progress_never_steps_back_when_ffmpeg_out_time_does(tmp_path):
+    # ffmpeg's out_time can step back between reports (muxer interleaving) or read N/A under load;
+    # a stand-in process prints such a sequence in ffmpeg's -progress format.
+    reports = ["410000", "990000", "760000", "N/A", "2040000"]
+    script = "".join(f"print('out_time_us={value}'); print('progress=continue'); " for value in reports)
+    seen: list[float] = []
+
+    run_ffmpeg([sys.executable, "-c", script], output=tmp_path / "out.webm", timeout=30,
+               max_output_bytes=1 << 20, on_progress=seen.append, on_idle=lambda: None,
+               stderr_path=tmp_path / "stderr.txt")
+
+    assert seen == [0.41, 0.99, 0.99, 0.99, 2.04]
