@@ -6,6 +6,7 @@ Every run gets its own queue prefix and storage directory, and a fresh schema in
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -55,6 +56,17 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: floa
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture(autouse=True)
+def _dev_null_stays_a_device():
+    """Fail the test after which /dev/null is no longer the null device.
+
+    Once something renames or deletes it, the next ``> /dev/null`` by root creates a plain file:
+    programs reading it as stdin get junk, and tools run as another user (rabbitmqctl) cannot open it.
+    """
+    yield
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode), "this test left /dev/null a plain file"
 
 
 @pytest.fixture(scope="session")
