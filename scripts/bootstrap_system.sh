@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the system services Conveyor needs are installed and running on this machine:
 # PostgreSQL, RabbitMQ, nginx (the gateway), Apertium with its language pairs, espeak-ng (test speech),
-# Node.js with npm (newman runs the Postman collections).
+# Node.js with npm (newman runs the Postman collections), Chromium (the browser tests drive it).
 # Installs from Debian when something is missing and we are root; otherwise says what to install.
 # Uses what already runs. Set CONVEYOR_SKIP_SYSTEM=1 to manage these services yourself.
 set -euo pipefail
@@ -20,6 +20,8 @@ command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v npm >/dev/null || missing+=(nodejs npm)
 # wrk drives the HTTP benchmarks (make bench)
 command -v wrk >/dev/null || missing+=(wrk)
+# the browser tests (tests/e2e/test_browser_*.py) drive Debian's Chromium through Playwright
+command -v chromium >/dev/null || missing+=(chromium)
 command -v apertium >/dev/null || missing+=(apertium)
 [ -f $MODES/eng-spa.mode ] || missing+=(apertium-eng-spa)
 [ -f $MODES/eng-cat.mode ] || missing+=(apertium-eng-cat)

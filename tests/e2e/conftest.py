@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -66,3 +69,59 @@ def stack(request):
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         log.close()
+
+
+SCREENSHOTS = ROOT / "var" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium, headless, driven by Playwright (scripts/bootstrap_system.sh installs it)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    assert executable, "Chromium is missing: run `make system` (Debian package chromium)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class BrowserTab:
+    """A page in a fresh browser context, and what went wrong in it.
+
+    A test that provokes an error on purpose (a refused upload answers 413, and Chromium logs
+    "Failed to load resource") names the expected text in ``expected_problems``; any other console
+    error, page error or failed request fails the test.
+    """
+    page: Any
+    problems: list[str] = field(default_factory=list)
+    expected_problems: list[str] = field(default_factory=list)
+
+    def screenshot(self, name: str) -> Path:
+        """Save the page as var/screenshots/<name>.png (not committed) for a reviewer to look at."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def unexpected_problems(self) -> list[str]:
+        return [problem for problem in self.problems
+                if not any(expected in problem for expected in self.expected_problems)]
+
+
+@pytest.fixture
+def tab(chromium):
+    """A 1280 px wide page; fails the test on console errors, page errors or failed requests."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    tab = BrowserTab(page)
+    page.on("console", lambda message: tab.problems.append(f"console {message.type}: {message.text}")
+            if message.type == "error" else None)
+    page.on("pageerror", lambda error: tab.problems.append(f"page error: {error}"))
+    page.on("requestfailed", lambda request: tab.problems.append(
+        f"request failed: {request.method} {request.url} ({request.failure})"))
+    yield tab
+    context.close()
+    assert tab.unexpected_problems() == []
