@@ -62,7 +62,7 @@ def check(params: dict[str, Any], upload: Optional[Path]) -> dict[str, Any]:
     if "text" not in params:
         raise SubmitRefused("Send the 'text' to translate, or a document as the 'file' part of a "
                             "multipart/form-data request.")
-    if params.get("format") not in TEXT_FORMATS:
+    if params.get("format", TEXT) not in TEXT_FORMATS:
         raise SubmitRefused(f"format {params['format']!r} is a document format: send the document as the "
                             "'file' part of a multipart/form-data request.")
     if len(params["text"]) > current_app.config["MAX_TEXT_CHARS"]:
