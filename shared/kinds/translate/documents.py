@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -175,7 +176,11 @@ def _inspect_container(path: Path, document_format: str, head: bytes) -> Documen
             _check_kind(archive, names, document_format)
             _check_macros(archive, names)
             _check_declarations(archive, entries)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as exc:
+    except DocumentRefused:
+        raise
+    # Whatever else a malformed archive makes zipfile raise (bad headers, odd compression, a bad CRC).
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError,
+            RuntimeError, struct.error) as exc:
         raise DocumentRefused(f"the {NAMES[document_format]} is damaged: {exc}") from None
     return DocumentInfo(document_format, len(entries), total)
 
