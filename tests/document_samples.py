@@ -81,6 +81,31 @@ def odt_bytes() -> bytes:
     return out.getvalue()
 
 
+def odp_bytes() -> bytes:
+    """An OpenDocument presentation: one page per sentence, in a text box."""
+    from odf.draw import Frame, Page, TextBox
+    from odf.opendocument import OpenDocumentPresentation
+    from odf.style import MasterPage, PageLayout
+    from odf.text import P
+
+    presentation = OpenDocumentPresentation()
+    layout = PageLayout(name="Layout")
+    presentation.automaticstyles.addElement(layout)
+    master = MasterPage(name="Master", pagelayoutname=layout)
+    presentation.masterstyles.addElement(master)
+    for number, (sentence, _word) in enumerate(SENTENCES):
+        page = Page(name=f"page{number}", masterpagename=master)
+        frame = Frame(width="20cm", height="3cm", x="2cm", y="2cm")
+        box = TextBox()
+        box.addElement(P(text=sentence))
+        frame.addElement(box)
+        page.addElement(frame)
+        presentation.presentation.addElement(page)
+    out = io.BytesIO()
+    presentation.save(out)
+    return out.getvalue()
+
+
 def pptx_bytes() -> bytes:
     """A presentation: one slide per sentence (title + a bold run in the body), and an image."""
     from pptx import Presentation

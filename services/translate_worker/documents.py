@@ -42,6 +42,8 @@ from shared.kinds.translate.documents import (
     CONTENT_TYPES,
     DOCX,
     HTML_FILE,
+    ODF_FORMATS,
+    ODP,
     ODT,
     RTF,
     TXT,
@@ -59,7 +61,9 @@ LOGGER = logging.getLogger(__name__)
 # A chunk of deformatted stream per pipeline call: big enough that the calls' round trips cost
 # little beside the translation, small enough that progress moves every few paragraphs.
 CHUNK_CHARS = 16000
+# Apertium's odt deformatter serves .odp too (`apertium -f odp` runs it): both are ODF content.xml.
 _FORMATTERS = {DOCX: ("apertium-deswxml", "apertium-rewxml"), ODT: ("apertium-desodt", "apertium-reodt"),
+               ODP: ("apertium-desodt", "apertium-reodt"),
                "pptx": ("apertium-despptx", "apertium-repptx"), "xlsx": ("apertium-desxlsx", "apertium-rexlsx"),
                RTF: ("apertium-desrtf", "apertium-rertf")}
 # Escapes and superblanks of the stream; a paragraph ends at a "[]" right after an unescaped ".".
@@ -258,7 +262,7 @@ def _rewrite(archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo], translate
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as rewritten:
         for entry in entries:
-            if document_format == ODT and entry.filename.startswith("ObjectReplacements/"):
+            if document_format in ODF_FORMATS and entry.filename.startswith("ObjectReplacements/"):
                 continue  # previews of embedded objects, drawn with the old text (the apertium script drops them)
             rewritten.writestr(entry, translated.get(entry.filename) or archive.read(entry))
     return out.getvalue()

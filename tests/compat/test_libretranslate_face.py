@@ -264,8 +264,8 @@ def test_the_download_of_a_document_needs_its_own_name(live_api, api_key, runnin
     ("photo.docx", png_bytes(), {}, "its bytes are a PNG image"),
     ("bomb.docx", zip_bomb_docx(), {}, "zip bomb"),
     ("xxe.docx", xxe_docx(), {}, "DTD"),
-    ("program.exe", b"MZ\x90\x00", {}, "file format not supported; supported formats: .docx, .htm, .html, .odt, "
-                                        ".pptx, .rtf, .text, .txt, .xlsx"),
+    ("program.exe", b"MZ\x90\x00", {}, "file format not supported; supported formats: .docx, .htm, .html, .odp, "
+                                        ".odt, .pptx, .rtf, .txt, .xlsx"),
     (None, None, {}, "Invalid request: missing file parameter"),
     ("notes.txt", b"Hello", {"source": None}, "Invalid request: missing source parameter"),
     ("notes.txt", b"Hello", {"target": None}, "Invalid request: missing target parameter"),

@@ -17,6 +17,7 @@ from tests.document_samples import (
     TABLE_WORDS,
     docx_bytes,
     macro_docx,
+    odp_bytes,
     odt_bytes,
     png_bytes,
     pptx_bytes,
@@ -102,6 +103,35 @@ def test_an_odt_comes_back_translated_with_its_bold_span_and_table(client, make_
     assert len(cells) == len(words)
     for cell, word in zip(cells, words):
         assert word in cell, (cell, word)
+
+
+def test_an_odp_comes_back_translated(client, make_user, relay, translate_worker):
+    from odf import teletype, text
+    from odf.opendocument import load
+
+    job, data = translated(client, make_user(), "slides.odp", odp_bytes())
+    assert job["artifacts"][0]["content_type"] == "application/vnd.oasis.opendocument.presentation"
+    assert_sentences_translated([teletype.extractText(p) for p in load(io.BytesIO(data)).getElementsByType(text.P)])
+
+
+def test_a_docx_pivots_through_spanish_to_french(client, make_user, relay, translate_worker):
+    import docx
+
+    user = make_user()
+    reply = submit_file(client, user, "notes.docx", docx_bytes(), target_lang="fr")
+    assert reply.status_code == 202, reply.json
+    url = f"/api/v1/jobs/{reply.json['id']}"
+    job = wait_for(lambda: (body := client.get(url, headers=user.headers).json)["status"]
+                   in ("succeeded", "failed") and body, timeout=60, message="the pivot job to finish")
+    assert job["status"] == "succeeded", job
+    result = client.get(f"{url}/result", headers=user.headers).json["result"]
+    assert result["route"] == ["en", "es", "fr"]
+    document = docx.Document(io.BytesIO(client.get(job["artifacts"][0]["url"], headers=user.headers).data))
+    text = " ".join(paragraph.text for paragraph in document.paragraphs).lower()
+    assert "chien" in text and "chat" in text and "perro" not in text and "dog" not in text
+    assert [run.text for p in document.paragraphs for run in p.runs if run.bold] == ["livre"]
+    # Two hops, each counted: the progress ends at its total, twice the paragraphs.
+    assert job["progress"]["current"] == job["progress"]["total"] > 1
 
 
 def test_a_pptx_comes_back_translated_with_its_bold_run_and_picture(client, make_user, relay, translate_worker):

@@ -11,6 +11,7 @@ from shared.kinds.translate.documents import DocumentRefused, document_text, for
 from tests.document_samples import (
     docx_bytes,
     macro_docx,
+    odp_bytes,
     odt_bytes,
     png_bytes,
     pptx_bytes,
@@ -28,7 +29,8 @@ def write(tmp_path, name: str, data: bytes):
 
 
 @pytest.mark.parametrize(("name", "data", "expected"), [
-    ("a.docx", docx_bytes, "docx"), ("a.odt", odt_bytes, "odt"), ("a.pptx", pptx_bytes, "pptx"),
+    ("a.docx", docx_bytes, "docx"), ("a.odt", odt_bytes, "odt"), ("a.odp", odp_bytes, "odp"),
+    ("a.pptx", pptx_bytes, "pptx"),
     ("a.xlsx", xlsx_bytes, "xlsx"), ("a.txt", lambda: b"The cat.", "txt"),
     ("a.html", lambda: b"<p>The cat.</p>", "html"), ("a.rtf", lambda: rb"{\rtf1 The cat.\par}", "rtf"),
 ])
@@ -42,6 +44,7 @@ def test_real_documents_pass(tmp_path, name, data, expected):
     ("photo.odt", b"%PDF-1.7 ...", "its bytes are a PDF document"),
     ("sheet.xlsx", docx_bytes(), "it is Word document (.docx)"),
     ("deck.pptx", odt_bytes(), "it is OpenDocument text"),
+    ("deck.odt", odp_bytes(), "it is OpenDocument presentation"),
     ("archive.docx", b"", "empty"),
     ("notes.txt", png_bytes(), "its bytes are a PNG image"),
     ("notes.txt", "caf\u00e9".encode("latin-1"), "not UTF-8"),

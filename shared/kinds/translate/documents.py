@@ -16,12 +16,13 @@ from pathlib import Path, PurePosixPath
 
 from shared.kinds.translate.formats import visible_text
 
-TXT, HTML_FILE, DOCX, ODT, PPTX, XLSX, RTF = "txt", "html", "docx", "odt", "pptx", "xlsx", "rtf"
-DOCUMENT_FORMATS = (TXT, HTML_FILE, DOCX, ODT, PPTX, XLSX, RTF)
-ZIP_FORMATS = (DOCX, ODT, PPTX, XLSX)
+TXT, HTML_FILE, DOCX, ODT, ODP, PPTX, XLSX, RTF = "txt", "html", "docx", "odt", "odp", "pptx", "xlsx", "rtf"
+DOCUMENT_FORMATS = (TXT, HTML_FILE, DOCX, ODT, ODP, PPTX, XLSX, RTF)
+ZIP_FORMATS = (DOCX, ODT, ODP, PPTX, XLSX)
+ODF_FORMATS = (ODT, ODP)
 TEXT_FILE_FORMATS = (TXT, HTML_FILE)
 
-EXTENSIONS = {".txt": TXT, ".text": TXT, ".html": HTML_FILE, ".htm": HTML_FILE, ".docx": DOCX, ".odt": ODT,
+EXTENSIONS = {".txt": TXT, ".html": HTML_FILE, ".htm": HTML_FILE, ".docx": DOCX, ".odt": ODT, ".odp": ODP,
               ".pptx": PPTX, ".xlsx": XLSX, ".rtf": RTF}
 # The macro-enabled twins of the OOXML formats: refused by name before their bytes are read.
 MACRO_EXTENSIONS = (".docm", ".dotm", ".pptm", ".potm", ".ppsm", ".xlsm", ".xltm", ".xlsb")
@@ -30,11 +31,13 @@ CONTENT_TYPES = {
     HTML_FILE: "text/html; charset=utf-8",
     DOCX: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     ODT: "application/vnd.oasis.opendocument.text",
+    ODP: "application/vnd.oasis.opendocument.presentation",
     PPTX: "application/vnd.openxmlformats-officedocument.presentationml.presentation",
     XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     RTF: "application/rtf",
 }
 NAMES = {TXT: "plain text", HTML_FILE: "HTML", DOCX: "Word document (.docx)", ODT: "OpenDocument text (.odt)",
+         ODP: "OpenDocument presentation (.odp)",
          PPTX: "PowerPoint presentation (.pptx)", XLSX: "Excel workbook (.xlsx)", RTF: "RTF document"}
 
 # A container's bounds. Office files of a few hundred pages hold a few hundred entries and tens of
@@ -45,7 +48,6 @@ MAX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024
 MAX_RATIO = 100
 RATIO_FLOOR_BYTES = 1024 * 1024
 
-_ODF_MIMETYPE = b"application/vnd.oasis.opendocument.text"
 _OOXML_MAIN_PART = {DOCX: "word/document.xml", PPTX: "ppt/presentation.xml", XLSX: "xl/workbook.xml"}
 _MACRO_PARTS = re.compile(r"(^|/)(vbaProject\.bin|vbaData\.xml|activeX[^/]*\.bin)$|^(Basic|Scripts)/",
                           re.IGNORECASE)
@@ -138,7 +140,7 @@ def translatable_parts(names: list[str], document_format: str) -> list[str]:
     """The entries of a container whose text Apertium translates, in archive order."""
     if document_format == DOCX:
         return [name for name in names if name.lower().endswith(".xml") and not _DOCX_SKIPPED.search(name)]
-    if document_format == ODT:
+    if document_format in ODF_FORMATS:
         return [name for name in names if PurePosixPath(name).name in ("content.xml", "styles.xml")]
     if document_format == PPTX:
         return [name for name in names if _PPTX_SLIDE.search(name)]
@@ -213,7 +215,8 @@ def _check_kind(archive: zipfile.ZipFile, names: list[str], document_format: str
 
 def _container_kind(archive: zipfile.ZipFile, names: set[str]) -> str | None:
     if "mimetype" in names and archive.getinfo("mimetype").file_size < 200:
-        return ODT if archive.read("mimetype").strip() == _ODF_MIMETYPE else None
+        mimetype = archive.read("mimetype").strip().decode("ascii", errors="replace")
+        return next((odf for odf in ODF_FORMATS if CONTENT_TYPES[odf] == mimetype), None)
     if "[Content_Types].xml" in names:
         for document_format, main_part in _OOXML_MAIN_PART.items():
             if main_part in names:
