@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from flask import current_app
-from marshmallow import fields, validate
+from flask import current_app, has_request_context, request
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.api.kinds.base import KindSpec, SubmitCommonSchema, SubmitRefused, live_capabilities, require_workers
 from shared.kinds.translate.documents import (
@@ -43,6 +43,14 @@ class TranslateParamsSchema(SubmitCommonSchema):
                        "markup (tags, attributes, comments, scripts, entities) comes back unchanged. With a "
                        "file, its format is told by its name's extension unless this names one of: "
                        f"{', '.join(DOCUMENT_FORMATS)}."})
+
+
+    @validates_schema
+    def _text_or_file(self, data: dict[str, Any], **kwargs) -> None:
+        """Without a document, ``text`` is required (422 naming it, as any missing field)."""
+        if "text" not in data and not (has_request_context() and request.files.get("file")):
+            raise ValidationError("Missing data for required field (or send a document as the 'file' part).",
+                                  "text")
 
 
 def translation_pairs() -> list[dict[str, Any]]:
