@@ -136,7 +136,7 @@ def _hop_translator(translator: ApertiumTranslator, hops: list[tuple[str, str]],
 
     def translate_stream(stream: str, hop: int) -> str:
         nonlocal progress
-        chunks = chunk_stream(stream)
+        chunks = chunk_stream(stream, CHUNK_CHARS)
         if progress is None:
             progress = _Progress(io, max(1, sum(count for _, count in chunks) * len(hops)))
             io.progress(0, progress.total, "paragraphs")
