@@ -222,6 +222,10 @@ class WarmPipeline:
             return reformat_html(self._translate_stream(deformat_html(text, self._timeout)), self._timeout)
         return reformat(self._translate_stream(deformat(text)))
 
+    def translate_stream(self, stream: str) -> str:
+        """Translate an already deformatted stream (a document's, from Apertium's deformatters)."""
+        return self._translate_stream(stream.replace("\0", ""))
+
     def _translate_stream(self, stream: str) -> str:
         """Pass a deformatted stream through the programs and return their output stream."""
         with self._lock:

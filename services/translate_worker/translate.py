@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from services.translate_worker.apertium import ApertiumError, ApertiumTranslator
+from services.translate_worker.documents import is_document_job, process_document
 from shared.handler import JobIO, PermanentError, TransientError
 from shared.kinds.translate.formats import HTML, TEXT, check_format, markup_spans, visible_text
 from shared.kinds.translate.pairs import validate_pair
@@ -58,7 +59,12 @@ def split_text(text: str, limit: int = PIECE_LIMIT, text_format: str = TEXT) -> 
 
 
 def process(job: dict[str, Any], io: JobIO, translator: ApertiumTranslator | None = None) -> dict[str, Any]:
-    """Translate ``params.text`` from ``source_lang`` to ``target_lang``, reporting progress per piece."""
+    """Translate ``params.text`` from ``source_lang`` to ``target_lang``, reporting progress per piece.
+
+    A job that brought a document instead goes to documents.py (same format back, as an artifact).
+    """
+    if is_document_job(job):
+        return process_document(job, io, translator or default_translator())
     params = job.get("params") or {}
     text = params.get("text")
     if not isinstance(text, str) or not text.strip():

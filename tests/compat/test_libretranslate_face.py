@@ -1,6 +1,7 @@
 """LibreTranslate's API at the root paths, driven by the unchanged libretranslatepy client over HTTP."""
 from __future__ import annotations
 
+import io
 import json
 import urllib.error
 import uuid
@@ -13,6 +14,7 @@ from services.api.kinds.translate import MIN_DETECTION_CONFIDENCE
 from shared.db import db as handle
 from shared.models import Job
 from tests.conftest import wait_for
+from tests.document_samples import docx_bytes, odt_bytes, png_bytes, xxe_docx, zip_bomb_docx
 
 ENGLISH = "The cat is black. The house is big."
 
@@ -223,9 +225,47 @@ def test_an_html_file_keeps_its_markup(live_api, api_key, running_worker):
                              '</p></body></html>')
 
 
+def test_a_docx_file_is_translated_and_keeps_its_bold_run_and_table(live_api, api_key, running_worker):
+    import docx
+
+    reply = translate_file(live_api, api_key, "report.docx", docx_bytes())
+    assert reply.status_code == 200, reply.text
+    assert set(reply.json()) == {"translatedFileUrl"}
+    download = requests.get(reply.json()["translatedFileUrl"], timeout=10)
+    assert download.status_code == 200
+    assert download.headers["Content-Type"].endswith("wordprocessingml.document")
+    assert download.headers["Content-Disposition"].startswith("attachment; filename=report.docx")
+    document = docx.Document(io.BytesIO(download.content))
+    text = " ".join(paragraph.text for paragraph in document.paragraphs)
+    assert "perro" in text and "gato" in text and "The dog" not in text
+    assert [run.text for p in document.paragraphs for run in p.runs if run.bold] == ["libro"]
+    assert "coche" in document.tables[0].cell(0, 0).text
+
+
+def test_an_odt_file_is_translated(live_api, api_key, running_worker):
+    from odf import teletype, text
+    from odf.opendocument import load
+
+    reply = translate_file(live_api, api_key, "letter.odt", odt_bytes())
+    assert reply.status_code == 200, reply.text
+    download = requests.get(reply.json()["translatedFileUrl"], timeout=10)
+    paragraphs = [teletype.extractText(p) for p in load(io.BytesIO(download.content)).getElementsByType(text.P)]
+    assert "perro" in " ".join(paragraphs)
+
+
+def test_the_download_of_a_document_needs_its_own_name(live_api, api_key, running_worker):
+    reply = translate_file(live_api, api_key, "report.docx", docx_bytes())
+    url = reply.json()["translatedFileUrl"]
+    assert requests.get(url.replace("report.docx", "other.docx"), timeout=10).status_code == 404
+
+
 @pytest.mark.parametrize(("name", "content", "fields", "message"), [
-    ("report.docx", b"PK\x03\x04", {}, "file format not supported; supported formats: .htm, .html, .txt"),
-    ("program.exe", b"MZ\x90\x00", {}, "file format not supported"),
+    ("report.docx", b"PK\x03\x04", {}, "the Word document (.docx) is damaged"),
+    ("photo.docx", png_bytes(), {}, "its bytes are a PNG image"),
+    ("bomb.docx", zip_bomb_docx(), {}, "zip bomb"),
+    ("xxe.docx", xxe_docx(), {}, "DTD"),
+    ("program.exe", b"MZ\x90\x00", {}, "file format not supported; supported formats: .docx, .htm, .html, .odp, "
+                                        ".odt, .pptx, .rtf, .txt, .xlsx"),
     (None, None, {}, "Invalid request: missing file parameter"),
     ("notes.txt", b"Hello", {"source": None}, "Invalid request: missing source parameter"),
     ("notes.txt", b"Hello", {"target": None}, "Invalid request: missing target parameter"),

@@ -21,9 +21,11 @@ Decisions where Conveyor differs from LibreTranslate:
 * ``alternatives`` (an integer 0-3, as LibreTranslate takes) is answered with ``alternatives: []``
   (a list per text in a batch): Apertium gives one translation and none is invented.
 * A batch (``q`` as an array) may hold at most MAX_ACTIVE_JOBS texts, one job each.
-* ``/translate_file`` takes .txt and .html/.htm (UTF-8) and answers once the job has ended; its
-  ``translatedFileUrl`` (``/download_file/<job id>/<file name>``) needs no key, as LibreTranslate's
-  does: the job's random UUID is the capability. Other formats are refused with 400.
+* ``/translate_file`` takes .txt and .html/.htm (UTF-8) as text jobs, and .docx, .odt, .pptx, .xlsx
+  and .rtf as native document jobs (checked at submit: type sniffed, zip bombs, macros and DTDs
+  refused with 400), and answers once the job has ended; its ``translatedFileUrl``
+  (``/download_file/<job id>/<file name>``) needs no key, as LibreTranslate's does: the job's random
+  UUID is the capability. Other formats are refused with 400.
 * ``/frontend/settings`` is public and built from this installation: its text limit, its live
   pairs (the default target is the language most sources translate into), keys always required.
 * Errors name LibreTranslate's parameters (``q``, ``source``, ``target``), not the native ones.
@@ -38,7 +40,7 @@ from collections import Counter
 from pathlib import PurePosixPath
 from typing import Any, Mapping, Optional
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, send_file, url_for
 from marshmallow import ValidationError
 from werkzeug.utils import secure_filename
 
@@ -55,6 +57,7 @@ from services.api.compat.common import (
 from services.api.kinds import SubmitRefused
 from services.api.kinds.translate import TranslateParamsSchema, best_guess, translation_pairs
 from shared.db import db
+from shared.kinds.translate.documents import EXTENSIONS as DOCUMENT_EXTENSIONS
 from shared.kinds.translate.formats import HTML, TEXT, TEXT_FORMATS, visible_text
 from shared.kinds.translate.languages import language_name, normalize
 from shared.kinds.translate.pairs import AUTO_DETECT
@@ -300,7 +303,7 @@ def frontend_settings():
         "keyRequired": True,
         "suggestions": False,
         "filesTranslation": True,
-        "supportedFilesFormat": sorted(FILE_FORMATS),
+        "supportedFilesFormat": supported_file_formats(),
         "language": {"source": {"code": AUTO_DETECT, "name": "Auto Detect"},
                      "target": {"code": target, "name": language_name(target)}},
     })
@@ -320,9 +323,11 @@ def translate_file():
         raise _error(400, "Invalid request: empty file")
     name = secure_filename(upload.filename) or "file"
     extension = PurePosixPath(name).suffix.lower()
-    if extension not in FILE_FORMATS:
+    if extension not in FILE_FORMATS and extension not in DOCUMENT_EXTENSIONS:
         raise _error(400, f"Invalid request: file format not supported; supported formats: "
-                          f"{', '.join(sorted(FILE_FORMATS))}")
+                          f"{', '.join(supported_file_formats())}")
+    if extension not in FILE_FORMATS:
+        return _translate_document(user, upload, name, source, target)
     text_format = FILE_FORMATS[extension][0]
     try:
         text = upload.read().decode("utf-8-sig")
@@ -337,13 +342,39 @@ def translate_file():
                                                  _external=True)})
 
 
+def supported_file_formats() -> list[str]:
+    """The extensions /translate_file takes: text files and every document the translate kind takes."""
+    return sorted(set(FILE_FORMATS) | set(DOCUMENT_EXTENSIONS))
+
+
+def _translate_document(user: User, upload, name: str, source: Any, target: Any):
+    """A document (.docx, .odt, ...) as a native file job; its artifact is the translated file."""
+    try:
+        params = TranslateParamsSchema().load({"source_lang": source, "target_lang": target})
+        job = jobs.submit(user, KIND, params, upload.stream, name, upload.mimetype)
+    except ValidationError as exc:
+        problems = "; ".join(f"{NATIVE_NAMES.get(field, field)}: {' '.join(map(str, messages))}"
+                             for field, messages in exc.messages.items())
+        raise _error(400, f"Invalid request: {problems}") from None
+    except SubmitRefused as exc:
+        raise _refusal(exc) from None
+    _results(user, [job])
+    return jsonify({"translatedFileUrl": url_for(".download_file", job_id=job.id, name=name, _external=True)})
+
+
 @bp.get("/download_file/<job_id>/<name>")
 def download_file(job_id: str, name: str):
     """The file that /translate_file translated; the job's random id in the URL is the capability."""
     job = _translated_file_job(job_id)
-    file_name = job.params["file_name"]
+    file_name = job.params.get("file_name") or job.input_filename
     if name != file_name:
         raise _error(404, "File not found")
+    if "artifact" in job.result:
+        found = next((a for a in job.artifacts if a.name == job.result["artifact"]), None)
+        if found is None:
+            raise _error(404, "File not found")
+        return send_file(jobs.storage().local_path(found.storage_key), mimetype=found.content_type,
+                         as_attachment=True, download_name=file_name)
     content_type = FILE_FORMATS[PurePosixPath(file_name).suffix.lower()][1]
     return Response(job.result["translated_text"].encode("utf-8"), content_type=content_type,
                     headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
@@ -356,7 +387,7 @@ def _translated_file_job(job_id: str) -> Job:
     except ValueError:
         raise _error(404, "File not found") from None
     job = db.session.get(Job, key) if key.version == 4 else None
-    if (job is None or job.kind != KIND or not job.params.get("file_name")
+    if (job is None or job.kind != KIND or not (job.params.get("file_name") or job.params.get("document_format"))
             or job.status != JobStatus.SUCCEEDED.value):
         raise _error(404, "File not found")
     return job

@@ -5,10 +5,18 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from flask import current_app
-from marshmallow import fields, validate
+from flask import current_app, has_request_context, request
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.api.kinds.base import KindSpec, SubmitCommonSchema, SubmitRefused, live_capabilities, require_workers
+from shared.kinds.translate.documents import (
+    DOCUMENT_FORMATS,
+    EXTENSIONS,
+    DocumentRefused,
+    document_text,
+    format_of,
+    inspect_document,
+)
 from shared.kinds.translate.formats import HTML, TEXT, TEXT_FORMATS, visible_text
 from shared.kinds.translate.pairs import AUTO_DETECT, validate_pair
 from shared.language_detect import detect
@@ -19,7 +27,10 @@ MIN_DETECTION_CONFIDENCE = 0.5
 
 
 class TranslateParamsSchema(SubmitCommonSchema):
-    text = fields.String(required=True, validate=validate.Length(min=1))
+    text = fields.String(validate=validate.Length(min=1), metadata={
+        "description": "The text to translate; or leave it out and send a document as the multipart "
+                       f"'file' part ({', '.join(sorted(EXTENSIONS))}): the job's artifact is the same "
+                       "document with only its text translated (layout, styles, tables, images kept)."})
     source_lang = fields.String(required=True, validate=validate.Length(min=2, max=16), metadata={
         "description": "Language of the text (ISO 639-1 or 639-3), or 'auto' to detect it at submit time "
                        "among the languages the translate workers translate from. The job's params then "
@@ -27,9 +38,19 @@ class TranslateParamsSchema(SubmitCommonSchema):
                        "confidence (0-1)}; a text whose language cannot be told with confidence "
                        f"{MIN_DETECTION_CONFIDENCE} or more is refused with 400."})
     target_lang = fields.String(required=True, validate=validate.Length(min=2, max=16))
-    format = fields.String(load_default=TEXT, validate=validate.OneOf(TEXT_FORMATS), metadata={
+    format = fields.String(load_default=TEXT, validate=validate.OneOf(TEXT_FORMATS + DOCUMENT_FORMATS), metadata={
         "description": "'text' (default) or 'html': with 'html' the text nodes are translated and the "
-                       "markup (tags, attributes, comments, scripts, entities) comes back unchanged."})
+                       "markup (tags, attributes, comments, scripts, entities) comes back unchanged. With a "
+                       "file, its format is told by its name's extension unless this names one of: "
+                       f"{', '.join(DOCUMENT_FORMATS)}."})
+
+
+    @validates_schema
+    def _text_or_file(self, data: dict[str, Any], **kwargs) -> None:
+        """Without a document, ``text`` is required (422 naming it, as any missing field)."""
+        if "text" not in data and not (has_request_context() and request.files.get("file")):
+            raise ValidationError("Missing data for required field (or send a document as the 'file' part).",
+                                  "text")
 
 
 def translation_pairs() -> list[dict[str, Any]]:
@@ -44,11 +65,44 @@ def translation_pairs() -> list[dict[str, Any]]:
 
 
 def check(params: dict[str, Any], upload: Optional[Path]) -> dict[str, Any]:
+    if upload is not None:
+        return check_document(params, upload)
+    if "text" not in params:
+        raise SubmitRefused("Send the 'text' to translate, or a document as the 'file' part of a "
+                            "multipart/form-data request.")
+    if params.get("format", TEXT) not in TEXT_FORMATS:
+        raise SubmitRefused(f"format {params['format']!r} is a document format: send the document as the "
+                            "'file' part of a multipart/form-data request.")
     if len(params["text"]) > current_app.config["MAX_TEXT_CHARS"]:
         raise SubmitRefused(f"Text is longer than {current_app.config['MAX_TEXT_CHARS']} characters.", 413)
     readable = visible_text(params["text"]) if params.get("format") == HTML else params["text"]
     if not params["text"].strip():
         raise SubmitRefused("Text is empty.")
+    return _with_languages(params, readable)
+
+
+def check_document(params: dict[str, Any], upload: Path) -> dict[str, Any]:
+    """Refuse a spoofed, bomb-like, macro-carrying or DTD-declaring document; else the job's parameters.
+
+    Nothing of the document is parsed as XML here: the checks read the container's directory and
+    scan bytes (shared/kinds/translate/documents.py), so they cannot themselves be attacked that way.
+    """
+    if params.get("text"):
+        raise SubmitRefused("Send either 'text' or a 'file', not both.")
+    try:
+        document_format = format_of(upload.name, params.get("format"))
+        inspect_document(upload, document_format)
+        readable = document_text(upload, document_format)
+    except DocumentRefused as exc:
+        raise SubmitRefused(f"Cannot translate this file: {exc}.") from exc
+    if not readable.strip() and params["source_lang"].strip().lower() == AUTO_DETECT:
+        raise SubmitRefused("Cannot tell which language the document is in; set source_lang, e.g. 'en'.")
+    params = {key: value for key, value in params.items() if key != "text"}
+    return _with_languages({**params, "format": document_format, "document_format": document_format}, readable)
+
+
+def _with_languages(params: dict[str, Any], readable: str) -> dict[str, Any]:
+    """The parameters with the language pair checked (and detected for 'auto') and the word count."""
     require_workers("translate")
     pairs = translation_pairs()
     detected = None
@@ -88,6 +142,9 @@ def detect_source(text: str, pairs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _export_text(result: dict[str, Any]) -> tuple[bytes, str, str]:
+    if "translated_text" not in result:  # a document's translation is its artifact, in its own format
+        return (f"The translated document is the job's artifact {result.get('artifact')!r}.\n".encode(),
+                "text/plain; charset=utf-8", "txt")
     return result["translated_text"].encode(), "text/plain; charset=utf-8", "txt"
 
 
