@@ -141,6 +141,7 @@ def job_view(job: Job, with_position: bool = False) -> dict[str, Any]:
                        "url": url_for("jobs.artifact", job_id=job.id, name=a.name)} for a in job.artifacts],
         "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at,
         "user_id": job.user_id, "worker_id": job.worker_id,
+        "pipeline_id": job.pipeline_id, "pipeline_step": job.pipeline_step,
     }
 
 
