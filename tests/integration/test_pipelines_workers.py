@@ -1,0 +1,172 @@
+"""Pipelines run by real workers (Whisper tiny.en, Apertium, ffmpeg) through the relay and RabbitMQ.
+
+The speech is made by espeak-ng at test time from known English sentences; the Spanish and Catalan
+words looked for are Apertium's translations of words of those sentences.
+"""
+from __future__ import annotations
+
+import io
+
+import pytest
+import webvtt
+from sqlalchemy import select
+
+from services.asr_worker.__main__ import capabilities as asr_capabilities
+from services.asr_worker.__main__ import models_to_warm, warm
+from services.asr_worker.catalog import installed_models
+from services.asr_worker.transcribe import process as transcribe
+from services.convert_worker.__main__ import capabilities as convert_capabilities
+from services.convert_worker.convert import process as convert
+from shared.db import db as handle
+from shared.handler import PermanentError
+from shared.models import Artifact, Job
+from tests.conftest import wait_for
+from tests.media import ENGLISH_SENTENCES, speak, with_video
+from tests.subtitle_checks import vtt_cues
+
+SPOKEN = " ".join(ENGLISH_SENTENCES[:4])  # the fox and the dog, a journey of a thousand miles, ...
+PIPELINE_TIMEOUT = 240.0
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory):
+    """English speech as a WAV file and as a small video carrying it."""
+    folder = tmp_path_factory.mktemp("pipeline-media")
+    wav = speak(SPOKEN, folder / "lecture.wav")
+    return {"wav": wav.read_bytes(), "mp4": with_video(wav, folder / "lecture.mp4").read_bytes()}
+
+
+@pytest.fixture(scope="module")
+def asr_offered():
+    """What an ASR worker reports once its default models are loaded."""
+    warm(models_to_warm(installed_models(), ()))
+    return asr_capabilities()
+
+
+@pytest.fixture
+def asr_worker(start_worker, asr_offered):
+    return start_worker(handler=transcribe, kind="asr", capabilities=lambda: asr_offered)
+
+
+@pytest.fixture
+def convert_worker(start_worker):
+    return start_worker(handler=convert, kind="convert", capabilities=convert_capabilities)
+
+
+def submit(client, user, content: bytes | None = None, filename: str = "", **body):
+    if content is None:
+        reply = client.post("/api/v1/pipelines", headers=user.headers, json=body)
+    else:
+        form = {key: value if isinstance(value, str) else __import__("json").dumps(value)
+                for key, value in body.items()}
+        reply = client.post("/api/v1/pipelines", headers=user.headers, content_type="multipart/form-data",
+                            data={**form, "file": (io.BytesIO(content), filename)})
+    assert reply.status_code == 202, reply.json
+    return reply.json
+
+
+def finished(client, user, pipeline_id, timeout=PIPELINE_TIMEOUT):
+    def ended():
+        view = client.get(f"/api/v1/pipelines/{pipeline_id}", headers=user.headers).json
+        return view if view["status"] != "running" else None
+    return wait_for(ended, timeout=timeout, interval=0.3, message=f"pipeline {pipeline_id} to end")
+
+
+def steps_by_name(view):
+    return {step["name"]: step for step in view["steps"]}
+
+
+def result(client, user, job_id):
+    return client.get(f"/api/v1/jobs/{job_id}/result", headers=user.headers).json["result"]
+
+
+def test_transcribe_translate_turns_english_speech_into_spanish_text(
+        client, make_user, relay, asr_worker, translate_worker, speech, app):
+    user = make_user()
+    view = submit(client, user, speech["wav"], "lecture.wav", preset="transcribe-translate",
+                  options={"target_lang": "es"})
+    done = finished(client, user, view["id"])
+    assert done["status"] == "succeeded", done
+    steps = steps_by_name(done)
+    spanish = result(client, user, steps["translate-es"]["job_id"])["translated_text"].lower()
+    assert "zorro" in spanish and "viaje" in spanish and "paciencia" in spanish, spanish
+    # The asr job read the pipeline's upload where it lies: no copy, no second upload.
+    with app.app_context():
+        asr_job = handle.session.get(Job, steps["transcribe"]["job_id"])
+        assert asr_job.input_key.startswith(f"pipelines/{view['id']}/input/")
+        assert asr_job.user_id == user.id
+        handle.session.remove()
+    listed = client.get("/api/v1/jobs", headers=user.headers).json["items"]
+    assert sorted((job["pipeline_step"], job["status"]) for job in listed) == [
+        ("transcribe", "succeeded"), ("translate-es", "succeeded")]
+    assert {job["pipeline_id"] for job in listed} == {view["id"]}
+
+
+def test_subtitles_from_a_video_in_two_languages_keep_the_speech_timings(
+        client, make_user, relay, asr_worker, translate_worker, convert_worker, speech, app):
+    user = make_user()
+    view = submit(client, user, speech["mp4"], "lecture.mp4", preset="subtitles",
+                  options={"target_langs": ["es", "ca"]})
+    done = finished(client, user, view["id"])
+    assert done["status"] == "succeeded", done
+    steps = steps_by_name(done)
+    with app.app_context():
+        audio = handle.session.scalars(select(Artifact).where(
+            Artifact.job_id == steps["extract-audio"]["job_id"])).one()
+        # The asr step read the convert step's artifact by reference.
+        assert handle.session.get(Job, steps["transcribe"]["job_id"]).input_key == audio.storage_key
+        handle.session.remove()
+    segments = [s for s in result(client, user, steps["transcribe"]["job_id"])["segments"] if s["text"].strip()]
+    assert segments
+    words = {"es": ("viaje", "paciencia"), "ca": ("viatge", "paciència")}
+    for lang in ("es", "ca"):
+        assert set(done["subtitles"][lang]) == {"srt", "vtt"}
+        reply = client.get(done["subtitles"][lang]["vtt"], headers=user.headers)
+        assert reply.status_code == 200, reply.json
+        cues = vtt_cues(webvtt.from_string(reply.get_data(as_text=True)))
+        text = " ".join(cue[2] for cue in cues).lower()
+        assert all(word in text for word in words[lang]), (lang, text)
+        for segment in segments:
+            starting = [cue for cue in cues if abs(cue[0] - segment["start"]) <= 0.3]
+            assert starting, (lang, segment, cues)
+        assert cues[-1][1] <= segments[-1]["end"] + 0.3 and cues[0][0] >= segments[0]["start"] - 0.3
+
+
+def test_a_two_step_dag_passes_the_first_translation_to_the_second(client, make_user, relay, translate_worker):
+    user = make_user()
+    view = submit(client, user, steps=[
+        {"name": "to-es", "kind": "translate", "options": {"text": "The cat is black.", "source_lang": "en",
+                                                            "target_lang": "es"}},
+        {"name": "back", "kind": "translate", "input": "to-es", "options": {"source_lang": "es",
+                                                                             "target_lang": "en"}}])
+    done = finished(client, user, view["id"], timeout=60)
+    assert done["status"] == "succeeded", done
+    steps = steps_by_name(done)
+    assert "gato" in result(client, user, steps["to-es"]["job_id"])["translated_text"]
+    assert "cat" in result(client, user, steps["back"]["job_id"])["translated_text"]
+
+
+def refuses_cats(job, io):
+    """A translate worker's domain function that cannot translate texts about cats."""
+    if "cat" in job["params"]["text"]:
+        raise PermanentError("this worker does not translate texts about cats")
+    return {"translated_text": job["params"]["text"]}
+
+
+def test_a_failing_step_fails_the_pipeline_and_the_step_after_it_never_starts(
+        client, make_user, relay, start_worker, app):
+    start_worker(handler=refuses_cats, kind="translate")
+    user = make_user()
+    view = submit(client, user, steps=[
+        {"name": "first", "kind": "translate", "options": {"text": "The cat is black.", "source_lang": "en",
+                                                            "target_lang": "es"}},
+        {"name": "second", "kind": "translate", "input": "first", "options": {"source_lang": "es",
+                                                                               "target_lang": "en"}}])
+    done = finished(client, user, view["id"], timeout=60)
+    assert done["status"] == "failed"
+    assert "'first'" in done["error"] and "texts about cats" in done["error"]
+    assert steps_by_name(done)["second"]["status"] == "pending"
+    with app.app_context():
+        assert handle.session.scalars(select(Job.pipeline_step).where(Job.pipeline_id == view["id"])).all() == [
+            "first"]
+        handle.session.remove()
