@@ -165,8 +165,35 @@ def text_output(job: Job) -> str:
         segments = [s.get("text", "").strip() for s in result.get("segments") or []]
         return "\n".join(s for s in segments if s) if any(segments) else (result.get("text") or "").strip()
     if job.kind == "vision":
-        return "\n".join(d["text"].strip() for d in result.get("detections") or [] if (d.get("text") or "").strip())
+        return "\n".join(line["text"] for line in text_lines(result))
     return (result.get("translated_text") or "").strip()
+
+
+def text_lines(vision_result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The OCR'd regions of a vision result put together into lines, top to bottom, each with its box.
+
+    PP-OCR often cuts a line into words; translated one word at a time they would lose their
+    sense, so regions whose vertical centres lie within half a height of each other form one line,
+    read left to right. Boxes are as the vision result gives them: centre x, y and size, in [0, 1].
+    """
+    regions = sorted((d for d in vision_result.get("detections") or [] if (d.get("text") or "").strip()),
+                     key=lambda d: d["y"])
+    lines: list[list[dict[str, Any]]] = []
+    for region in regions:
+        if lines and abs(region["y"] - lines[-1][0]["y"]) <= lines[-1][0]["height"] / 2:
+            lines[-1].append(region)
+        else:
+            lines.append([region])
+    return [_line(sorted(line, key=lambda d: d["x"])) for line in lines]
+
+
+def _line(regions: list[dict[str, Any]]) -> dict[str, Any]:
+    left = min(d["x"] - d["width"] / 2 for d in regions)
+    right = max(d["x"] + d["width"] / 2 for d in regions)
+    top = min(d["y"] - d["height"] / 2 for d in regions)
+    bottom = max(d["y"] + d["height"] / 2 for d in regions)
+    return {"text": " ".join(d["text"].strip() for d in regions), "x": round((left + right) / 2, 6),
+            "y": round((top + bottom) / 2, 6), "width": round(right - left, 6), "height": round(bottom - top, 6)}
 
 
 def file_output(job: Job) -> Optional[Artifact]:

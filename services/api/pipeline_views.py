@@ -52,6 +52,9 @@ class PipelineSchema(Schema):
     input = fields.Dict(dump_only=True, allow_none=True)
     steps = fields.List(fields.Nested(PipelineStepSchema), dump_only=True)
     subtitles = fields.Dict(dump_only=True, metadata={"description": "per language, srt and vtt links"})
+    translated_lines = fields.Dict(dump_only=True, metadata={
+        "description": "per language, the lines OCR read: [{text, translation, x, y, width, height}] "
+                       "(box centre and size as fractions of the image)"})
     created_at = fields.DateTime(dump_only=True)
     finished_at = fields.DateTime(dump_only=True, allow_none=True)
 

@@ -261,20 +261,43 @@ def pipeline_view(pipeline: Pipeline) -> dict[str, Any]:
                        "size": pipeline.input_size} if pipeline.input_key else None),
             "steps": [_step_view(s, current.get(s["name"])) for s in pipeline.steps]}
     view["subtitles"] = subtitle_links(pipeline, current)
+    view["translated_lines"] = translated_lines(pipeline, current)
     return view
+
+
+def _finished_translation_of(pipeline: Pipeline, current: dict[str, Job], kind: str) -> list[tuple[Job, Job]]:
+    """(source job, translate job) for each translate step reading a ``kind`` step, both succeeded."""
+    pairs = []
+    for step in pipeline.steps:
+        job, source = current.get(step["name"]), current.get(step["input"] or "")
+        if (step["kind"] == "translate" and source is not None and source.kind == kind and job is not None
+                and job.status == source.status == JobStatus.SUCCEEDED.value):
+            pairs.append((source, job))
+    return pairs
+
+
+def _lines(translation: dict[str, Any]) -> list[str]:
+    return [line.strip() for line in (translation.get("translated_text") or "").split("\n") if line.strip()]
+
+
+def translated_lines(pipeline: Pipeline, current: dict[str, Job]) -> dict[str, list[dict[str, Any]]]:
+    """Per language, each line that OCR read with its box and its translation (read-translate)."""
+    found = {}
+    for source, job in _finished_translation_of(pipeline, current, "vision"):
+        lines = pipelineflow.text_lines(source.result or {})
+        translated = _lines(job.result or {})
+        if len(lines) == len(translated):
+            found[job.params["target_lang"]] = [{**line, "translation": text} for line, text in zip(lines, translated)]
+    return found
 
 
 def subtitle_links(pipeline: Pipeline, current: dict[str, Job]) -> dict[str, dict[str, str]]:
     """Per language, the srt/vtt files of a finished transcript translated line by line."""
     links = {}
-    for step in pipeline.steps:
-        job = current.get(step["name"])
-        parent = current.get(step["input"] or "")
-        if (step["kind"] == "translate" and parent is not None and parent.kind == "asr"
-                and job is not None and job.status == JobStatus.SUCCEEDED.value):
-            lang = job.params["target_lang"]
-            links[lang] = {fmt: url_for("pipelines.subtitles", pipeline_id=pipeline.id, lang=lang, format=fmt)
-                           for fmt in SUBTITLE_FORMATS}
+    for _, job in _finished_translation_of(pipeline, current, "asr"):
+        lang = job.params["target_lang"]
+        links[lang] = {fmt: url_for("pipelines.subtitles", pipeline_id=pipeline.id, lang=lang, format=fmt)
+                       for fmt in SUBTITLE_FORMATS}
     return links
 
 
@@ -335,7 +358,7 @@ def translated_transcript(transcript: dict[str, Any], translation: dict[str, Any
     when the translation does not have as many lines.
     """
     spoken = [s for s in transcript.get("segments") or [] if (s.get("text") or "").strip()]
-    lines = [line.strip() for line in (translation.get("translated_text") or "").split("\n") if line.strip()]
+    lines = _lines(translation)
     if not spoken or len(lines) != len(spoken):
         return None
     segments = [{"start": s["start"], "end": s["end"], "text": line} for s, line in zip(spoken, lines)]

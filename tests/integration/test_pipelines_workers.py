@@ -6,9 +6,13 @@ words looked for are Apertium's translations of words of those sentences.
 from __future__ import annotations
 
 import io
+import json
+import time
 
+import numpy as np
 import pytest
 import webvtt
+from PIL import Image
 from sqlalchemy import select
 
 from services.asr_worker.__main__ import capabilities as asr_capabilities
@@ -17,15 +21,19 @@ from services.asr_worker.catalog import installed_models
 from services.asr_worker.transcribe import process as transcribe
 from services.convert_worker.__main__ import capabilities as convert_capabilities
 from services.convert_worker.convert import process as convert
+from services.vision_worker.__main__ import warm_capabilities
+from services.vision_worker.analyze import process as analyze
 from shared.db import db as handle
 from shared.handler import PermanentError
 from shared.models import Artifact, Job
 from tests.conftest import wait_for
-from tests.media import ENGLISH_SENTENCES, speak, with_video
+from tests.media import ENGLISH_SENTENCES, encode, speak, with_video
 from tests.subtitle_checks import vtt_cues
+from tests.unit.vision_drawing import printed_text
 
 SPOKEN = " ".join(ENGLISH_SENTENCES[:4])  # the fox and the dog, a journey of a thousand miles, ...
 PIPELINE_TIMEOUT = 240.0
+NOTICE_LINES = ["The black cat", "Good morning"]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +41,21 @@ def speech(tmp_path_factory):
     """English speech as a WAV file and as a small video carrying it."""
     folder = tmp_path_factory.mktemp("pipeline-media")
     wav = speak(SPOKEN, folder / "lecture.wav")
-    return {"wav": wav.read_bytes(), "mp4": with_video(wav, folder / "lecture.mp4").read_bytes()}
+    long = speak(" ".join(ENGLISH_SENTENCES * 2), folder / "long.wav")
+    return {"wav": wav.read_bytes(), "mp4": with_video(wav, folder / "lecture.mp4").read_bytes(),
+            "long.ogg": encode(long, folder / "long.ogg", "-c:a", "libopus", "-b:a", "24k").read_bytes()}
+
+
+@pytest.fixture(scope="module")
+def notice():
+    """A PNG of two printed English lines, the first above the second."""
+    drawn = [printed_text(line, scale=2.0, thickness=5)[0] for line in NOTICE_LINES]
+    width = max(image.shape[1] for image in drawn)
+    page = np.vstack([np.pad(image, ((0, 0), (0, width - image.shape[1]), (0, 0)), constant_values=255)
+                      for image in drawn])
+    out = io.BytesIO()
+    Image.fromarray(page).save(out, format="PNG")
+    return out.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +70,17 @@ def asr_worker(start_worker, asr_offered):
     return start_worker(handler=transcribe, kind="asr", capabilities=lambda: asr_offered)
 
 
+@pytest.fixture(scope="module")
+def vision_offered():
+    """What a vision worker reports once it has loaded its models (OCR among them)."""
+    return warm_capabilities()
+
+
+@pytest.fixture
+def vision_worker(start_worker, vision_offered):
+    return start_worker(handler=analyze, kind="vision", capabilities=lambda: vision_offered)
+
+
 @pytest.fixture
 def convert_worker(start_worker):
     return start_worker(handler=convert, kind="convert", capabilities=convert_capabilities)
@@ -57,7 +90,7 @@ def submit(client, user, content: bytes | None = None, filename: str = "", **bod
     if content is None:
         reply = client.post("/api/v1/pipelines", headers=user.headers, json=body)
     else:
-        form = {key: value if isinstance(value, str) else __import__("json").dumps(value)
+        form = {key: value if isinstance(value, str) else json.dumps(value)
                 for key, value in body.items()}
         reply = client.post("/api/v1/pipelines", headers=user.headers, content_type="multipart/form-data",
                             data={**form, "file": (io.BytesIO(content), filename)})
@@ -169,4 +202,44 @@ def test_a_failing_step_fails_the_pipeline_and_the_step_after_it_never_starts(
     with app.app_context():
         assert handle.session.scalars(select(Job.pipeline_step).where(Job.pipeline_id == view["id"])).all() == [
             "first"]
+        handle.session.remove()
+
+
+def test_read_translate_reads_an_image_and_gives_each_line_in_spanish_with_its_box(
+        client, make_user, relay, vision_worker, translate_worker, notice):
+    user = make_user()
+    view = submit(client, user, notice, "notice.png", preset="read-translate", options={"target_lang": "es"})
+    done = finished(client, user, view["id"], timeout=120)
+    assert done["status"] == "succeeded", done
+    lines = done["translated_lines"]["es"]
+    assert [line["text"].lower() for line in lines] == [line.lower() for line in NOTICE_LINES]
+    assert "gato" in lines[0]["translation"].lower() and "días" in lines[1]["translation"].lower(), lines
+    # The first line's box lies above the second's, both inside the image.
+    assert lines[0]["y"] + lines[0]["height"] / 2 <= lines[1]["y"] - lines[1]["height"] / 2 + 0.02
+    assert all(0 < line["width"] <= 1 and 0 < line["height"] <= 1 for line in lines)
+
+
+def test_cancel_during_asr_keeps_what_was_heard_and_the_translation_never_starts(
+        client, make_user, relay, asr_worker, translate_worker, speech, app):
+    user = make_user()
+    view = submit(client, user, speech["long.ogg"], "long.ogg", preset="transcribe-translate",
+                  options={"target_langs": ["es", "ca"]}, priority="high")
+    asr_job = steps_by_name(view)["transcribe"]["job_id"]
+
+    def hearing():
+        job = client.get(f"/api/v1/jobs/{asr_job}", headers=user.headers).json
+        return job if job["status"] == "running" and job["progress"]["current"] else None
+    wait_for(hearing, timeout=120, interval=0.1, message="the asr step to report progress")
+    reply = client.post(f"/api/v1/pipelines/{view['id']}/cancel", headers=user.headers)
+    assert reply.status_code == 200, reply.json
+    assert reply.json["status"] == "cancelled"
+    time.sleep(3)  # room for a late success or a stray start to show up, if the code allowed one
+    after = client.get(f"/api/v1/pipelines/{view['id']}", headers=user.headers).json
+    steps = steps_by_name(after)
+    assert after["status"] == "cancelled"
+    assert steps["transcribe"]["status"] in ("partial", "cancelled")
+    assert steps["translate-es"]["status"] == steps["translate-ca"]["status"] == "pending"
+    with app.app_context():
+        assert handle.session.scalars(select(Job.pipeline_step).where(Job.pipeline_id == view["id"])).all() == [
+            "transcribe"]
         handle.session.remove()
