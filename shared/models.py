@@ -283,6 +283,8 @@ class Pipeline(db.Model):
     # [{name, kind, input ("upload" | a step name | None), params (as checked at submit)}], in order.
     steps: Mapped[list] = mapped_column(JSONType)
     priority: Mapped[str] = mapped_column(String(8), default="normal")
+    # Where the pipeline's end (pipeline.succeeded|failed|cancelled) is POSTed, signed like a job's events.
+    callback_url: Mapped[Optional[str]] = mapped_column(String(2048))
     run: Mapped[int] = mapped_column(Integer, default=1)
     # The uploaded file that "upload" steps read (never copied: their jobs point at this key).
     input_key: Mapped[Optional[str]] = mapped_column(String(255))

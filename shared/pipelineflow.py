@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 from sqlalchemy import select
 
-from shared import jobflow
+from shared import jobflow, webhooks
 from shared.clock import utcnow
 from shared.db import db
 from shared.models import Artifact, Job, Pipeline
@@ -242,11 +242,16 @@ def start_step(pipeline: Pipeline, step: dict[str, Any], parent: Optional[Job] =
     return job
 
 
-def end(pipeline: Pipeline, status: str, error: Optional[str] = None) -> None:
-    """Record the pipeline's outcome; steps not started by now never start."""
+def end(pipeline: Pipeline, status: str, error: Optional[str], anchor: Optional[Job]) -> None:
+    """Record the pipeline's outcome (and queue its webhook); steps not started by now never start.
+
+    ``anchor`` is the step job whose end decided it, which the webhook delivery is filed under.
+    """
     pipeline.status = status
     pipeline.error = error
     pipeline.finished_at = utcnow()
+    if anchor is not None:
+        webhooks.pipeline_event(pipeline, anchor, f"pipeline.{status}")
     LOGGER.info("pipeline %s %s%s", pipeline.id, status, f": {error}" if error else "")
 
 
@@ -288,15 +293,15 @@ def _start_dependants(pipeline: Pipeline, job: Job) -> None:
         try:
             start_step(pipeline, step, job)
         except StepInputMissing as exc:
-            end(pipeline, FAILED, f"Step {step['name']!r} cannot start: {exc}.")
+            end(pipeline, FAILED, f"Step {step['name']!r} cannot start: {exc}.", job)
             return
 
 
-def _finish_if_done(pipeline: Pipeline) -> None:
+def _finish_if_done(pipeline: Pipeline, job: Job) -> None:
     current = latest_jobs(pipeline)
     if all(step["name"] in current and current[step["name"]].status == JobStatus.SUCCEEDED.value
            for step in pipeline.steps):
-        end(pipeline, SUCCEEDED)
+        end(pipeline, SUCCEEDED, None, job)
 
 
 @jobflow.subscribe_settled
@@ -310,8 +315,8 @@ def advance(job: Job) -> None:
     if job.status == JobStatus.SUCCEEDED.value:
         _start_dependants(pipeline, job)
         if pipeline.status == RUNNING:
-            _finish_if_done(pipeline)
+            _finish_if_done(pipeline, job)
     elif job.cancelled_at is not None:
-        end(pipeline, CANCELLED, f"Step {job.pipeline_step!r} ({job.kind}) was cancelled.")
+        end(pipeline, CANCELLED, f"Step {job.pipeline_step!r} ({job.kind}) was cancelled.", job)
     else:
-        end(pipeline, FAILED, f"Step {job.pipeline_step!r} ({job.kind}) failed: {job.error}")
+        end(pipeline, FAILED, f"Step {job.pipeline_step!r} ({job.kind}) failed: {job.error}", job)

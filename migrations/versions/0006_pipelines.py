@@ -22,6 +22,7 @@ def upgrade():
         sa.Column('preset', sa.String(length=32), nullable=True),
         sa.Column('steps', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
         sa.Column('priority', sa.String(length=8), nullable=False),
+        sa.Column('callback_url', sa.String(length=2048), nullable=True),
         sa.Column('run', sa.Integer(), nullable=False),
         sa.Column('input_key', sa.String(length=255), nullable=True),
         sa.Column('input_filename', sa.String(length=255), nullable=True),

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, request
+from flask import Response, request, stream_with_context
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
 from services.api import pipelines
 from services.api.jobs import NotFound
 from services.api.kinds import SubmitRefused
+from services.api.pipeline_events import pipeline_event_stream
+from shared.db import db
 from shared.errors import MAX_PAGE, fail
 from shared.models import PRIORITIES
 from shared.pipelineflow import PIPELINE_STATUSES
@@ -28,6 +30,8 @@ class PipelineSubmitSchema(Schema):
     steps = fields.List(fields.Dict(), metadata={
         "description": "Explicit steps: [{name, kind, options, input: \"upload\" | an earlier step's name}]"})
     priority = fields.String(load_default="normal", validate=validate.OneOf(list(PRIORITIES)))
+    callback_url = fields.String(validate=validate.Length(max=2048), metadata={
+        "description": "POSTed a signed pipeline.succeeded|failed|cancelled event when the pipeline ends"})
 
 
 class PipelineStepSchema(Schema):
@@ -141,6 +145,19 @@ def list_pipelines(args):
 def get_pipeline(pipeline_id):
     """One pipeline: its status, each step with its job, the weighted progress and links to every output."""
     return pipelines.pipeline_view(_pipeline_or_404(pipeline_id))
+
+
+@bp.route("/pipelines/<pipeline_id>/events", methods=["GET"])
+@login_required
+@bp.doc(responses={"200": {"description": "text/event-stream: status on every change, end at the end",
+                           "content": {"text/event-stream": {}}}})
+def events(pipeline_id):
+    """Server-sent events: ``status`` (pipeline and steps) on every change, ``end`` once it has ended."""
+    pipeline = _pipeline_or_404(pipeline_id)
+    stream = pipeline_event_stream(pipeline.id, current_user().id)
+    db.session.close()
+    return Response(stream_with_context(stream), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @bp.route("/pipelines/<pipeline_id>/cancel", methods=["POST"])

@@ -22,7 +22,7 @@ from services.api.kinds import SPECS, SubmitRefused
 from services.api.kinds.base import live_models, require_workers
 from services.api.kinds.convert import offered_targets
 from services.api.pipeline_presets import expand
-from shared import jobflow, pipelineflow
+from shared import jobflow, pipelineflow, webhooks
 from shared.db import db, transaction, unit_of_work
 from shared.kinds import KINDS
 from shared.kinds.asr.exports import FORMATS as TRANSCRIPT_FORMATS
@@ -147,6 +147,12 @@ def submit(user: User, body: dict[str, Any], upload: Optional[BinaryIO] = None, 
         steps = _steps_of(body)
     except PipelineRefused as exc:
         raise SubmitRefused(str(exc)) from None
+    callback_url = body.get("callback_url")
+    if callback_url:
+        try:
+            webhooks.check_callback_url(callback_url, current_app.config["WEBHOOK_ALLOWED_HOSTS"])
+        except webhooks.CallbackRefused as exc:
+            raise SubmitRefused(str(exc)) from None
     reads_upload = any(step.input == UPLOAD for step in steps)
     if reads_upload and upload is None:
         raise SubmitRefused("A step reads the upload: send multipart/form-data with a 'file' part "
@@ -169,7 +175,9 @@ def submit(user: User, body: dict[str, Any], upload: Optional[BinaryIO] = None, 
                        "params": check_step(step, by_name, upload_path)} for step in steps]
             pipeline = Pipeline(id=pipeline_id, user_id=user.id, status=pipelineflow.RUNNING,
                                 preset=body.get("preset"), steps=stored, priority=body.get("priority", "normal"),
-                                run=1, input_key=input_key, input_size=size)
+                                run=1, input_key=input_key, input_size=size, callback_url=callback_url)
+            if callback_url:
+                webhooks.secret_for(user)
             if input_key:
                 pipeline.input_filename = safe_filename(filename)
                 pipeline.input_content_type = (content_type or mimetypes.guess_type(pipeline.input_filename)[0]
@@ -329,7 +337,8 @@ def cancel(user: User, pipeline_id: Any) -> Pipeline:
     pipeline = pipelineflow.lock_pipeline(key)
     if pipeline.status != pipelineflow.RUNNING:
         raise NotNow(f"the pipeline is already {pipeline.status}")
-    pipelineflow.end(pipeline, pipelineflow.CANCELLED, "Cancelled by its owner.")
+    newest = max(pipelineflow.latest_jobs(pipeline).values(), key=lambda job: job.number, default=None)
+    pipelineflow.end(pipeline, pipelineflow.CANCELLED, "Cancelled by its owner.", newest)
     for job in active:
         jobflow.cancel(job)
     LOGGER.info("pipeline %s: cancelled by its owner (%d running steps stopped)", pipeline.id, len(active))

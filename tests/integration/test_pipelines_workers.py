@@ -23,10 +23,12 @@ from services.convert_worker.__main__ import capabilities as convert_capabilitie
 from services.convert_worker.convert import process as convert
 from services.vision_worker.__main__ import warm_capabilities
 from services.vision_worker.analyze import process as analyze
+from shared import webhooks
 from shared.db import db as handle
 from shared.handler import PermanentError
 from shared.models import Artifact, Job
 from tests.conftest import wait_for
+from tests.integration.test_webhooks import dispatcher, receiver  # noqa: F401 - fixtures
 from tests.media import ENGLISH_SENTENCES, encode, speak, with_video
 from tests.subtitle_checks import vtt_cues
 from tests.unit.vision_drawing import printed_text
@@ -177,6 +179,44 @@ def test_a_two_step_dag_passes_the_first_translation_to_the_second(client, make_
     steps = steps_by_name(done)
     assert "gato" in result(client, user, steps["to-es"]["job_id"])["translated_text"]
     assert "cat" in result(client, user, steps["back"]["job_id"])["translated_text"]
+
+
+def sse_events(text: str) -> list[tuple[str, dict]]:
+    """(event, data) of each event of a text/event-stream body."""
+    found = []
+    for block in text.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line and not line.startswith(":"))
+        if "event" in lines:
+            found.append((lines["event"], json.loads(lines["data"])))
+    return found
+
+
+def test_a_pipeline_streams_its_steps_as_they_run_and_posts_its_end_signed(
+        client, make_user, relay, translate_worker, receiver, dispatcher):  # noqa: F811 - fixtures
+    user = make_user()
+    view = submit(client, user, callback_url=receiver.url, steps=[
+        {"name": "to-es", "kind": "translate", "options": {"text": "Good morning.", "source_lang": "en",
+                                                            "target_lang": "es"}},
+        {"name": "back", "kind": "translate", "input": "to-es", "options": {"source_lang": "es",
+                                                                             "target_lang": "en"}}])
+    stream = client.get(f"/api/v1/pipelines/{view['id']}/events", headers=user.headers)
+    assert stream.mimetype == "text/event-stream"
+    events = sse_events(stream.get_data(as_text=True))  # ends with the pipeline
+    assert events[-1] == ("end", {"status": "succeeded"})
+    statuses = [data for event, data in events if event == "status"]
+    assert statuses[-1]["status"] == "succeeded" and statuses[-1]["progress"]["percent"] == 100.0
+    seen = {(step["name"], step["status"]) for data in statuses for step in data["steps"]}
+    assert {("back", "pending"), ("to-es", "succeeded"), ("back", "succeeded")} <= seen
+    percents = [data["progress"]["percent"] for data in statuses]
+    assert percents == sorted(percents)
+
+    wait_for(lambda: "pipeline.succeeded" in receiver.events(), message="the pipeline's webhook")
+    delivery = next(item for item in receiver.received if json.loads(item["body"])["event"] == "pipeline.succeeded")
+    secret = client.get("/api/v1/webhooks/secret", headers=user.headers).json["secret"]
+    assert webhooks.verify(secret, delivery["headers"]["X-Conveyor-Signature"], delivery["body"])
+    body = json.loads(delivery["body"])
+    assert body["pipeline"]["id"] == view["id"] and body["pipeline"]["status"] == "succeeded"
+    assert receiver.events().count("pipeline.succeeded") == 1
 
 
 def refuses_cats(job, io):
