@@ -6,8 +6,9 @@ import json
 from flask import Response, request, stream_with_context
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
+from sqlalchemy.exc import IntegrityError
 
-from services.api import pipelines
+from services.api import idempotency, pipelines
 from services.api.jobs import NotFound
 from services.api.kinds import SubmitRefused
 from services.api.pipeline_events import pipeline_event_stream
@@ -52,7 +53,8 @@ class PipelineSchema(Schema):
     priority = fields.String(dump_only=True)
     run = fields.Integer(dump_only=True, metadata={"description": "1, then one more per retry"})
     error = fields.String(dump_only=True, allow_none=True)
-    progress = fields.Dict(dump_only=True, metadata={"description": "{percent}, weighted by expected step times"})
+    progress = fields.Dict(dump_only=True, metadata={
+        "description": "{percent, eta_seconds}: weighted by the steps' expected times, and the expected time left"})
     input = fields.Dict(dump_only=True, allow_none=True)
     steps = fields.List(fields.Nested(PipelineStepSchema), dump_only=True)
     subtitles = fields.Dict(dump_only=True, metadata={"description": "per language, srt and vtt links"})
@@ -120,13 +122,32 @@ def _submission() -> tuple[dict, object, str | None, str | None]:
 def submit():
     """Submit a pipeline; the steps that can start are queued at once, the others as their inputs finish."""
     raw, upload, filename, content_type = _submission()
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= idempotency.MAX_KEY_LENGTH:
+        fail(400, f"Idempotency-Key must have 1-{idempotency.MAX_KEY_LENGTH} characters.")
+    user = current_user()
+    digest = ""
     try:
         body = PipelineSubmitSchema().load(raw)
-        pipeline = pipelines.submit(current_user(), body, upload, filename, content_type)
+        digest = idempotency.request_hash("pipeline", body, upload) if key else ""
+        earlier = pipelines.earlier_pipeline(user, key, digest) if key else None
+        if earlier is None:
+            pipeline = pipelines.submit(user, body, upload, filename, content_type,
+                                        idempotency=(key, digest) if key else None)
     except ValidationError as exc:
         fail(422, "Invalid pipeline.", errors={"json": exc.messages})
     except SubmitRefused as exc:
         fail(exc.status, str(exc))
+    except idempotency.KeyReused as exc:
+        fail(409, str(exc))
+    except IntegrityError:
+        # A concurrent request with the same key committed first (this one rolled back): answer with its pipeline.
+        earlier = pipelines.earlier_pipeline(user, key, digest) if key else None
+        if earlier is None:
+            raise
+    if earlier is not None:
+        return pipelines.pipeline_view(earlier), 202, {"Location": f"/api/v1/pipelines/{earlier.id}",
+                                                       "Idempotent-Replayed": "true"}
     return pipelines.pipeline_view(pipeline), 202, {"Location": f"/api/v1/pipelines/{pipeline.id}"}
 
 

@@ -17,6 +17,7 @@ from flask import current_app, url_for
 from marshmallow import ValidationError
 from sqlalchemy import func, select
 
+from services.api.idempotency import earlier_job, remember
 from services.api.jobs import NotFound, safe_filename, storage
 from services.api.kinds import SPECS, SubmitRefused
 from services.api.kinds.base import live_models, require_workers
@@ -139,8 +140,12 @@ def _steps_of(body: dict[str, Any]) -> list[Step]:
 
 
 def submit(user: User, body: dict[str, Any], upload: Optional[BinaryIO] = None, filename: Optional[str] = None,
-           content_type: Optional[str] = None) -> Pipeline:
-    """Check every step, store the upload once, write the pipeline and queue its first steps together."""
+           content_type: Optional[str] = None, idempotency: Optional[tuple[str, str]] = None) -> Pipeline:
+    """Check every step, store the upload once, write the pipeline and queue its first steps together.
+
+    ``idempotency`` is ``(key, request digest)``: the key is recorded in the same transaction, against
+    the pipeline's first job (the keys table points at jobs; the job leads back to its pipeline).
+    """
     if not user.may_submit:
         raise SubmitRefused("This account may not submit jobs; ask an administrator.", 403)
     try:
@@ -185,7 +190,9 @@ def submit(user: User, body: dict[str, Any], upload: Optional[BinaryIO] = None, 
             _check_active_limit(user, sum(1 for s in stored if s["input"] in (None, UPLOAD)))
             db.session.add(pipeline)
             db.session.flush()
-            pipelineflow.start_ready_steps(pipeline)
+            started = pipelineflow.start_ready_steps(pipeline)
+            if idempotency:
+                remember(user.id, idempotency[0], idempotency[1], started[0])
     except BaseException:
         if input_key:
             storage().delete_prefix(f"pipelines/{pipeline_id}")
@@ -201,6 +208,12 @@ def _check_active_limit(user: User, starting: int) -> None:
     if jobflow.lock_user_and_count_active_jobs(user.id) + starting > limit:
         raise SubmitRefused(f"You already have {limit} active jobs (queued or running), or this pipeline's "
                             "first steps would pass that; wait for some to finish or cancel some.", 429)
+
+
+def earlier_pipeline(user: User, key: str, digest: str) -> Optional[Pipeline]:
+    """The pipeline an earlier request with this Idempotency-Key made, or None (KeyReused if it differed)."""
+    job = earlier_job(user.id, key, digest)
+    return db.session.get(Pipeline, job.pipeline_id) if job is not None and job.pipeline_id else None
 
 
 def get_pipeline_for(user: User, pipeline_id: Any, lock: bool = False) -> Pipeline:
@@ -262,9 +275,11 @@ def pipeline_view(pipeline: Pipeline) -> dict[str, Any]:
     weights = {s["name"]: _expected_seconds(s, current.get(s["name"])) for s in pipeline.steps}
     done = sum(weights[s["name"]] * _done_fraction(current.get(s["name"])) for s in pipeline.steps)
     percent = 100.0 if pipeline.status == pipelineflow.SUCCEEDED else round(100.0 * done / sum(weights.values()), 1)
+    # The expected time of what is left, by the same weights (queue waits not counted): a rough guide.
+    eta = round(sum(weights.values()) - done, 1) if pipeline.status == pipelineflow.RUNNING else None
     view = {"id": pipeline.id, "status": pipeline.status, "preset": pipeline.preset, "priority": pipeline.priority,
             "run": pipeline.run, "error": pipeline.error, "created_at": pipeline.created_at,
-            "finished_at": pipeline.finished_at, "progress": {"percent": percent},
+            "finished_at": pipeline.finished_at, "progress": {"percent": percent, "eta_seconds": eta},
             "input": ({"filename": pipeline.input_filename, "content_type": pipeline.input_content_type,
                        "size": pipeline.input_size} if pipeline.input_key else None),
             "steps": [_step_view(s, current.get(s["name"])) for s in pipeline.steps]}

@@ -6,7 +6,10 @@ The same flows with real workers and media are in test_pipelines_workers.py.
 """
 from __future__ import annotations
 
+import threading
+
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from shared import pipelineflow
@@ -207,3 +210,60 @@ def test_reading_text_from_images_is_refused_when_no_vision_worker_reads_text(cl
         handle.session.remove()
     assert reply.status_code == 400, reply.json
     assert "reads text" in reply.json["message"]
+
+
+def test_an_idempotency_key_gives_back_the_first_pipeline_and_refuses_another_request(client, make_user, app):
+    user = make_user()
+    headers = {**user.headers, "Idempotency-Key": "lecture-42"}
+    first = client.post("/api/v1/pipelines", headers=headers, json={"steps": TWO_STEPS})
+    again = client.post("/api/v1/pipelines", headers=headers, json={"steps": TWO_STEPS})
+    assert first.status_code == again.status_code == 202
+    assert again.json["id"] == first.json["id"] and again.headers["Idempotent-Replayed"] == "true"
+    assert step_jobs(app, first.json["id"]) == [("to-es", 1, "queued")]
+    other = client.post("/api/v1/pipelines", headers=headers, json={"steps": TWO_STEPS[:1]})
+    assert other.status_code == 409
+    # The same key on a plain job submit is another request too.
+    job = client.post("/api/v1/jobs/translate", headers=headers,
+                      json={"text": "Hi.", "source_lang": "en", "target_lang": "es"})
+    assert job.status_code == 409
+
+
+def test_progress_is_weighted_by_the_expected_time_of_each_step(client, make_user, worker):
+    user = make_user()
+    view = submit(client, user, steps=[
+        {"name": "short", "kind": "translate", "options": {"text": "Hi.", "source_lang": "en", "target_lang": "es"}},
+        {"name": "other", "kind": "translate", "options": {"text": "Bye.", "source_lang": "en", "target_lang": "es"}},
+        {"name": "after", "kind": "translate", "input": "short", "options": {"source_lang": "es",
+                                                                              "target_lang": "en"}}])
+    assert view["progress"]["eta_seconds"] > 0
+    first = steps_by_name(view)["other"]["job_id"]
+    claimed = claim(worker, first)
+    worker("POST", f"/jobs/{first}/succeed", json={"claim_id": claimed["claim_id"],
+                                                    "result": {"translated_text": "Adiós."}})
+    # Three translate steps weigh the same: one of three done is a third of the way.
+    later = show(client, user, view["id"])
+    assert later["progress"]["percent"] == pytest.approx(33.3, abs=0.1)
+    assert later["progress"]["eta_seconds"] < view["progress"]["eta_seconds"]
+
+
+def test_two_simultaneous_reports_of_a_success_start_the_next_step_once(client, make_user, worker, app, live_api,
+                                                                         config):
+    user = make_user()
+    view = submit(client, user, steps=TWO_STEPS)
+    first = steps_by_name(view)["to-es"]["job_id"]
+    claimed = claim(worker, first)
+    body = {"claim_id": claimed["claim_id"], "result": {"translated_text": "El gato es negro."}}
+    gate = threading.Barrier(4)
+    replies = []
+
+    def report():
+        gate.wait()
+        replies.append(requests.post(f"{live_api}/internal/v1/jobs/{first}/succeed", json=body, timeout=30,
+                                     headers={"X-Worker-Token": config.WORKER_TOKEN}).status_code)
+    threads = [threading.Thread(target=report) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert replies == [200] * 4
+    assert step_jobs(app, view["id"]) == [("back", 1, "queued"), ("to-es", 1, "succeeded")]
