@@ -49,24 +49,20 @@ ASR_SECONDS_PER_AUDIO_SECOND = 0.5
 CONVERT_FEEDS = {"asr": ("audio", "video"), "vision": ("image",), "convert": ("audio", "video", "image")}
 
 
-def _refuse(step: Step, message: str, status: int = 400) -> SubmitRefused:
-    return SubmitRefused(f"Step {step.name!r} ({step.kind}): {message}", status)
-
-
 def _load_options(step: Step) -> dict[str, Any]:
     """The step's options through its kind's schema (unknown fields refused, defaults filled)."""
     for name in PIPELINE_LEVEL_OPTIONS:
         if name in step.options:
-            raise _refuse(step, f"{name} is set on the pipeline, not on a step.")
+            raise SubmitRefused(f"{name} is set on the pipeline, not on a step.")
     options = dict(step.options)
     if step.kind == "translate" and step.input is not None:
         if "text" in options:
-            raise _refuse(step, f"its text comes from step {step.input!r}; leave out options.text.")
+            raise SubmitRefused(f"its text comes from step {step.input!r}; leave out options.text.")
         options["text"] = PENDING_TEXT
     try:
         params = SPECS[step.kind].params_schema().load(options)
     except ValidationError as exc:
-        raise _refuse(step, f"invalid options {exc.messages}.") from None
+        raise SubmitRefused(f"invalid options {exc.messages}.") from None
     for name in PIPELINE_LEVEL_OPTIONS:
         params.pop(name, None)
     return params
@@ -77,10 +73,10 @@ def _check_text_step(step: Step, params: dict[str, Any], steps: dict[str, Step])
     if step.input is None:
         return SPECS["translate"].check(params, None)
     if params["source_lang"].strip().lower() == "auto":
-        raise _refuse(step, "source_lang 'auto' needs the text at submit; name the language.")
+        raise SubmitRefused("source_lang 'auto' needs the text at submit; name the language.")
     parent = steps[step.input]
-    if parent.kind == "vision" and parent.options.get("detection_model_id") != TEXT_ID:
-        raise _refuse(step, f"step {parent.name!r} finds no text: give it detection_model_id "
+    if parent.kind == "vision" and str(parent.options.get("detection_model_id")) != str(TEXT_ID):
+        raise SubmitRefused(f"step {parent.name!r} finds no text: give it detection_model_id "
                             f"{TEXT_ID} (PP-OCRv4), the vision model that reads text.")
     checked = SPECS["translate"].check(params, None)
     return {key: value for key, value in checked.items() if key not in ("text", "word_count")}
@@ -91,23 +87,23 @@ def _check_file_from_step(step: Step, params: dict[str, Any], steps: dict[str, S
     parent = steps[step.input]
     made = TARGETS.get(str(parent.options.get("target")))
     if made is None or made.kind not in CONVERT_FEEDS[step.kind]:
-        raise _refuse(step, f"step {parent.name!r} must convert to a {' or '.join(CONVERT_FEEDS[step.kind])} "
+        raise SubmitRefused(f"step {parent.name!r} must convert to a {' or '.join(CONVERT_FEEDS[step.kind])} "
                             f"target for a {step.kind} job to read it.")
     capabilities = require_workers(step.kind)
     if step.kind == "asr":
         try:
             return validate_asr_params(params, models=live_models("asr"))
         except ValueError as exc:
-            raise _refuse(step, str(exc)) from exc
+            raise SubmitRefused(str(exc)) from exc
     if step.kind == "convert" and str(params.get("target")) not in offered_targets(capabilities):
-        raise _refuse(step, f"no running convert worker makes {params.get('target')!r}.")
+        raise SubmitRefused(f"no running convert worker makes {params.get('target')!r}.")
     return params
 
 
 def check_step(step: Step, steps: dict[str, Step], upload_path) -> dict[str, Any]:
-    """The step's parameters as its kind's contract normalizes them, or SubmitRefused."""
-    params = _load_options(step)
+    """The step's parameters as its kind's contract normalizes them, or SubmitRefused naming the step."""
     try:
+        params = _load_options(step)
         if step.kind == "translate":
             return _check_text_step(step, params, steps)
         if step.input == UPLOAD:
@@ -116,16 +112,14 @@ def check_step(step: Step, steps: dict[str, Step], upload_path) -> dict[str, Any
             return SPECS[step.kind].check(params, upload_path)
         return _check_file_from_step(step, params, steps)
     except SubmitRefused as exc:
-        if str(exc).startswith(f"Step {step.name!r}"):
-            raise
-        raise _refuse(step, str(exc), exc.status) from None
+        raise SubmitRefused(f"Step {step.name!r} ({step.kind}): {exc}", exc.status) from None
 
 
 def _require_ocr(step: Step) -> None:
     """400 unless a live vision worker offers the text-reading model (PP-OCRv4)."""
     require_workers("vision")
     if not any(int(model.get("id", -1)) == TEXT_ID for model in live_models("vision")):
-        raise _refuse(step, "no running vision worker reads text (PP-OCRv4 is not installed there).")
+        raise SubmitRefused("no running vision worker reads text (PP-OCRv4 is not installed there).")
 
 
 def _steps_of(body: dict[str, Any]) -> list[Step]:
@@ -352,6 +346,13 @@ def cancel(user: User, pipeline_id: Any) -> Pipeline:
     pipeline = pipelineflow.lock_pipeline(key)
     if pipeline.status != pipelineflow.RUNNING:
         raise NotNow(f"the pipeline is already {pipeline.status}")
+    # A step that succeeded while this waited for its lock may have started its dependants: they are
+    # committed now, so a second look finds them (skipping any a worker's callback holds this instant:
+    # that callback's own advance finds the pipeline cancelled and starts nothing more).
+    known = {job.id for job in active}
+    active = [job for job in active if job.status in values(ACTIVE)] + list(db.session.scalars(
+        select(Job).where(Job.pipeline_id == key, Job.status.in_(values(ACTIVE)), Job.id.notin_(known))
+        .with_for_update(skip_locked=True).execution_options(populate_existing=True)))
     newest = max(pipelineflow.latest_jobs(pipeline).values(), key=lambda job: job.number, default=None)
     pipelineflow.end(pipeline, pipelineflow.CANCELLED, "Cancelled by its owner.", newest)
     for job in active:
