@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import uuid
+from pathlib import Path
 from typing import Any, BinaryIO, Optional
 
 from flask import current_app, url_for
@@ -100,22 +101,22 @@ def _check_file_from_step(step: Step, params: dict[str, Any], steps: dict[str, S
     return params
 
 
-def check_step(step: Step, steps: dict[str, Step], upload_path) -> dict[str, Any]:
+def check_step(step: Step, steps: dict[str, Step], upload_path: Optional[Path]) -> dict[str, Any]:
     """The step's parameters as its kind's contract normalizes them, or SubmitRefused naming the step."""
     try:
         params = _load_options(step)
+        if step.kind == "vision" and params.get("detection_model_id") == TEXT_ID:
+            _require_ocr()
         if step.kind == "translate":
             return _check_text_step(step, params, steps)
         if step.input == UPLOAD:
-            if step.kind == "vision" and params.get("detection_model_id") == TEXT_ID:
-                _require_ocr(step)
             return SPECS[step.kind].check(params, upload_path)
         return _check_file_from_step(step, params, steps)
     except SubmitRefused as exc:
         raise SubmitRefused(f"Step {step.name!r} ({step.kind}): {exc}", exc.status) from None
 
 
-def _require_ocr(step: Step) -> None:
+def _require_ocr() -> None:
     """400 unless a live vision worker offers the text-reading model (PP-OCRv4)."""
     require_workers("vision")
     if not any(int(model.get("id", -1)) == TEXT_ID for model in live_models("vision")):
@@ -154,18 +155,12 @@ def submit(user: User, body: dict[str, Any], upload: Optional[BinaryIO] = None, 
             raise SubmitRefused(str(exc)) from None
     reads_upload = any(step.input == UPLOAD for step in steps)
     if reads_upload and upload is None:
-        raise SubmitRefused("A step reads the upload: send multipart/form-data with a 'file' part "
-                            "and the pipeline as a JSON 'pipeline' field.")
+        raise SubmitRefused("A step reads the upload: send multipart/form-data with a 'file' part and the "
+                            "other fields beside it (options and steps as JSON text).")
     if upload is not None and not reads_upload:
         raise SubmitRefused("No step reads the uploaded file; set a step's input to \"upload\".")
     pipeline_id = uuid.uuid4()
-    input_key = size = None
-    if upload is not None:
-        input_key = f"pipelines/{pipeline_id}/input/{safe_filename(filename)}"
-        try:
-            size = storage().save(input_key, upload, max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
-        except StorageLimitExceeded:
-            raise SubmitRefused("The file is larger than the upload limit.", 413) from None
+    input_key, size = _store_upload(pipeline_id, upload, filename) if upload is not None else (None, None)
     try:
         with transaction():
             upload_path = storage().local_path(input_key) if input_key else None
@@ -196,6 +191,15 @@ def submit(user: User, body: dict[str, Any], upload: Optional[BinaryIO] = None, 
     return pipeline
 
 
+def _store_upload(pipeline_id: uuid.UUID, upload: BinaryIO, filename: Optional[str]) -> tuple[str, int]:
+    """Store the pipeline's file once, where every step reading "upload" will find it: (key, size)."""
+    key = f"pipelines/{pipeline_id}/input/{safe_filename(filename)}"
+    try:
+        return key, storage().save(key, upload, max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
+    except StorageLimitExceeded:
+        raise SubmitRefused("The file is larger than the upload limit.", 413) from None
+
+
 def _check_active_limit(user: User, starting: int) -> None:
     """429 when the steps starting now would take the user past the active-job limit."""
     limit = current_app.config["MAX_ACTIVE_JOBS"]
@@ -223,10 +227,17 @@ def get_pipeline_for(user: User, pipeline_id: Any, lock: bool = False) -> Pipeli
     return pipeline
 
 
-def _expected_seconds(step: dict[str, Any], job: Optional[Job]) -> float:
-    """How long the step should take, the weight of its share of the pipeline's progress."""
+def _expected_seconds(pipeline: Pipeline, step: dict[str, Any], job: Optional[Job]) -> float:
+    """How long the step should take, the weight of its share of the pipeline's progress.
+
+    An asr step's weight grows with the audio's length: probed at submit for the upload, else the
+    length of the media its convert step was given.
+    """
     if step["kind"] == "asr":
         duration = (job.params if job is not None else step["params"]).get("duration")
+        source = next((s for s in pipeline.steps if s["name"] == step["input"]), None)
+        if not duration and source is not None:
+            duration = source["params"].get("duration")
         if duration:
             return max(EXPECTED_SECONDS["asr"], float(duration) * ASR_SECONDS_PER_AUDIO_SECOND)
     return EXPECTED_SECONDS[step["kind"]]
@@ -266,7 +277,7 @@ def _links(job: Job) -> dict[str, Any]:
 def pipeline_view(pipeline: Pipeline) -> dict[str, Any]:
     """The public view: status, each step with its job, progress weighted by expected step time, links."""
     current = pipelineflow.latest_jobs(pipeline)
-    weights = {s["name"]: _expected_seconds(s, current.get(s["name"])) for s in pipeline.steps}
+    weights = {s["name"]: _expected_seconds(pipeline, s, current.get(s["name"])) for s in pipeline.steps}
     done = sum(weights[s["name"]] * _done_fraction(current.get(s["name"])) for s in pipeline.steps)
     percent = 100.0 if pipeline.status == pipelineflow.SUCCEEDED else round(100.0 * done / sum(weights.values()), 1)
     # The expected time of what is left, by the same weights (queue waits not counted): a rough guide.
