@@ -294,5 +294,3 @@ class Pipeline(db.Model):
     error: Mapped[Optional[str]] = mapped_column(Text)
     created_at: Mapped[datetime] = _now_column()
     finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
-
-    jobs: Mapped[list[Job]] = relationship(order_by="Job.number", viewonly=True)

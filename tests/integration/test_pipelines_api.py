@@ -10,9 +10,10 @@ import threading
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from shared import pipelineflow
+from shared.clock import utcnow
 from shared.db import db as handle
 from shared.models import Job, OutboxMessage, WorkerRecord
 
@@ -267,3 +268,34 @@ def test_two_simultaneous_reports_of_a_success_start_the_next_step_once(client, 
         thread.join(60)
     assert replies == [200] * 4
     assert step_jobs(app, view["id"]) == [("back", 1, "queued"), ("to-es", 1, "succeeded")]
+
+
+def test_a_step_whose_workers_keep_vanishing_fails_the_pipeline_through_the_relays_reaper(
+        client, make_user, worker, app, relay_factory, config):
+    user = make_user()
+    view = submit(client, user, steps=TWO_STEPS)
+    first = steps_by_name(view)["to-es"]["job_id"]
+    claim(worker, first)
+    # The worker vanished on its last attempt: its lease has run out and no attempt is left.
+    with app.app_context():
+        handle.session.execute(update(Job).where(Job.id == first).values(
+            lease_expires_at=utcnow(), attempts=config.MAX_ATTEMPTS))
+        handle.session.commit()
+        handle.session.remove()
+    relay = relay_factory()
+    with relay.app.app_context():
+        assert relay.reap() == 1
+    failed = show(client, user, view["id"])
+    assert failed["status"] == "failed" and "stopped responding" in failed["error"]
+    assert step_jobs(app, view["id"]) == [("to-es", 1, "failed")]
+
+
+def test_deleting_a_running_step_cancels_its_pipeline(client, make_user, worker):
+    user = make_user()
+    view = submit(client, user, steps=TWO_STEPS)
+    first = steps_by_name(view)["to-es"]["job_id"]
+    claim(worker, first)
+    assert client.delete(f"/api/v1/jobs/{first}", headers=user.headers).status_code == 204
+    after = show(client, user, view["id"])
+    assert after["status"] == "cancelled" and "'to-es'" in after["error"]
+    assert [step["status"] for step in after["steps"]] == ["pending", "pending"]
