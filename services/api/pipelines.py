@@ -381,7 +381,10 @@ def retry(user: User, pipeline_id: Any) -> Pipeline:
         raise NotNow(f"the pipeline is {pipeline.status}; only a failed or cancelled one is retried")
     pipeline.run += 1
     pipeline.status, pipeline.error, pipeline.finished_at = pipelineflow.RUNNING, None, None
-    started = pipelineflow.start_ready_steps(pipeline)
+    try:
+        started = pipelineflow.start_ready_steps(pipeline)
+    except pipelineflow.StepInputMissing as exc:
+        raise NotNow(f"running it again would fail the same way: {exc}") from None
     _check_active_limit(user, 0)
     LOGGER.info("pipeline %s: retried (run %d, %d steps started)", pipeline.id, pipeline.run, len(started))
     return pipeline

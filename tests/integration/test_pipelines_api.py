@@ -299,3 +299,18 @@ def test_deleting_a_running_step_cancels_its_pipeline(client, make_user, worker)
     after = show(client, user, view["id"])
     assert after["status"] == "cancelled" and "'to-es'" in after["error"]
     assert [step["status"] for step in after["steps"]] == ["pending", "pending"]
+
+
+def test_a_step_that_hands_on_no_text_fails_the_pipeline_and_retrying_it_is_refused(client, make_user, worker, app):
+    user = make_user()
+    view = submit(client, user, steps=TWO_STEPS)
+    first = steps_by_name(view)["to-es"]["job_id"]
+    claimed = claim(worker, first)
+    worker("POST", f"/jobs/{first}/succeed", json={"claim_id": claimed["claim_id"],
+                                                    "result": {"translated_text": "  "}})
+    failed = show(client, user, view["id"])
+    assert failed["status"] == "failed" and "no text" in failed["error"]
+    again = client.post(f"/api/v1/pipelines/{view['id']}/retry", headers=user.headers)
+    assert again.status_code == 409 and "no text" in again.json["message"]
+    assert show(client, user, view["id"])["status"] == "failed"
+    assert step_jobs(app, view["id"]) == [("to-es", 1, "succeeded")]
