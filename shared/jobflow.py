@@ -6,9 +6,12 @@ so a state change and the outbox row announcing it land in one transaction.
 Reactions to a change are not wired in here: whoever reacts subscribes a listener.
 ``subscribe(listener)`` hears every transition as ``listener(job, old_status, new_status)``;
 ``subscribe_progress(listener)`` hears every forward move of progress as
-``listener(job, percent_before)``. Listeners run synchronously inside the caller's
-transaction, so the webhook delivery row commits (or rolls back) with the change it
-announces. Subscribing is idempotent (a listener is known by its module and name).
+``listener(job, percent_before)``; ``subscribe_settled(listener)`` hears ``listener(job)`` once
+a job has ended for good (succeeded, failed or cancelled), with its result or error already set,
+which the transition listeners do not see (shared.pipelineflow starts the next steps there).
+Listeners run synchronously inside the caller's transaction, so the webhook delivery row
+commits (or rolls back) with the change it announces. Subscribing is idempotent (a listener
+is known by its module and name).
 
 The reacting modules subscribe at their own import (shared.webhooks: deliveries;
 shared.metrics: Prometheus), not through an ``install()`` that each process must call:
@@ -45,10 +48,12 @@ MAX_LOG_CHARS = 2000
 
 TransitionListener = Callable[[Job, JobStatus, JobStatus], None]
 ProgressListener = Callable[[Job, float], None]
+SettledListener = Callable[[Job], None]
 
 # Called in order of subscription; see the module docstring for who subscribes and why.
 TRANSITION_LISTENERS: list[TransitionListener] = []
 PROGRESS_LISTENERS: list[ProgressListener] = []
+SETTLED_LISTENERS: list[SettledListener] = []
 _unheard_reported = False
 
 
@@ -77,6 +82,16 @@ def subscribe_progress(listener: ProgressListener) -> ProgressListener:
     return _add_listener(PROGRESS_LISTENERS, listener)
 
 
+def subscribe_settled(listener: SettledListener) -> SettledListener:
+    """Call ``listener(job)`` when a job has ended for good, its result or error set (idempotent)."""
+    return _add_listener(SETTLED_LISTENERS, listener)
+
+
+def _settled(job: Job) -> None:
+    for listener in SETTLED_LISTENERS:
+        listener(job)
+
+
 def _announce(job: Job, old: JobStatus, new: JobStatus) -> None:
     global _unheard_reported
     if not TRANSITION_LISTENERS and not _unheard_reported:
@@ -103,10 +118,13 @@ def enqueue(job: Job, delay_seconds: float = 0.0, dead_letter: bool = False) -> 
 
 
 def create_job(user_id: int, kind: str, params: dict[str, Any], priority: str = "normal",
-               job_id: Optional[uuid.UUID] = None) -> Job:
-    """Add a queued job and its outbox row to the session (the caller commits both at once)."""
+               job_id: Optional[uuid.UUID] = None, **columns: Any) -> Job:
+    """Add a queued job and its outbox row to the session (the caller commits both at once).
+
+    ``columns`` are further Job columns set before the row is written (a pipeline step's).
+    """
     job = Job(id=job_id or uuid.uuid4(), user_id=user_id, kind=kind, params=params, priority=priority,
-              status=JobStatus.QUEUED.value, progress_current=0.0, attempts=0, artifacts=[])
+              status=JobStatus.QUEUED.value, progress_current=0.0, attempts=0, artifacts=[], **columns)
     db.session.add(job)
     db.session.flush()
     enqueue(job)
@@ -214,6 +232,7 @@ def succeed(job: Job, result: dict[str, Any]) -> None:
     job.error = None
     if job.progress_total:
         job.progress_current = job.progress_total
+    _settled(job)
 
 
 def fail_for_good(job: Job, error: str) -> None:
@@ -221,6 +240,7 @@ def fail_for_good(job: Job, error: str) -> None:
     _set_status(job, JobStatus.PARTIAL if chunk_count(job) else JobStatus.FAILED)
     job.error = error
     enqueue(job, dead_letter=True)
+    _settled(job)
 
 
 def fail(job: Job, error: str, transient: bool, max_attempts: int, backoff_seconds: float) -> None:
@@ -246,6 +266,7 @@ def cancel(job: Job) -> None:
     _set_status(job, stopped_status(chunk_count(job)))
     job.cancelled_at = utcnow()
     job.claim_id = None
+    _settled(job)
 
 
 def reap_expired_leases(lease_seconds: float, max_attempts: int, backoff_seconds: float,

@@ -99,6 +99,7 @@ class Job(db.Model):
     __table_args__ = (
         Index("ix_jobs_user_created", "user_id", "created_at"),
         Index("ix_jobs_status_lease", "status", "lease_expires_at"),
+        UniqueConstraint("pipeline_id", "pipeline_step", "pipeline_run", name="uq_jobs_pipeline_step_run"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -129,6 +130,12 @@ class Job(db.Model):
     callback_url: Mapped[Optional[str]] = mapped_column(String(2048))
     callback_progress: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     updated_at: Mapped[datetime] = _now_column(onupdate=func.now())
+    # A step of a pipeline (see Pipeline below): which pipeline, which step, and which run of it
+    # (a retried pipeline starts run + 1); the unique triple makes each step start once per run.
+    pipeline_id: Mapped[Optional[uuid.UUID]] = mapped_column(
+        ForeignKey("pipelines.id", ondelete="CASCADE"), index=True)
+    pipeline_step: Mapped[Optional[str]] = mapped_column(String(64))
+    pipeline_run: Mapped[Optional[int]] = mapped_column(Integer)
 
     user: Mapped[User] = relationship()
     artifacts: Mapped[list["Artifact"]] = relationship(
@@ -254,3 +261,36 @@ class CredentialFailure(db.Model):
     failures: Mapped[int] = mapped_column(Integer)
     not_before: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
     last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pipelines (issue 15): chains of jobs. Each step is an ordinary Job carrying pipeline_id,
+# pipeline_step and pipeline_run; the pipeline row holds the DAG and the overall outcome.
+# shared.pipelineflow starts the steps and moves the pipeline along.
+# ---------------------------------------------------------------------------------------------
+
+
+class Pipeline(db.Model):
+    """A DAG of job steps submitted at once; steps start as their inputs become ready."""
+
+    __tablename__ = "pipelines"
+    __table_args__ = (Index("ix_pipelines_user_created", "user_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    preset: Mapped[Optional[str]] = mapped_column(String(32))
+    # [{name, kind, input ("upload" | a step name | None), params (as checked at submit)}], in order.
+    steps: Mapped[list] = mapped_column(JSONType)
+    priority: Mapped[str] = mapped_column(String(8), default="normal")
+    # Where the pipeline's end (pipeline.succeeded|failed|cancelled) is POSTed, signed like a job's events.
+    callback_url: Mapped[Optional[str]] = mapped_column(String(2048))
+    run: Mapped[int] = mapped_column(Integer, default=1)
+    # The uploaded file that "upload" steps read (never copied: their jobs point at this key).
+    input_key: Mapped[Optional[str]] = mapped_column(String(255))
+    input_filename: Mapped[Optional[str]] = mapped_column(String(255))
+    input_content_type: Mapped[Optional[str]] = mapped_column(String(127))
+    input_size: Mapped[Optional[int]] = mapped_column(BigInteger)
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now_column()
+    finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from shared.clock import utcnow
 from shared.db import db
 from shared.jobflow import subscribe, subscribe_progress
-from shared.models import Job, User, WebhookDelivery
+from shared.models import Job, Pipeline, User, WebhookDelivery
 from shared.states import JobStatus, is_terminal
 
 LOGGER = logging.getLogger(__name__)
@@ -150,6 +150,26 @@ def job_event(job: Job, event: str) -> None:
                 "finished_at": job.finished_at.isoformat() if job.finished_at else None},
     }
     db.session.add(WebhookDelivery(id=delivery_id, job_id=job.id, url=job.callback_url, event=event,
+                                   payload=payload, status="pending", attempts=0, next_attempt_at=utcnow()))
+
+
+def pipeline_event(pipeline: Pipeline, anchor: Job, event: str) -> None:
+    """Queue a delivery of a pipeline's ``event`` if it has a callback URL (same transaction as the change).
+
+    The delivery row hangs on ``anchor``, the step job whose end ended the pipeline (or one of its
+    jobs when its owner cancelled it): its webhook log lists it, and the dispatcher signs it with
+    the owner's secret as it does a job's.
+    """
+    if not pipeline.callback_url:
+        return
+    delivery_id = uuid.uuid4()
+    payload = {
+        "id": str(delivery_id), "event": event, "created_at": utcnow().isoformat(),
+        "pipeline": {"id": str(pipeline.id), "status": pipeline.status, "error": pipeline.error,
+                     "url": f"/api/v1/pipelines/{pipeline.id}", "run": pipeline.run,
+                     "finished_at": pipeline.finished_at.isoformat() if pipeline.finished_at else None},
+    }
+    db.session.add(WebhookDelivery(id=delivery_id, job_id=anchor.id, url=pipeline.callback_url, event=event,
                                    payload=payload, status="pending", attempts=0, next_attempt_at=utcnow()))
 
 

@@ -16,7 +16,7 @@ from services.api.queue_info import progress_view
 from shared import jobflow, metrics, webhooks
 from shared.db import db, transaction, unit_of_work
 from shared.models import Job, JobChunk, User
-from shared.states import JobStatus
+from shared.states import JobStatus, is_active
 from shared.storage import LocalStorage, StorageLimitExceeded
 
 LOGGER = logging.getLogger(__name__)
@@ -141,6 +141,7 @@ def job_view(job: Job, with_position: bool = False) -> dict[str, Any]:
                        "url": url_for("jobs.artifact", job_id=job.id, name=a.name)} for a in job.artifacts],
         "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at,
         "user_id": job.user_id, "worker_id": job.worker_id,
+        "pipeline_id": job.pipeline_id, "pipeline_step": job.pipeline_step,
     }
 
 
@@ -173,6 +174,8 @@ def delete(job: Job) -> None:
     """Delete a job with its chunks, artifacts and files; a running job's worker gets 404 and stops."""
     job_id = job.id
     with transaction():
+        if job.pipeline_id is not None and is_active(job.status):
+            jobflow.cancel(job)  # first, so its pipeline ends (cancelled) instead of waiting for it forever
         db.session.delete(job)
     storage().delete_prefix(f"jobs/{job_id}")
     LOGGER.info("job %s: deleted", job_id)

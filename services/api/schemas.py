@@ -50,6 +50,9 @@ class JobSchema(Schema):
     created_at = fields.DateTime(dump_only=True)
     started_at = fields.DateTime(dump_only=True, allow_none=True)
     finished_at = fields.DateTime(dump_only=True, allow_none=True)
+    pipeline_id = fields.UUID(dump_only=True, allow_none=True,
+                              metadata={"description": "the pipeline this job is a step of, if any"})
+    pipeline_step = fields.String(dump_only=True, allow_none=True, metadata={"description": "its step's name"})
 
 
 class AdminJobSchema(JobSchema):

@@ -21,7 +21,7 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
-from shared import jobflow
+from shared import jobflow, pipelineflow  # noqa: F401 - subscribes: a reaped step fails its pipeline
 from shared.clock import utcnow
 from shared.db import db, transaction
 from shared.messaging import Publisher, PublishError
