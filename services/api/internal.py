@@ -11,10 +11,11 @@ import functools
 import hmac
 import re
 
-from flask import current_app, request, send_file
+from flask import current_app, request
 from flask_smorest import Blueprint
 
 from services.api import schemas, workers
+from services.api.downloads import send_stored
 from shared.errors import error_response, fail
 
 bp = Blueprint("internal", __name__, url_prefix="/internal/v1",
@@ -70,8 +71,8 @@ def claim(data, job_id):
 @bp.response(200, content_type="application/octet-stream")
 def job_input(job_id):
     """The job's input file, for the worker that holds the claim (``X-Claim-Id``)."""
-    path, content_type = workers.input_file(job_id, request.headers.get("X-Claim-Id"))
-    return send_file(path, mimetype=content_type)
+    key, content_type = workers.input_file(job_id, request.headers.get("X-Claim-Id"))
+    return send_stored(key, content_type)
 
 
 @bp.route("/jobs/<job_id>/events", methods=["POST"])

@@ -101,11 +101,11 @@ def claim(job_id: str, worker_id: str) -> dict[str, Any]:
 
 @unit_of_work
 def input_file(job_id: str, claim_id: Optional[str]) -> tuple[str, str]:
-    """The stored path and content type of the job's input, for the worker holding the claim."""
+    """The storage key and content type of the job's input, for the worker holding the claim."""
     job = _claimed_job(job_id, claim_id)
     if not job.input_key:
         raise Refused(404, "This job has no input file.")
-    return str(jobs.storage().local_path(job.input_key)), job.input_content_type
+    return job.input_key, job.input_content_type
 
 
 @unit_of_work
