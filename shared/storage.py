@@ -22,6 +22,8 @@ CHUNK = 1024 * 1024
 # and under S3's 10,000-part cap up to 80 GB (every part but the last must be at least 5 MiB).
 PART_SIZE = 8 * 1024 * 1024
 BACKENDS = ("local", "s3")
+# A presigned URL only has to be valid when its GET starts (S3 checks the signature then), so short.
+PRESIGN_SECONDS = 300
 
 
 class StorageLimitExceeded(Exception):
@@ -60,6 +62,10 @@ class Storage:
     def delete_prefix(self, prefix: str) -> None:
         """Remove every object under ``prefix`` (a job's folder); missing ones are no error."""
         raise NotImplementedError
+
+    def presigned_get(self, key: str, seconds: int = PRESIGN_SECONDS) -> Optional[str]:
+        """A URL that fetches ``key`` straight from the store for ``seconds``; None if the backend has none."""
+        return None
 
 
 def read_limited(stream: BinaryIO, size: int, already: int, max_bytes: Optional[int]) -> bytearray:
@@ -217,6 +223,10 @@ class S3Storage(Storage):
             yield Path(name)
         finally:
             Path(name).unlink(missing_ok=True)
+
+    def presigned_get(self, key: str, seconds: int = PRESIGN_SECONDS) -> Optional[str]:
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": checked_key(key)}, ExpiresIn=seconds)
 
     def delete_prefix(self, prefix: str) -> None:
         pages = self.client.get_paginator("list_objects_v2").paginate(

@@ -11,12 +11,13 @@ import functools
 import hmac
 import re
 
-from flask import current_app, request
+from flask import current_app, redirect, request
 from flask_smorest import Blueprint
 
 from services.api import schemas, workers
 from services.api.downloads import send_stored
 from shared.errors import error_response, fail
+from shared.internal_api import DIRECT_DOWNLOAD_HEADER
 
 bp = Blueprint("internal", __name__, url_prefix="/internal/v1",
                description="Worker callbacks (worker secret in X-Worker-Token)")
@@ -70,8 +71,15 @@ def claim(data, job_id):
 @worker_only
 @bp.response(200, content_type="application/octet-stream")
 def job_input(job_id):
-    """The job's input file, for the worker that holds the claim (``X-Claim-Id``)."""
-    key, content_type = workers.input_file(job_id, request.headers.get("X-Claim-Id"))
+    """The job's input file, for the worker that holds the claim (``X-Claim-Id``).
+
+    A worker that sends ``X-Direct-Download: allowed`` gets, on a store that can sign URLs (S3),
+    307 to a short-lived presigned URL instead: large media then skip the API process.
+    """
+    direct = request.headers.get(DIRECT_DOWNLOAD_HEADER) == "allowed"
+    key, content_type, url = workers.input_file(job_id, request.headers.get("X-Claim-Id"), direct)
+    if url:
+        return redirect(url, 307)
     return send_stored(key, content_type)
 
 

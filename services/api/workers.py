@@ -100,12 +100,16 @@ def claim(job_id: str, worker_id: str) -> dict[str, Any]:
 
 
 @unit_of_work
-def input_file(job_id: str, claim_id: Optional[str]) -> tuple[str, str]:
-    """The storage key and content type of the job's input, for the worker holding the claim."""
+def input_file(job_id: str, claim_id: Optional[str], direct: bool = False) -> tuple[str, str, Optional[str]]:
+    """The storage key and content type of the job's input, for the worker holding the claim.
+
+    With ``direct``, also a presigned URL when the store can make one (None otherwise).
+    """
     job = _claimed_job(job_id, claim_id)
     if not job.input_key:
         raise Refused(404, "This job has no input file.")
-    return job.input_key, job.input_content_type
+    url = jobs.storage().presigned_get(job.input_key) if direct else None
+    return job.input_key, job.input_content_type, url
 
 
 @unit_of_work

@@ -10,6 +10,7 @@ import io
 from pathlib import Path
 
 import pytest
+import requests
 
 from shared.media_probe import probe
 from shared.storage import S3Storage, storage_from_config
@@ -136,3 +137,41 @@ def test_a_conversion_runs_end_to_end_on_s3_and_its_artifact_can_be_seeked(
     assert seek.status_code == 206
     assert seek.headers["Content-Range"] == f"bytes {middle}-{artifact['size'] - 1}/{artifact['size']}"
     assert seek.data == whole.data[middle:]
+
+
+def claim_input(client, config, job_id: str, **headers):
+    """Claim the job as a worker and ask for its input with ``headers``."""
+    worker = {"X-Worker-Token": config.WORKER_TOKEN}
+    claim = client.post(f"/internal/v1/jobs/{job_id}/claim", headers=worker, json={"worker_id": "w-s3"}).json
+    assert claim["claimed"] is True
+    return client.get(f"/internal/v1/jobs/{job_id}/input",
+                      headers={**worker, "X-Claim-Id": claim["claim_id"], **headers})
+
+
+def test_a_worker_that_allows_it_is_sent_to_a_presigned_url_of_the_store(
+        client, make_user, registered_convert_worker, backend, clip, config):  # noqa: F811
+    user = make_user()
+    job = submit_clip(client, user, clip)
+
+    reply = claim_input(client, config, job["id"], **{"X-Direct-Download": "allowed"})
+
+    if isinstance(backend, S3Storage):
+        assert reply.status_code == 307
+        location = reply.headers["Location"]
+        assert location.startswith(f"{backend.client.meta.endpoint_url}/{backend.bucket}/jobs/{job['id']}/input/")
+        # The URL alone is the capability: no worker secret, no claim, no user token.
+        fetched = requests.get(location, timeout=30)
+        assert fetched.status_code == 200 and fetched.content == clip.read_bytes()
+        assert requests.get(location.replace("Signature=", "Signature=0"), timeout=30).status_code == 403
+    else:
+        assert reply.status_code == 200 and reply.data == clip.read_bytes()
+
+
+def test_a_worker_that_does_not_ask_gets_the_bytes_from_the_api(
+        client, make_user, registered_convert_worker, backend, clip, config):  # noqa: F811
+    user = make_user()
+    job = submit_clip(client, user, clip)
+
+    reply = claim_input(client, config, job["id"])
+
+    assert reply.status_code == 200 and reply.data == clip.read_bytes()
