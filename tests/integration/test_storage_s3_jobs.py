@@ -175,3 +175,22 @@ def test_a_worker_that_does_not_ask_gets_the_bytes_from_the_api(
     reply = claim_input(client, config, job["id"])
 
     assert reply.status_code == 200 and reply.data == clip.read_bytes()
+
+
+@pytest.mark.parametrize("body, status", [(b"not a video at all " * 100, 400), (b"\0" * (2 * 1024 * 1024), 413)])
+def test_a_refused_upload_leaves_nothing_in_the_store(client, make_user, registered_convert_worker,  # noqa: F811
+                                                     backend, body, status):
+    user = make_user()
+    before = {job["id"] for job in client.get("/api/v1/jobs", headers=user.headers).json["items"]}
+
+    reply = client.post("/api/v1/jobs/convert", headers=user.headers,
+                        data={"file": (io.BytesIO(body), "fake.mp4"), "target": "webm"})
+
+    assert reply.status_code == status, reply.json
+    assert client.get("/api/v1/jobs", headers=user.headers).json["items"] == [] and not before
+    if isinstance(backend, S3Storage):
+        assert backend.client.list_multipart_uploads(Bucket=backend.bucket).get("Uploads", []) == []
+        listed = backend.client.list_objects_v2(Bucket=backend.bucket, Prefix="jobs/")
+        assert not [item["Key"] for item in listed.get("Contents", []) if item["Key"].endswith("/fake.mp4")]
+    else:
+        assert not list(backend.root.rglob("fake.mp4"))
