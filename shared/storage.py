@@ -59,12 +59,20 @@ class Storage:
         raise NotImplementedError
         yield  # pragma: no cover
 
+    def delete(self, key: str) -> None:
+        """Remove the one object ``key``; a missing one is no error."""
+        raise NotImplementedError
+
     def delete_prefix(self, prefix: str) -> None:
         """Remove every object under ``prefix`` (a job's folder); missing ones are no error."""
         raise NotImplementedError
 
     def presigned_get(self, key: str, seconds: int = PRESIGN_SECONDS) -> Optional[str]:
         """A URL that fetches ``key`` straight from the store for ``seconds``; None if the backend has none."""
+        return None
+
+    def presigned_put(self, key: str, seconds: int = PRESIGN_SECONDS) -> Optional[str]:
+        """A URL that stores a PUT body as ``key`` for ``seconds``; None if the backend has none."""
         return None
 
 
@@ -136,6 +144,9 @@ class LocalStorage(Storage):
     def local_copy(self, key: str) -> Iterator[Path]:
         """The stored file itself: nothing to copy on this backend."""
         yield self.local_path(key)
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
 
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self._path(prefix), ignore_errors=True)
@@ -227,6 +238,13 @@ class S3Storage(Storage):
     def presigned_get(self, key: str, seconds: int = PRESIGN_SECONDS) -> Optional[str]:
         return self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": checked_key(key)}, ExpiresIn=seconds)
+
+    def presigned_put(self, key: str, seconds: int = PRESIGN_SECONDS) -> Optional[str]:
+        return self.client.generate_presigned_url(
+            "put_object", Params={"Bucket": self.bucket, "Key": checked_key(key)}, ExpiresIn=seconds)
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=checked_key(key))
 
     def delete_prefix(self, prefix: str) -> None:
         pages = self.client.get_paginator("list_objects_v2").paginate(

@@ -35,6 +35,11 @@ def worker_only(view):
     return wrapper
 
 
+def _check_artifact_name(name: str) -> None:
+    if not re.match(ARTIFACT_NAME, name):
+        fail(400, "Artifact names are 1-128 characters: letters, digits, '.', '_', '-'.")
+
+
 @bp.errorhandler(workers.Refused)
 def _refused(exc: workers.Refused):
     return error_response(exc.status, str(exc))
@@ -97,11 +102,31 @@ def job_events(data, job_id):
 @bp.response(201, schemas.ArtifactSchema)
 def upload_artifact(job_id, name):
     """Store an output file of the job (the request body), replacing one of the same name."""
-    if not re.match(ARTIFACT_NAME, name):
-        fail(400, "Artifact names are 1-128 characters: letters, digits, '.', '_', '-'.")
+    _check_artifact_name(name)
     size = workers.store_artifact(job_id, request.headers.get("X-Claim-Id"), name, request.stream,
                                   request.mimetype)
     return {"name": name, "size": size, "content_type": request.mimetype, "url": None}
+
+
+@bp.route("/jobs/<job_id>/artifacts/<name>/direct", methods=["POST"])
+@worker_only
+@bp.arguments(schemas.DirectUploadSchema)
+@bp.response(200, schemas.DirectUploadReplySchema)
+def direct_upload(data, job_id, name):
+    """A presigned URL to PUT an output file straight to the object store (``url`` null: none)."""
+    _check_artifact_name(name)
+    return {"url": workers.direct_upload_url(job_id, data["claim_id"], name, data["size"])}
+
+
+@bp.route("/jobs/<job_id>/artifacts/<name>/direct/done", methods=["POST"])
+@worker_only
+@bp.arguments(schemas.DirectUploadDoneSchema)
+@bp.response(201, schemas.ArtifactSchema)
+def direct_upload_done(data, job_id, name):
+    """Record the output file the worker PUT to its presigned URL (409 when nothing arrived there)."""
+    _check_artifact_name(name)
+    size = workers.record_direct_upload(job_id, data["claim_id"], name, data["content_type"])
+    return {"name": name, "size": size, "content_type": data["content_type"], "url": None}
 
 
 @bp.route("/jobs/<job_id>/succeed", methods=["POST"])

@@ -7,12 +7,16 @@ path client -> API -> SeaweedFS -> worker -> SeaweedFS -> client runs for real.
 from __future__ import annotations
 
 import io
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
 
+from shared.db import db as handle
 from shared.media_probe import probe
+from shared.models import Job
 from shared.storage import S3Storage, storage_from_config
 from tests.integration.test_convert_jobs import convert_worker, registered_convert_worker  # noqa: F401
 from tests.integration.test_pipeline import wait_status
@@ -124,8 +128,11 @@ def test_a_conversion_runs_end_to_end_on_s3_and_its_artifact_can_be_seeked(
 
     assert done["status"] == "succeeded", done["error"]
     [artifact] = done["artifacts"]
-    assert job_keys(store, job["id"]) == sorted([f"jobs/{job['id']}/input/seek_me.mp4",
-                                                 f"jobs/{job['id']}/artifacts/{artifact['name']}"])
+    # The worker put its artifact straight into the store, under its claim's own folder.
+    artifact_key, input_key = job_keys(store, job["id"])  # sorted: artifacts/ before input/
+    assert input_key == f"jobs/{job['id']}/input/seek_me.mp4"
+    assert artifact_key.startswith(f"jobs/{job['id']}/artifacts/") and artifact_key.endswith(f"/{artifact['name']}")
+    assert artifact_key.count("/") == 4
     whole = client.get(artifact["url"], headers=user.headers)
     assert whole.status_code == 200 and len(whole.data) == artifact["size"]
     copy = tmp_path / artifact["name"]
@@ -194,3 +201,94 @@ def test_a_refused_upload_leaves_nothing_in_the_store(client, make_user, registe
         assert not [item["Key"] for item in listed.get("Contents", []) if item["Key"].endswith("/fake.mp4")]
     else:
         assert not list(backend.root.rglob("fake.mp4"))
+
+
+def claimed_job(client, make_user, clip, config) -> tuple[dict, dict, dict]:
+    """A submitted job, claimed by a worker: (user, job, worker headers with the claim)."""
+    user = make_user()
+    job = submit_clip(client, user, clip)
+    worker = {"X-Worker-Token": config.WORKER_TOKEN}
+    claim = client.post(f"/internal/v1/jobs/{job['id']}/claim", headers=worker, json={"worker_id": "w-up"}).json
+    return user, job, {**worker, "claim_id": claim["claim_id"]}
+
+
+def direct(client, job, worker, name, step, **body):
+    headers = {"X-Worker-Token": worker["X-Worker-Token"]}
+    return client.post(f"/internal/v1/jobs/{job['id']}/artifacts/{name}/direct{step}", headers=headers,
+                       json={"claim_id": worker["claim_id"], **body})
+
+
+def test_a_worker_puts_its_artifact_straight_into_s3_and_the_owner_downloads_it(
+        client, make_user, registered_convert_worker, app, seaweedfs, monkeypatch, clip, config):  # noqa: F811
+    for name, value in seaweedfs.items():
+        monkeypatch.setitem(app.config, name, value)
+    user, job, worker = claimed_job(client, make_user, clip, config)
+    data = b"WEBVTT\n\n00:00.000 --> 00:01.000\nhello\n" * 50
+
+    url = direct(client, job, worker, "out.vtt", "", size=len(data)).json["url"]
+    assert requests.put(url, data=data, timeout=30).status_code == 200  # no worker secret needed
+    done = direct(client, job, worker, "out.vtt", "/done", content_type="text/vtt")
+
+    assert done.status_code == 201 and done.json["size"] == len(data)
+    [artifact] = client.get(f"/api/v1/jobs/{job['id']}", headers=user.headers).json["artifacts"]
+    assert (artifact["name"], artifact["size"], artifact["content_type"]) == ("out.vtt", len(data), "text/vtt")
+    part = client.get(artifact["url"], headers={**user.headers, "Range": "bytes=7-"})
+    assert part.status_code == 206 and part.data == data[7:]
+
+
+def test_a_direct_upload_that_never_arrived_or_is_too_big_is_refused(
+        client, make_user, registered_convert_worker, app, seaweedfs, monkeypatch, clip, config):  # noqa: F811
+    for name, value in seaweedfs.items():
+        monkeypatch.setitem(app.config, name, value)
+    user, job, worker = claimed_job(client, make_user, clip, config)
+    limit = config.MAX_UPLOAD_BYTES * 4
+
+    assert direct(client, job, worker, "big.bin", "", size=limit + 1).status_code == 413
+    assert direct(client, job, worker, "none.bin", "/done").status_code == 409
+    # The URL cannot bound the size, so the API checks what arrived and removes an oversized object.
+    url = direct(client, job, worker, "big.bin", "", size=10).json["url"]
+    assert requests.put(url, data=b"\0" * (limit + 1), timeout=60).status_code == 200
+    assert direct(client, job, worker, "big.bin", "/done").status_code == 413
+    store = storage_from_config(app.config)
+    assert [key for key in job_keys(store, job["id"]) if "/artifacts/" in key] == []
+    assert client.get(f"/api/v1/jobs/{job['id']}", headers=user.headers).json["artifacts"] == []
+
+
+def expire_lease(app, job_id: str) -> None:
+    with app.app_context():
+        row = handle.session.get(Job, uuid.UUID(job_id))
+        row.lease_expires_at = row.lease_expires_at - timedelta(days=1)
+        handle.session.commit()
+        handle.session.remove()
+
+
+def test_a_worker_that_lost_its_claim_cannot_replace_the_current_artifact(
+        client, make_user, registered_convert_worker, app, seaweedfs, monkeypatch, clip, config):  # noqa: F811
+    for name, value in seaweedfs.items():
+        monkeypatch.setitem(app.config, name, value)
+    user, job, stale = claimed_job(client, make_user, clip, config)
+    stale_url = direct(client, job, stale, "out.txt", "", size=5).json["url"]
+    expire_lease(app, job["id"])  # the stale worker went quiet: another one takes the job over
+    fresh_claim = client.post(f"/internal/v1/jobs/{job['id']}/claim", headers={"X-Worker-Token": config.WORKER_TOKEN},
+                              json={"worker_id": "w-new"}).json
+    assert fresh_claim["claimed"] is True, fresh_claim
+    fresh = {"X-Worker-Token": config.WORKER_TOKEN, "claim_id": fresh_claim["claim_id"]}
+    fresh_url = direct(client, job, fresh, "out.txt", "", size=5).json["url"]
+    assert requests.put(fresh_url, data=b"fresh", timeout=30).status_code == 200
+    assert direct(client, job, fresh, "out.txt", "/done").status_code == 201
+
+    # The cut-off worker's URL still works at the store, but lands beside, not over, the current file.
+    assert requests.put(stale_url, data=b"stale", timeout=30).status_code == 200
+    assert direct(client, job, stale, "out.txt", "/done").status_code == 409
+    [artifact] = client.get(f"/api/v1/jobs/{job['id']}", headers=user.headers).json["artifacts"]
+    assert client.get(artifact["url"], headers=user.headers).data == b"fresh"
+
+
+def test_the_local_backend_hands_out_no_upload_url(client, make_user, registered_convert_worker,  # noqa: F811
+                                                   app, monkeypatch, clip, config):
+    monkeypatch.setitem(app.config, "STORAGE", "local")
+    _user, job, worker = claimed_job(client, make_user, clip, config)
+
+    reply = direct(client, job, worker, "out.txt", "", size=5)
+
+    assert reply.status_code == 200 and reply.json["url"] is None

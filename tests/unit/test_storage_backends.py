@@ -166,6 +166,18 @@ def test_delete_prefix_removes_the_folder_and_only_it(store, folder):
     store.delete_prefix(folder)  # again: nothing left, no error
 
 
+def test_delete_removes_one_file_and_a_missing_one_is_no_error(store, folder):
+    store.save(f"{folder}/a", io.BytesIO(b"a"))
+    store.save(f"{folder}/b", io.BytesIO(b"b"))
+
+    store.delete(f"{folder}/a")
+    store.delete(f"{folder}/a")
+
+    with pytest.raises(FileNotFoundError):
+        store.size(f"{folder}/a")
+    assert read_all(store, f"{folder}/b") == b"b"
+
+
 def test_a_missing_key_is_file_not_found(store, folder):
     with pytest.raises(FileNotFoundError):
         store.size(f"{folder}/nothing")
