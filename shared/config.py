@@ -19,6 +19,9 @@ DEV_ADMIN_TOKEN = "dev-admin-token-change-me"
 DEV_SECRET_KEY = "dev-secret-key-change-me"
 DEV_DATABASE_URL = "postgresql+psycopg://conveyor:conveyor@127.0.0.1:5432/conveyor"
 DEV_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+# The identity `make up`'s own SeaweedFS accepts; a real store's keys come from its operator.
+DEV_S3_ACCESS_KEY = "conveyor-dev"
+DEV_S3_SECRET_KEY = "conveyor-dev-secret-change-me"
 # Same values as shared.image_check's defaults for direct calls (a test keeps them equal); not
 # imported from there, so that this module stays the bottom of the import graph.
 DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
@@ -63,6 +66,15 @@ class Config:
         self.SECRET_KEY = _env("CONVEYOR_SECRET_KEY", DEV_SECRET_KEY)
         self.DATA_DIR = Path(_env("CONVEYOR_DATA_DIR", str(REPO_ROOT / "var")))
         self.STORAGE_DIR = Path(_env("CONVEYOR_STORAGE_DIR", str(self.DATA_DIR / "files")))
+        # Where inputs and artifacts live: "local" (STORAGE_DIR) or "s3" (any S3-compatible store).
+        self.STORAGE = _env("CONVEYOR_STORAGE", "local").strip().lower()
+        # Empty with "s3": `make up` starts SeaweedFS on S3_PORT and points S3_ENDPOINT at it.
+        self.S3_ENDPOINT = _env("CONVEYOR_S3_ENDPOINT", "")
+        self.S3_BUCKET = _env("CONVEYOR_S3_BUCKET", "conveyor")
+        self.S3_REGION = _env("CONVEYOR_S3_REGION", "us-east-1")
+        self.S3_ACCESS_KEY = _env("CONVEYOR_S3_ACCESS_KEY", DEV_S3_ACCESS_KEY)
+        self.S3_SECRET_KEY = _env("CONVEYOR_S3_SECRET_KEY", DEV_S3_SECRET_KEY)
+        self.S3_PORT = _env_int("CONVEYOR_S3_PORT", 8333)
 
         self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", DEV_DATABASE_URL)
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
@@ -205,4 +217,6 @@ class Config:
                             "(GET /metrics shows job counts and queue names)")
         if self.ADMIN_PASSWORD and len(self.ADMIN_PASSWORD) < 12:
             problems.append("CONVEYOR_ADMIN_PASSWORD must have 12+ characters")
+        if self.STORAGE == "s3" and self.S3_SECRET_KEY == DEV_S3_SECRET_KEY:
+            problems.append("CONVEYOR_S3_SECRET_KEY must be set (the development default is public)")
         return problems

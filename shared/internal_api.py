@@ -11,6 +11,9 @@ import requests
 LOGGER = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = {502, 503, 504}
+# Sent with the input request: "allowed" lets the API answer 307 to a presigned URL of the object
+# store (S3), which this client then fetches without the worker secret.
+DIRECT_DOWNLOAD_HEADER = "X-Direct-Download"
 
 
 class ApiError(Exception):
@@ -76,7 +79,11 @@ class InternalApi:
         return self._request("POST", f"/jobs/{job_id}/claim", json={"worker_id": worker_id}).json()
 
     def download_input(self, job_id: str, claim_id: str, dest: Path) -> Path:
-        response = self._request("GET", f"/jobs/{job_id}/input", headers={"X-Claim-Id": claim_id}, stream=True)
+        response = self._request("GET", f"/jobs/{job_id}/input", stream=True, allow_redirects=False,
+                                 headers={"X-Claim-Id": claim_id, DIRECT_DOWNLOAD_HEADER: "allowed"})
+        if response.is_redirect:
+            response.close()
+            response = self._from_store(response.headers["Location"])
         with open(dest, "wb") as handle:
             for block in response.iter_content(1024 * 1024):
                 handle.write(block)
@@ -87,10 +94,42 @@ class InternalApi:
         reply = self._request("POST", f"/jobs/{job_id}/events", json={"claim_id": claim_id, "events": events})
         return bool(reply.json().get("cancelled"))
 
+    def _from_store(self, url: str) -> requests.Response:
+        """GET a presigned URL of the object store: a plain request, so the worker secret stays here."""
+        try:
+            response = requests.get(url, stream=True, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise ApiUnavailable(f"object store: {exc.__class__.__name__}") from None
+        if response.status_code >= 400:
+            raise ApiUnavailable(f"object store answered HTTP {response.status_code}")
+        return response
+
     def upload_artifact(self, job_id: str, claim_id: str, name: str, path: Path, content_type: str) -> None:
+        """Straight to the object store when the API hands out a presigned URL, else through the API."""
+        route = f"/jobs/{job_id}/artifacts/{name}"
+        try:
+            url = self._request("POST", f"{route}/direct",
+                                json={"claim_id": claim_id, "size": path.stat().st_size}).json()["url"]
+        except ApiError as exc:
+            if exc.status not in (404, 405):  # 404/405: an API without direct uploads
+                raise
+            url = None
+        if url:
+            self._to_store(url, path)
+            self._request("POST", f"{route}/direct/done", json={"claim_id": claim_id, "content_type": content_type})
+            return
         with open(path, "rb") as handle:
-            self._request("PUT", f"/jobs/{job_id}/artifacts/{name}", data=handle,
-                          headers={"X-Claim-Id": claim_id, "Content-Type": content_type})
+            self._request("PUT", route, data=handle, headers={"X-Claim-Id": claim_id, "Content-Type": content_type})
+
+    def _to_store(self, url: str, path: Path) -> None:
+        """PUT a file to a presigned URL of the object store (without the worker secret)."""
+        try:
+            with open(path, "rb") as handle:
+                response = requests.put(url, data=handle, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise ApiUnavailable(f"object store: {exc.__class__.__name__}") from None
+        if response.status_code >= 400:
+            raise ApiUnavailable(f"object store answered HTTP {response.status_code}")
 
     def succeed(self, job_id: str, claim_id: str, result: dict[str, Any]) -> None:
         self._request("POST", f"/jobs/{job_id}/succeed", json={"claim_id": claim_id, "result": result})

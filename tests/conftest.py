@@ -285,3 +285,7 @@ def relay_factory(database, broker):
     yield make
     for relay in relays:
         relay.publisher.close()
+
+
+# A real SeaweedFS S3 server for the storage tests (session-scoped; only started when a test asks).
+from tests.seaweedfs_server import seaweedfs  # noqa: E402,F401

@@ -11,11 +11,13 @@ import functools
 import hmac
 import re
 
-from flask import current_app, request, send_file
+from flask import current_app, redirect, request
 from flask_smorest import Blueprint
 
 from services.api import schemas, workers
+from services.api.downloads import send_stored
 from shared.errors import error_response, fail
+from shared.internal_api import DIRECT_DOWNLOAD_HEADER
 
 bp = Blueprint("internal", __name__, url_prefix="/internal/v1",
                description="Worker callbacks (worker secret in X-Worker-Token)")
@@ -31,6 +33,11 @@ def worker_only(view):
             fail(401, "Worker token missing or wrong.")
         return view(*args, **kwargs)
     return wrapper
+
+
+def _check_artifact_name(name: str) -> None:
+    if not re.match(ARTIFACT_NAME, name):
+        fail(400, "Artifact names are 1-128 characters: letters, digits, '.', '_', '-'.")
 
 
 @bp.errorhandler(workers.Refused)
@@ -69,9 +76,16 @@ def claim(data, job_id):
 @worker_only
 @bp.response(200, content_type="application/octet-stream")
 def job_input(job_id):
-    """The job's input file, for the worker that holds the claim (``X-Claim-Id``)."""
-    path, content_type = workers.input_file(job_id, request.headers.get("X-Claim-Id"))
-    return send_file(path, mimetype=content_type)
+    """The job's input file, for the worker that holds the claim (``X-Claim-Id``).
+
+    A worker that sends ``X-Direct-Download: allowed`` gets, on a store that can sign URLs (S3),
+    307 to a short-lived presigned URL instead: large media then skip the API process.
+    """
+    direct = request.headers.get(DIRECT_DOWNLOAD_HEADER) == "allowed"
+    key, content_type, url = workers.input_file(job_id, request.headers.get("X-Claim-Id"), direct)
+    if url:
+        return redirect(url, 307)
+    return send_stored(key, content_type)
 
 
 @bp.route("/jobs/<job_id>/events", methods=["POST"])
@@ -88,11 +102,31 @@ def job_events(data, job_id):
 @bp.response(201, schemas.ArtifactSchema)
 def upload_artifact(job_id, name):
     """Store an output file of the job (the request body), replacing one of the same name."""
-    if not re.match(ARTIFACT_NAME, name):
-        fail(400, "Artifact names are 1-128 characters: letters, digits, '.', '_', '-'.")
+    _check_artifact_name(name)
     size = workers.store_artifact(job_id, request.headers.get("X-Claim-Id"), name, request.stream,
                                   request.mimetype)
     return {"name": name, "size": size, "content_type": request.mimetype, "url": None}
+
+
+@bp.route("/jobs/<job_id>/artifacts/<name>/direct", methods=["POST"])
+@worker_only
+@bp.arguments(schemas.DirectUploadSchema)
+@bp.response(200, schemas.DirectUploadReplySchema)
+def direct_upload(data, job_id, name):
+    """A presigned URL to PUT an output file straight to the object store (``url`` null: none)."""
+    _check_artifact_name(name)
+    return {"url": workers.direct_upload_url(job_id, data["claim_id"], name, data["size"])}
+
+
+@bp.route("/jobs/<job_id>/artifacts/<name>/direct/done", methods=["POST"])
+@worker_only
+@bp.arguments(schemas.DirectUploadDoneSchema)
+@bp.response(201, schemas.ArtifactSchema)
+def direct_upload_done(data, job_id, name):
+    """Record the output file the worker PUT to its presigned URL (409 when nothing arrived there)."""
+    _check_artifact_name(name)
+    size = workers.record_direct_upload(job_id, data["claim_id"], name, data["content_type"])
+    return {"name": name, "size": size, "content_type": data["content_type"], "url": None}
 
 
 @bp.route("/jobs/<job_id>/succeed", methods=["POST"])

@@ -5,6 +5,7 @@ import logging
 import mimetypes
 import re
 import uuid
+from contextlib import nullcontext
 from typing import Any, BinaryIO, Optional
 
 from flask import current_app, url_for
@@ -17,7 +18,7 @@ from shared import jobflow, metrics, webhooks
 from shared.db import db, transaction, unit_of_work
 from shared.models import Job, JobChunk, User
 from shared.states import JobStatus, is_active
-from shared.storage import LocalStorage, StorageLimitExceeded
+from shared.storage import Storage, StorageLimitExceeded, storage_from_config
 
 LOGGER = logging.getLogger(__name__)
 
@@ -28,8 +29,9 @@ class NotFound(Exception):
     """No such job for this caller (missing, or someone else's: the two are not told apart)."""
 
 
-def storage() -> LocalStorage:
-    return LocalStorage(current_app.config["STORAGE_DIR"])
+def storage() -> Storage:
+    """The configured file store (a local directory or an S3 bucket); callers need not know which."""
+    return storage_from_config(current_app.config)
 
 
 def safe_filename(name: Optional[str], default: str = "input") -> str:
@@ -85,8 +87,8 @@ def submit(user: User, kind: str, params: dict[str, Any], upload: Optional[Binar
         except StorageLimitExceeded:
             raise SubmitRefused("The file is larger than the upload limit.", 413) from None
     try:
-        with transaction():
-            local_input = storage().local_path(input_key) if input_key else None
+        # The kind's check probes a file on disk: on S3 that is a temporary copy, gone after the check.
+        with transaction(), (storage().local_copy(input_key) if input_key else nullcontext()) as local_input:
             params = spec.check(params, local_input)
             limit = current_app.config["MAX_ACTIVE_JOBS"]
             if jobflow.lock_user_and_count_active_jobs(user.id) >= limit:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import mimetypes
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO, ContextManager, Optional
 
 from flask import current_app, url_for
 from marshmallow import ValidationError
@@ -162,8 +163,7 @@ def submit(user: User, body: dict[str, Any], upload: Optional[BinaryIO] = None, 
     pipeline_id = uuid.uuid4()
     input_key, size = _store_upload(pipeline_id, upload, filename) if upload is not None else (None, None)
     try:
-        with transaction():
-            upload_path = storage().local_path(input_key) if input_key else None
+        with transaction(), _lent_upload(input_key) as upload_path:
             by_name = {step.name: step for step in steps}
             stored = [{"name": step.name, "kind": step.kind, "input": step.input,
                        "params": check_step(step, by_name, upload_path)} for step in steps]
@@ -189,6 +189,11 @@ def submit(user: User, body: dict[str, Any], upload: Optional[BinaryIO] = None, 
     LOGGER.info("pipeline %s: submitted by user %s (%d steps%s)", pipeline.id, user.id, len(stored),
                 f", preset {pipeline.preset}" if pipeline.preset else "")
     return pipeline
+
+
+def _lent_upload(input_key: Optional[str]) -> ContextManager[Optional[Path]]:
+    """The stored upload as a file on this machine for the steps' checks (probing media), if any."""
+    return storage().local_copy(input_key) if input_key else nullcontext()
 
 
 def _store_upload(pipeline_id: uuid.UUID, upload: BinaryIO, filename: Optional[str]) -> tuple[str, int]:

@@ -184,5 +184,23 @@ class FailSchema(Schema):
     transient = fields.Boolean(load_default=False)
 
 
+class DirectUploadSchema(Schema):
+    claim_id = fields.String(required=True)
+    size = fields.Integer(required=True, validate=validate.Range(min=0),
+                          metadata={"description": "Bytes the worker is about to upload"})
+
+
+class DirectUploadReplySchema(Schema):
+    url = fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "A presigned PUT URL of the object store, valid 5 minutes; null when the store "
+                       "has none (then PUT the bytes to this API's artifact route)"})
+
+
+class DirectUploadDoneSchema(Schema):
+    claim_id = fields.String(required=True)
+    content_type = fields.String(load_default="application/octet-stream",
+                                 validate=validate.Length(max=255))
+
+
 class FinishReplySchema(Schema):
     status = fields.String(dump_only=True)

@@ -1,13 +1,14 @@
 """Public HTTP endpoints of the API service: jobs, results, files, catalogs."""
 from __future__ import annotations
 
-from flask import Response, request, send_file, stream_with_context
+from flask import Response, request, stream_with_context
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.api import idempotency, jobs, schemas
+from services.api.downloads import send_stored
 from services.api.events import job_event_stream
 from services.api.kinds import SubmitRefused
 from services.api.kinds.translate import translation_pairs
@@ -167,8 +168,7 @@ def download_input(job_id):
     job = _job_or_404(job_id)
     if not job.input_key:
         fail(404, "This job has no input file.")
-    return send_file(jobs.storage().local_path(job.input_key), mimetype=job.input_content_type,
-                     as_attachment=True, download_name=job.input_filename)
+    return send_stored(job.input_key, job.input_content_type, job.input_filename, as_attachment=True)
 
 
 @bp.route("/jobs/<job_id>/artifacts/<name>", methods=["GET"])
@@ -180,8 +180,7 @@ def artifact(job_id, name):
     found = db.session.scalars(select(Artifact).where(Artifact.job_id == job.id, Artifact.name == name)).first()
     if found is None:
         fail(404, "No such artifact.")
-    return send_file(jobs.storage().local_path(found.storage_key), mimetype=found.content_type,
-                     as_attachment=True, download_name=name)
+    return send_stored(found.storage_key, found.content_type, name, as_attachment=True)
 
 
 @bp.route("/jobs/<job_id>/export", methods=["GET"])

@@ -100,12 +100,16 @@ def claim(job_id: str, worker_id: str) -> dict[str, Any]:
 
 
 @unit_of_work
-def input_file(job_id: str, claim_id: Optional[str]) -> tuple[str, str]:
-    """The stored path and content type of the job's input, for the worker holding the claim."""
+def input_file(job_id: str, claim_id: Optional[str], direct: bool = False) -> tuple[str, str, Optional[str]]:
+    """The storage key and content type of the job's input, for the worker holding the claim.
+
+    With ``direct``, also a presigned URL when the store can make one (None otherwise).
+    """
     job = _claimed_job(job_id, claim_id)
     if not job.input_key:
         raise Refused(404, "This job has no input file.")
-    return str(jobs.storage().local_path(job.input_key)), job.input_content_type
+    url = jobs.storage().presigned_get(job.input_key) if direct else None
+    return job.input_key, job.input_content_type, url
 
 
 @unit_of_work
@@ -135,16 +139,58 @@ def store_artifact(job_id: str, claim_id: Optional[str], name: str, stream: Bina
     job = _claimed_job(job_id, claim_id)
     key = f"jobs/{job.id}/artifacts/{name}"
     try:
-        size = jobs.storage().save(key, stream, max_bytes=current_app.config["MAX_UPLOAD_BYTES"] * 4)
+        size = jobs.storage().save(key, stream, max_bytes=_artifact_limit())
     except StorageLimitExceeded:
         raise Refused(413, "The artifact is larger than allowed.") from None
+    _upsert_artifact(job, name, key, size, content_type)
+    return size
+
+
+def _direct_key(job: Job, name: str) -> str:
+    """Where a direct upload of this claim goes: a key of its own, so a worker that lost its claim
+    but still holds a presigned URL cannot overwrite what the job's current attempt stored."""
+    return f"jobs/{job.id}/artifacts/{job.claim_id}/{name}"
+
+
+def _artifact_limit() -> int:
+    return current_app.config["MAX_UPLOAD_BYTES"] * 4
+
+
+@unit_of_work
+def direct_upload_url(job_id: str, claim_id: Optional[str], name: str, size: int) -> Optional[str]:
+    """A presigned PUT URL for the artifact ``name`` (None when the store has none; 413 when too big)."""
+    job = _claimed_job(job_id, claim_id)
+    if size > _artifact_limit():
+        raise Refused(413, "The artifact is larger than allowed.")
+    return jobs.storage().presigned_put(_direct_key(job, name))
+
+
+@unit_of_work
+def record_direct_upload(job_id: str, claim_id: Optional[str], name: str, content_type: str) -> int:
+    """Record the artifact a worker PUT to its presigned URL; returns its size as the store has it."""
+    job = _claimed_job(job_id, claim_id)
+    key = _direct_key(job, name)
+    store = jobs.storage()
+    try:
+        size = store.size(key)
+    except FileNotFoundError:
+        raise Refused(409, "Nothing was uploaded to this artifact's URL.") from None
+    if size > _artifact_limit():  # the URL cannot bound the size: checked here, and the object goes
+        store.delete(key)
+        raise Refused(413, "The artifact is larger than allowed.")
+    _upsert_artifact(job, name, key, size, content_type)
+    return size
+
+
+def _upsert_artifact(job: Job, name: str, key: str, size: int, content_type: Optional[str]) -> None:
+    """The artifact's row, replacing one of the same name; the worker's lease is extended."""
     statement = pg_insert(Artifact).values(job_id=job.id, name=name, storage_key=key, size=size,
                                            content_type=content_type or "application/octet-stream")
     db.session.execute(statement.on_conflict_do_update(
         index_elements=[Artifact.job_id, Artifact.name],
-        set_={"size": statement.excluded.size, "content_type": statement.excluded.content_type}))
+        set_={"size": statement.excluded.size, "content_type": statement.excluded.content_type,
+              "storage_key": statement.excluded.storage_key}))
     jobflow.extend_lease(job, current_app.config["LEASE_SECONDS"])
-    return size
 
 
 @unit_of_work

@@ -44,6 +44,7 @@ def stack(request):
         "CONVEYOR_ADMIN_USERNAME": "boss",
         "CONVEYOR_ADMIN_PASSWORD": "Stack-admin-pass-77",
     })
+    env.update(getattr(request.module, "STACK_ENV", {}))  # a module's own settings (e.g. S3 storage)
     log_path = RUN_DIR / f"stack-{module}.log"
     log = open(log_path, "wb")
     process = subprocess.Popen(["bash", "scripts/up.sh"], cwd=ROOT, env=env, stdout=log,

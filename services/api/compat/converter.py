@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from flask import Blueprint, jsonify, request, send_file
+from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
 from services.api import jobs
 from services.api.compat.common import CompatError, compat_user, error_handler
+from services.api.downloads import send_stored
 from services.api.kinds import SubmitRefused
 from shared.db import db
 from shared.models import Artifact, Job, User
@@ -121,5 +122,4 @@ def download():
     if found is None:
         raise CompatError(409, {"message": f"The task is {_state(job)}; "
                                            "there is no converted file to download."})
-    return send_file(jobs.storage().local_path(found.storage_key), mimetype=found.content_type,
-                     as_attachment=True, download_name=found.name)
+    return send_stored(found.storage_key, found.content_type, found.name, as_attachment=True)

@@ -40,7 +40,7 @@ from collections import Counter
 from pathlib import PurePosixPath
 from typing import Any, Mapping, Optional
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, send_file, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from marshmallow import ValidationError
 from werkzeug.utils import secure_filename
 
@@ -54,6 +54,7 @@ from services.api.compat.common import (
     error_handler,
     wait_for_jobs,
 )
+from services.api.downloads import send_stored
 from services.api.kinds import SubmitRefused
 from services.api.kinds.translate import TranslateParamsSchema, best_guess, translation_pairs
 from shared.db import db
@@ -373,8 +374,7 @@ def download_file(job_id: str, name: str):
         found = next((a for a in job.artifacts if a.name == job.result["artifact"]), None)
         if found is None:
             raise _error(404, "File not found")
-        return send_file(jobs.storage().local_path(found.storage_key), mimetype=found.content_type,
-                         as_attachment=True, download_name=file_name)
+        return send_stored(found.storage_key, found.content_type, download_name=file_name, as_attachment=True)
     content_type = FILE_FORMATS[PurePosixPath(file_name).suffix.lower()][1]
     return Response(job.result["translated_text"].encode("utf-8"), content_type=content_type,
                     headers={"Content-Disposition": f'attachment; filename="{file_name}"'})

@@ -27,11 +27,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, Optional
 
-from flask import Blueprint, jsonify, request, send_file
+from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
 from services.api import jobs
 from services.api.compat.common import CompatError, compat_user, error_handler
+from services.api.downloads import send_stored
 from services.api.kinds import SubmitRefused
 from services.api.kinds.vision import offered_models
 from shared.db import db
@@ -159,8 +160,7 @@ def task_status(task_id: int):
 @bp.get("/api/tasks/<int:task_id>/input")
 def task_input(task_id: int):
     job = _task_for(compat_user(NOT_AUTHENTICATED), task_id)
-    return send_file(jobs.storage().local_path(job.input_key), download_name=_input_name(job),
-                     mimetype=job.input_content_type or "image/jpeg")
+    return send_stored(job.input_key, job.input_content_type or "image/jpeg", _input_name(job))
 
 
 def _primitive(detection: dict[str, Any]) -> dict[str, Any]:
