@@ -9,10 +9,12 @@ from flask import current_app
 from marshmallow import fields, validate
 
 from services.api.kinds.base import KindSpec, SubmitCommonSchema, SubmitRefused, live_capabilities, require_workers
+from shared.kinds.translate.engines import APERTIUM, ENGINES, HTML_ENGINES, engines_serving
 from shared.kinds.translate.formats import HTML, TEXT, TEXT_FORMATS, visible_text
 from shared.kinds.translate.pairs import AUTO_DETECT, validate_pair
 from shared.language_detect import detect
 
+MAX_ALTERNATIVES = 3
 # Below this share of the detector's belief the best guess is as likely wrong as right: the
 # caller is asked to name the language instead of getting a translation from the wrong one.
 MIN_DETECTION_CONFIDENCE = 0.5
@@ -30,16 +32,33 @@ class TranslateParamsSchema(SubmitCommonSchema):
     format = fields.String(load_default=TEXT, validate=validate.OneOf(TEXT_FORMATS), metadata={
         "description": "'text' (default) or 'html': with 'html' the text nodes are translated and the "
                        "markup (tags, attributes, comments, scripts, entities) comes back unchanged."})
+    engine = fields.String(validate=validate.OneOf(ENGINES), metadata={
+        "description": "'apertium' or 'argos': every hop of the route on that engine. Absent: the best "
+                       "route the workers have (fewest hops, then argos over apertium), which may pivot "
+                       "across engines. GET /api/v1/languages lists each pair's engines."})
+    alternatives = fields.Integer(validate=validate.Range(0, MAX_ALTERNATIVES), metadata={
+        "description": "Up to this many other translations in the result's alternatives, where the engine "
+                       "gives them (an Argos route of one hop on a text of one piece); else an empty list."})
 
 
 def translation_pairs() -> list[dict[str, Any]]:
-    """Language pairs the translate workers serve, direct ones first, without repeats."""
+    """Language pairs the translate workers serve, direct ones first, without repeats.
+
+    Each pair lists the engines any worker serves it with (a worker without engines in its catalog
+    is Apertium's) and the shortest of the workers' default routes.
+    """
     pairs: dict[tuple[str, str], dict[str, Any]] = {}
     for capabilities in live_capabilities("translate"):
         for pair in capabilities.get("pairs", []):
             key = (pair["source"], pair["target"])
+            engines = set(pair.get("engines", [APERTIUM])) | set(pairs.get(key, {}).get("engines", []))
             if key not in pairs or len(pair.get("via", [])) < len(pairs[key].get("via", [])):
-                pairs[key] = {"source": pair["source"], "target": pair["target"], "via": pair.get("via", [])}
+                via = pair.get("via", [])
+                hops = [key[0], *via, key[1]]
+                pairs[key] = {"source": key[0], "target": key[1], "via": via,
+                              "route": pair.get("route") or [{"source": a, "target": b, "engine": APERTIUM}
+                                                             for a, b in zip(hops, hops[1:])]}
+            pairs[key]["engines"] = [name for name in ENGINES if name in engines]
     return sorted(pairs.values(), key=lambda p: (len(p["via"]), p["source"], p["target"]))
 
 
@@ -59,6 +78,15 @@ def check(params: dict[str, Any], upload: Optional[Path]) -> dict[str, Any]:
         source, target = validate_pair(params["source_lang"], params["target_lang"], pairs)
     except ValueError as exc:
         raise SubmitRefused(str(exc)) from exc
+    engine = params.get("engine")
+    if engine and params.get("format") == HTML and engine not in HTML_ENGINES:
+        raise SubmitRefused(f"The {engine} engine translates plain text; HTML goes through "
+                            f"{', '.join(sorted(HTML_ENGINES))}.")
+    if engine and engine not in engines_serving(pairs, source, target):
+        served = sorted(engines_serving(pairs, source, target))
+        raise SubmitRefused(f"The {engine} engine does not translate {source} to {target} here; "
+                            f"engines that do: {', '.join(served) or 'none on their own'} "
+                            "(leave engine out for the best route).")
     checked = {**params, "source_lang": source, "target_lang": target, "word_count": len(readable.split())}
     if detected is not None:
         checked["detected_source"] = detected
