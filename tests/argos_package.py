@@ -110,3 +110,12 @@ def build_package(workdir: Path, from_code: str = "eo", to_code: str = "la",
             archive.write(path, f"{top}/model/{path.name}")
         archive.writestr(f"{top}/README.md", "A test-built package: random weights, meaningless output.\n")
     return buffer.getvalue()
+
+
+def cached_package(run_dir: Path, from_code: str = "la", to_code: str = "en") -> bytes:
+    """The package for this pair, built once per test run and kept under the run's directory."""
+    cached = run_dir / "argos-build" / f"translate-{from_code}_{to_code}.argosmodel"
+    if not cached.exists():
+        data = build_package(run_dir / "argos-build" / f"work-{from_code}-{to_code}", from_code, to_code)
+        cached.write_bytes(data)
+    return cached.read_bytes()
