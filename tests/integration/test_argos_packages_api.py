@@ -80,6 +80,9 @@ def test_install_announce_translate_and_remove(client, admin, make_user, argos_w
     refused = client.post("/api/v1/jobs/translate", headers=user.headers, json={
         "text": "The cat is black.", "source_lang": "en", "target_lang": "es", "engine": "argos"})
     assert refused.status_code == 400 and "engines that do: apertium" in refused.json["message"]
+    html = client.post("/api/v1/jobs/translate", headers=user.headers, json={
+        "text": "<p>The cat is black.</p>", "source_lang": "la", "target_lang": "en", "format": "html"})
+    assert html.status_code == 400 and "HTML from la to en" in html.json["message"]
 
     assert client.delete(f"{PACKAGES}/argos-la-en", headers=admin.headers).status_code == 204
     wait_for(lambda: pair(client, "la", "en") is None, timeout=30, message="the worker to drop la-en")

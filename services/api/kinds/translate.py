@@ -78,19 +78,29 @@ def check(params: dict[str, Any], upload: Optional[Path]) -> dict[str, Any]:
         source, target = validate_pair(params["source_lang"], params["target_lang"], pairs)
     except ValueError as exc:
         raise SubmitRefused(str(exc)) from exc
-    engine = params.get("engine")
-    if engine and params.get("format") == HTML and engine not in HTML_ENGINES:
-        raise SubmitRefused(f"The {engine} engine translates plain text; HTML goes through "
-                            f"{', '.join(sorted(HTML_ENGINES))}.")
-    if engine and engine not in engines_serving(pairs, source, target):
-        served = sorted(engines_serving(pairs, source, target))
-        raise SubmitRefused(f"The {engine} engine does not translate {source} to {target} here; "
-                            f"engines that do: {', '.join(served) or 'none on their own'} "
-                            "(leave engine out for the best route).")
+    check_engine_serves(params.get("engine"), params.get("format") or TEXT, source, target, pairs)
     checked = {**params, "source_lang": source, "target_lang": target, "word_count": len(readable.split())}
     if detected is not None:
         checked["detected_source"] = detected
     return checked
+
+
+def check_engine_serves(engine: Optional[str], text_format: str, source: str, target: str,
+                        pairs: list[dict[str, Any]]) -> None:
+    """Refuse at submit what the worker would fail: a named engine that does not serve the pair on
+    its own, or HTML where no route runs on engines that keep markup (Apertium)."""
+    serving = engines_serving(pairs, source, target)
+    if text_format == HTML:
+        if engine and engine not in HTML_ENGINES:
+            raise SubmitRefused(f"The {engine} engine translates plain text; HTML goes through "
+                                f"{', '.join(sorted(HTML_ENGINES))}.")
+        if not serving & HTML_ENGINES:
+            raise SubmitRefused(f"HTML from {source} to {target} needs a route on "
+                                f"{', '.join(sorted(HTML_ENGINES))} alone, and there is none here.")
+    if engine and engine not in serving:
+        raise SubmitRefused(f"The {engine} engine does not translate {source} to {target} here; "
+                            f"engines that do: {', '.join(sorted(serving)) or 'none on their own'} "
+                            "(leave engine out for the best route).")
 
 
 def best_guess(text: str, pairs: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
