@@ -121,7 +121,7 @@ METADATA = json.dumps({"from_code": "la", "to_code": "en", "package_version": "1
     (zipped({"t/model/model.bin": b"1", "t/sentencepiece.model": b"2"}), "lacks metadata.json"),
     (zipped({"t/metadata.json": METADATA, "t/model/model.bin": b"1", "t/sentencepiece.model": b"2",
              "t/../../escaped.txt": "owned"}), "outside its folder"),
-])
+], ids=["not-a-zip", "no-metadata", "path-traversal"])
 def test_bad_packages_are_refused_and_nothing_is_written(client, admin, data, message):
     from shared.config import Config
     reply = upload(client, admin, data)
