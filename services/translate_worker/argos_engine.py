@@ -17,12 +17,17 @@ a sentencizer never used) a stand-in module takes its name, and using it fails l
 """
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import logging
+import os
 import re
 import sys
+import tempfile
 import threading
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -32,6 +37,7 @@ from shared.kinds.translate.languages import normalize
 LOGGER = logging.getLogger(__name__)
 
 DEFAULT_THREADS = 1
+_import_lock = threading.Lock()
 _SENTENCE_END = re.compile(r"(?<=[.!?\u2026])[\"'\u00bb\u201d\u2019)\]]*\s+")
 
 
@@ -47,13 +53,42 @@ class _StanzaStandIn(types.ModuleType):
                          f"argostranslate's Stanza sentencizer (stanza.{name} asked for)")
 
 
+@contextmanager
+def _environment(overrides: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of the block, then put the previous values back."""
+    previous = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _import_argostranslate() -> tuple[Any, Any]:
-    """argostranslate's package and translate modules, with the stanza stand-in where needed."""
-    if "stanza" not in sys.modules and importlib.util.find_spec("stanza") is None:
-        sys.modules["stanza"] = _StanzaStandIn("stanza")
-    import argostranslate.package
-    import argostranslate.translate
-    return argostranslate.package, argostranslate.translate
+    """argostranslate's package and translate modules, with the stanza stand-in where needed.
+
+    At import argostranslate creates its data, config and cache folders under $HOME (the worker
+    image's user has none: the import would fail) and reads a settings.json there (which could change
+    its beam size or device behind Conveyor's back): it is imported once with the XDG folders pointing
+    into a private temporary folder, where it writes three empty folders and finds no settings.
+    """
+    with _import_lock:
+        if "argostranslate.translate" not in sys.modules:
+            if "stanza" not in sys.modules and importlib.util.find_spec("stanza") is None:
+                sys.modules["stanza"] = _StanzaStandIn("stanza")
+            home = Path(tempfile.mkdtemp(prefix="conveyor-argostranslate-"))
+            private = {name: str(home / folder) for name, folder in
+                       (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache"))}
+            try:
+                with _environment(private):
+                    importlib.import_module("argostranslate.translate")
+            except (ImportError, OSError) as exc:
+                raise ArgosError(f"cannot import argostranslate: {exc}") from exc
+    return sys.modules["argostranslate.package"], sys.modules["argostranslate.translate"]
 
 
 class SentenceSplitter:
@@ -81,7 +116,7 @@ class InstalledPackage:
         with self._lock:
             if self._loaded is None:
                 import ctranslate2
-                package_module, _ = _import_argostranslate()
+                package_module, _ = _import_argostranslate()  # raises ArgosError itself
                 try:
                     package = package_module.Package(self.path)
                     translator = ctranslate2.Translator(str(self.path / "model"), device="cpu",

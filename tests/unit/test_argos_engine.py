@@ -121,3 +121,26 @@ def test_naming_an_engine_that_does_not_serve_the_pair_fails_permanently(package
         process(make_job("The cat is black.", "la", "es", engine="argos"), FakeJobIO(), translators)
     with pytest.raises(UnsupportedPairError, match="Apertium only"):
         translators.route("la", "en", text_format="html")
+
+
+def test_argostranslate_is_imported_without_a_home_and_without_the_users_settings(tmp_path):
+    # The worker image's user has no home folder; a settings.json in ~/.config would change Argos's
+    # device and beam size behind Conveyor's back. Neither may matter: a fresh process shows it.
+    import subprocess
+    import sys
+    config = tmp_path / "home" / ".config" / "argos-translate"
+    config.mkdir(parents=True)
+    (config / "settings.json").write_text('{"ARGOS_BEAM_SIZE": "9"}')
+    (tmp_path / "home").chmod(0o500)
+    probe = ("from services.translate_worker.argos_engine import _import_argostranslate;"
+             "import os; _, translate = _import_argostranslate();"
+             "from argostranslate import settings;"
+             "print(settings.beam_size, settings.data_dir.parent.parent.name.startswith('conveyor-argostranslate-'),"
+             " 'XDG_DATA_HOME' in os.environ)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home"),
+                               "PYTHONPATH": str(__import__("pathlib").Path(__file__).resolve().parents[2])})
+    (tmp_path / "home").chmod(0o700)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["4", "True", "False"]
+    assert sorted(path.name for path in (tmp_path / "home").iterdir()) == [".config"]
