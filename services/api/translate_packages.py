@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import uuid
 import zipfile
+import zlib
 from pathlib import Path
 from typing import IO, Any
 
@@ -82,6 +83,9 @@ def install(upload: IO[bytes], directory: Path) -> dict[str, Any]:
         try:
             _unpack(spooled, info, staging)
             replaced = _move_into_place(staging / info.top, directory / info.name)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            # The directory only lists entries; their data is first read here (a CRC, a stream).
+            raise PackageRefused(f"The zip archive is damaged: {exc}") from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     size = sum(file.stat().st_size for file in (directory / info.name).rglob("*") if file.is_file())

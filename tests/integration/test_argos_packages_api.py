@@ -124,10 +124,11 @@ METADATA = json.dumps({"from_code": "la", "to_code": "en", "package_version": "1
 ], ids=["not-a-zip", "no-metadata", "path-traversal"])
 def test_bad_packages_are_refused_and_nothing_is_written(client, admin, data, message):
     from shared.config import Config
+    directory = Config().ARGOS_PACKAGES_DIR
+    before = sorted(path.name for path in directory.iterdir()) if directory.exists() else []
     reply = upload(client, admin, data)
     assert reply.status_code == 400 and message in reply.json["message"]
-    directory = Config().ARGOS_PACKAGES_DIR
-    assert sorted(path.name for path in directory.iterdir()) == []
+    assert sorted(path.name for path in directory.iterdir()) == before
     assert not (directory.parent / "escaped.txt").exists() and not (RUN_DIR / "escaped.txt").exists()
 
 
