@@ -154,8 +154,16 @@ class ArgosTranslator:
         self._splitter = SentenceSplitter()
 
     def refresh(self) -> bool:
-        """Read the directory again; True when the installed packages changed."""
-        found = self._scan()
+        """Read the directory again; True when the installed packages changed.
+
+        An unreadable directory keeps the packages known so far: this runs in the registry's loop,
+        which must not die of it.
+        """
+        try:
+            found = self._scan()
+        except OSError as exc:
+            LOGGER.warning("cannot read the Argos packages directory %s: %s", self._dir, exc)
+            return False
         with self._lock:
             current = {pair: (package.path, package.stamp) for pair, package in self._packages.items()}
             if current == {pair: (package.path, package.stamp) for pair, package in found.items()}:

@@ -47,7 +47,8 @@ def registry_loop(api: InternalApi, worker_id: str, kind: str,
     announced, announced_at = None, float("-inf")
     while not stopping.is_set():
         current = capabilities()
-        if current != announced or time.monotonic() - announced_at >= REGISTRY_EVERY_SECONDS:
+        # A second of slack: a wait that wakes a hair early must not push the beat a whole period later.
+        if current != announced or time.monotonic() - announced_at >= REGISTRY_EVERY_SECONDS - 1:
             try:
                 api.heartbeat(worker_id, kind, current)
                 announced, announced_at = current, time.monotonic()

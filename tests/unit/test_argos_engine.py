@@ -144,3 +144,4 @@ def test_argostranslate_is_imported_without_a_home_and_without_the_users_setting
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["4", "True", "False"]
     assert sorted(path.name for path in (tmp_path / "home").iterdir()) == [".config"]
+
