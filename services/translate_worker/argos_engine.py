@@ -45,12 +45,22 @@ class ArgosError(RuntimeError):
     """A package could not be loaded or failed to translate (the files may be changing: retry)."""
 
 
+class StanzaMissing(AttributeError):
+    """argostranslate asked the stanza stand-in for something: it meant to use Stanza after all."""
+
+
 class _StanzaStandIn(types.ModuleType):
-    """Takes stanza's name for argostranslate.sbd's import; any use of it says why it is absent."""
+    """Takes stanza's name for argostranslate.sbd's import; any use of it says why it is absent.
+
+    Lookups fail as AttributeError does on any module, so tools that walk ``sys.modules`` asking
+    for ``__file__`` and the like (hypothesis, reloaders) take it for a module without them.
+    """
 
     def __getattr__(self, name: str) -> Any:
-        raise ArgosError("stanza is not installed: Conveyor splits sentences itself and never uses "
-                         f"argostranslate's Stanza sentencizer (stanza.{name} asked for)")
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise StanzaMissing("stanza is not installed: Conveyor splits sentences itself and never uses "
+                            f"argostranslate's Stanza sentencizer (stanza.{name} asked for)")
 
 
 @contextmanager

@@ -145,3 +145,12 @@ def test_argostranslate_is_imported_without_a_home_and_without_the_users_setting
     assert done.stdout.split() == ["4", "True", "False"]
     assert sorted(path.name for path in (tmp_path / "home").iterdir()) == [".config"]
 
+
+
+def test_the_stanza_stand_in_looks_like_a_module_to_tools_walking_sys_modules():
+    # hypothesis (schemathesis) asks every loaded module for __file__ with getattr(module, "__file__", None).
+    from services.translate_worker.argos_engine import StanzaMissing, _StanzaStandIn
+    stand_in = _StanzaStandIn("stanza")
+    assert getattr(stand_in, "__file__", None) is None and not hasattr(stand_in, "__path__")
+    with pytest.raises(StanzaMissing, match="splits sentences itself"):
+        stand_in.Pipeline(lang="en")
