@@ -34,7 +34,7 @@ def test_an_uploaded_package_is_served_by_the_running_worker_then_removed(stack)
     reply = requests.post(f"{base}{PACKAGES}", headers=admin, timeout=60,
                           files={"file": ("la-en.argosmodel", cached_package(RUN_DIR), "application/zip")})
     assert reply.status_code == 201, reply.text
-    wait_for(lambda: engines_of(base, "la", "en") == ["argos"], timeout=30, message="the worker to announce la-en")
+    wait_for(lambda: engines_of(base, "la", "en") == ["argos"], timeout=60, message="the worker to announce la-en")
 
     job = requests.post(f"{base}/api/v1/jobs/translate", headers=user, timeout=60, json={
         "text": "Where is the railway station, please?", "source_lang": "la", "target_lang": "en",
@@ -47,4 +47,4 @@ def test_an_uploaded_package_is_served_by_the_running_worker_then_removed(stack)
     assert result["translated_text"].strip() and result["engines"] == ["argos"]
 
     assert requests.delete(f"{base}{PACKAGES}/argos-la-en", headers=admin, timeout=60).status_code == 204
-    wait_for(lambda: engines_of(base, "la", "en") is None, timeout=30, message="the worker to drop la-en")
+    wait_for(lambda: engines_of(base, "la", "en") is None, timeout=60, message="the worker to drop la-en")
