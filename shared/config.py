@@ -144,6 +144,13 @@ class Config:
         self.ASR_PRELOAD = tuple(
             name.strip() for name in _env("CONVEYOR_ASR_PRELOAD", "").split(",") if name.strip())
 
+        # Argos Translate packages (.argosmodel, unpacked), installed and removed by administrators
+        # through /api/v1/admin/translate/packages; the API writes here, translate workers read it.
+        self.ARGOS_PACKAGES_DIR = Path(_env("CONVEYOR_ARGOS_PACKAGES_DIR",
+                                            str(self.DATA_DIR / "models" / "argos")))
+        # CPU threads per Argos model; 0 lets CTranslate2 choose (all cores).
+        self.ARGOS_THREADS = _env_int("CONVEYOR_ARGOS_THREADS", 1)
+
         self.MAX_ATTEMPTS = _env_int("CONVEYOR_MAX_ATTEMPTS", 3)
         self.LEASE_SECONDS = _env_float("CONVEYOR_LEASE_SECONDS", 60)
         self.RETRY_BACKOFF_SECONDS = _env_float("CONVEYOR_RETRY_BACKOFF_SECONDS", 5)

@@ -233,14 +233,14 @@ def start_worker(live_api, broker, app):
 
     started: list[tuple[Worker, threading.Thread]] = []
 
-    def start(handler=None, kind: str = "translate", capabilities=None) -> Worker:
+    def start(handler=None, kind: str = "translate", capabilities=None, **options) -> Worker:
         from services.translate_worker.translate import default_translator, process
         if handler is None:
             handler = process
             pairs = default_translator().supported_pairs()
             capabilities = capabilities or (lambda: {"pairs": pairs})
         worker = Worker(kind, handler, Config(), capabilities=capabilities,
-                        worker_id=f"test-{kind}-{uuid.uuid4().hex[:6]}")
+                        worker_id=f"test-{kind}-{uuid.uuid4().hex[:6]}", **options)
         thread = threading.Thread(target=worker.run, daemon=True)
         thread.start()
         started.append((worker, thread))

@@ -29,7 +29,7 @@ def check_broker() -> None:
 
 def create_app(config: Optional[Config] = None) -> Flask:
     """Build the API service (it verifies tokens with the public key only)."""
-    from services.api import catalogs, internal, metrics, pipeline_views, views, webhook_views
+    from services.api import catalogs, internal, metrics, pipeline_views, translate_packages, views, webhook_views
     from services.api.compat import register_surfaces
     from services.api.kinds import SPECS
 
@@ -47,6 +47,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
     api.register_blueprint(catalogs.bp)
     api.register_blueprint(webhook_views.bp)
     api.register_blueprint(pipeline_views.bp)
+    api.register_blueprint(translate_packages.bp)
     register_surfaces(app)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(health_blueprint({"database": check_database, "broker": check_broker}))

@@ -112,6 +112,10 @@ class LanguagePairSchema(Schema):
     source = fields.String(dump_only=True)
     target = fields.String(dump_only=True)
     via = fields.List(fields.String(), dump_only=True)
+    engines = fields.List(fields.String(), dump_only=True, metadata={
+        "description": "Engines that serve the pair on their own (apertium, argos): what a job's engine may name."})
+    route = fields.List(fields.Dict(), dump_only=True, metadata={
+        "description": "The default route's hops, {source, target, engine}: a pivot may cross engines."})
 
 
 class LanguagesSchema(Schema):

@@ -10,14 +10,17 @@ from shared.worker import Worker, run_worker_process
 
 LOGGER = logging.getLogger(__name__)
 
+# Argos packages the API installs or removes reach the catalog this soon (one listing of the directory).
+CATALOG_RECHECK_SECONDS = 2.0
+
 
 def serve(config: Config) -> None:
-    """Consume the translate queue with warm Apertium pipelines."""
+    """Consume the translate queue with warm Apertium pipelines and the installed Argos packages."""
     configure_logging()
     translator = default_translator()
-    pairs = translator.supported_pairs()
-    LOGGER.info("translate worker serves %d language pairs", len(pairs))
-    Worker("translate", process, config, capabilities=lambda: {"pairs": pairs}).run()
+    LOGGER.info("translate worker serves %d language pairs", len(translator.supported_pairs()))
+    Worker("translate", process, config, capabilities=lambda: {"pairs": translator.supported_pairs()},
+           recheck_capabilities_every=CATALOG_RECHECK_SECONDS).run()
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""The "translate" kind: plain text or HTML from one language to another, piece by piece, through Apertium."""
+"""The "translate" kind: plain text or HTML from one language to another, piece by piece, through
+Apertium or Argos (services.translate_worker.engines: ``params.engine`` names one, else the best route)."""
 from __future__ import annotations
 
 import bisect
@@ -9,8 +10,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from services.translate_worker.apertium import ApertiumError, ApertiumTranslator
+from services.translate_worker.argos_engine import ArgosError, ArgosTranslator
 from services.translate_worker.documents import is_document_job, process_document
+from services.translate_worker.engines import Translators
+from shared.config import Config
 from shared.handler import JobIO, PermanentError, TransientError
+from shared.kinds.translate.engines import Hop, check_engine
 from shared.kinds.translate.formats import HTML, TEXT, check_format, markup_spans, visible_text
 from shared.kinds.translate.pairs import validate_pair
 
@@ -26,17 +31,26 @@ _SENTENCE_BREAK = re.compile(r"[.!?\u2026][\"'\u00bb\u201d\u2019)\]]*\s+")
 _WORD_BREAK = re.compile(r"\s+")
 _SURROUNDING_BLANKS = re.compile(r"^(\s*)(.*?)(\s*)$", re.DOTALL)
 
-_default_translator: ApertiumTranslator | None = None
+_default_translator: Translators | None = None
 _default_lock = threading.Lock()
 
 
-def default_translator() -> ApertiumTranslator:
-    """Return the process-wide translator, so every job reuses the same warm pipelines."""
+def default_translator() -> Translators:
+    """Return the process-wide translators, so every job reuses the same warm pipelines and models."""
     global _default_translator
     with _default_lock:
         if _default_translator is None:
-            _default_translator = ApertiumTranslator()
+            config = Config()
+            _default_translator = Translators(argos=ArgosTranslator(config.ARGOS_PACKAGES_DIR,
+                                                                    config.ARGOS_THREADS))
         return _default_translator
+
+
+def _as_translators(translator: Translators | ApertiumTranslator | None) -> Translators:
+    """The engines to use: an Apertium translator alone (as unit tests pass) serves without Argos."""
+    if isinstance(translator, ApertiumTranslator):
+        return Translators(apertium=translator, argos=ArgosTranslator(None))
+    return translator or default_translator()
 
 
 def split_text(text: str, limit: int = PIECE_LIMIT, text_format: str = TEXT) -> list[str]:
@@ -58,54 +72,70 @@ def split_text(text: str, limit: int = PIECE_LIMIT, text_format: str = TEXT) -> 
     return pieces
 
 
-def process(job: dict[str, Any], io: JobIO, translator: ApertiumTranslator | None = None) -> dict[str, Any]:
+def process(job: dict[str, Any], io: JobIO,
+            translator: Translators | ApertiumTranslator | None = None) -> dict[str, Any]:
     """Translate ``params.text`` from ``source_lang`` to ``target_lang``, reporting progress per piece.
 
-    A job that brought a document instead goes to documents.py (same format back, as an artifact).
+    A job that brought a document instead goes to documents.py (same format back, as an artifact,
+    through Apertium's deformatters).
     """
     if is_document_job(job):
-        return process_document(job, io, translator or default_translator())
+        return process_document(job, io, _as_translators(translator).apertium)
     params = job.get("params") or {}
     text = params.get("text")
     if not isinstance(text, str) or not text.strip():
         raise PermanentError("params.text must be a non-empty string")
-    translator = translator or default_translator()
+    translator = _as_translators(translator)
+    translator.refresh()
     try:
         text_format = check_format(params.get("format") or TEXT)
+        engine = check_engine(params.get("engine"))
         source, target = validate_pair(params.get("source_lang"), params.get("target_lang"),
                                        translator.pairs())
-        route = translator.route(source, target)
+        route = translator.route(source, target, engine, text_format)
     except ValueError as exc:
         raise PermanentError(str(exc)) from exc
     pieces = split_text(text, text_format=text_format)
     LOGGER.info("job %s: translating %d characters of %s in %d pieces along %s",
-                job.get("id"), len(text), text_format, len(pieces), "->".join(route))
+                job.get("id"), len(text), text_format, len(pieces),
+                " ".join(f"{hop.source}-{hop.engine}->{hop.target}" for hop in route))
+    # Alternatives only where the whole text is one piece: pieces' hypotheses do not combine.
+    wanted = int(params.get("alternatives") or 0) if len(pieces) == 1 else 0
     translated: list[str] = []
+    alternatives: list[str] = []
     done = 0
     for piece in pieces:
-        translated.append(_translate_piece(translator, piece, source, target, text_format, job.get("id")))
+        found = _translate_piece(translator, piece, route, text_format, wanted, job.get("id"))
+        translated.append(found[0])
+        alternatives = found[1:]
         done += len(piece)
         io.progress(done, len(text), "characters")
-    return {
+    result = {
         "translated_text": "".join(translated),
         "source_lang": source,
         "target_lang": target,
         "format": text_format,
-        "route": route,
+        "route": [route[0].source] + [hop.target for hop in route],
+        "engines": [hop.engine for hop in route],
         "word_count": len((visible_text(text) if text_format == HTML else text).split()),
         "characters": len(text),
     }
+    if params.get("alternatives"):
+        result["alternatives"] = alternatives
+    return result
 
 
-def _translate_piece(translator: ApertiumTranslator, piece: str, source: str, target: str,
-                     text_format: str, job_id: Any) -> str:
+def _translate_piece(translator: Translators, piece: str, route: list[Hop], text_format: str,
+                     alternatives: int, job_id: Any) -> list[str]:
+    """The piece's translation (and its alternatives, when asked and given), blanks around kept."""
     # The blanks around a piece are kept verbatim so that paragraph breaks between pieces survive.
     lead, core, trail = _SURROUNDING_BLANKS.match(piece).groups()
     if not core:
-        return piece
+        return [piece]
     try:
-        return lead + translator.translate(core, source, target, text_format) + trail
-    except ApertiumError as exc:
+        found = translator.translate(core, route, text_format, alternatives)
+        return [lead + value + trail for value in found]
+    except (ApertiumError, ArgosError) as exc:
         LOGGER.warning("job %s: %s", job_id, exc)
         raise TransientError(str(exc)) from exc
 

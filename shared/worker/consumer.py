@@ -32,7 +32,7 @@ from shared.handler import Handler
 from shared.internal_api import ApiError, ApiUnavailable, InternalApi
 from shared.logging_setup import set_job_context
 from shared.messaging import PoisonMessage, close_quietly, declare_topology, decode_message, queue_name
-from shared.worker.registry import registry_loop, tell_supervisor
+from shared.worker.registry import REGISTRY_EVERY_SECONDS, registry_loop, tell_supervisor
 from shared.worker.runner import JobRunner
 
 LOGGER = logging.getLogger(__name__)
@@ -48,8 +48,10 @@ class Worker:
 
     def __init__(self, kind: str, handler: Handler, config: Optional[Config] = None,
                  capabilities: Optional[Callable[[], dict[str, Any]]] = None,
-                 worker_id: Optional[str] = None):
+                 worker_id: Optional[str] = None, recheck_capabilities_every: Optional[float] = None):
         self.kind = kind
+        # How often capabilities are read again to announce a change at once (None: at each heartbeat).
+        self.recheck_capabilities_every = recheck_capabilities_every
         self.handler = handler
         self.config = config or Config()
         self.capabilities = capabilities or dict
@@ -130,7 +132,8 @@ class Worker:
         signal.signal(signal.SIGINT, on_signal)
 
     def _registry_loop(self) -> None:
-        registry_loop(self.api, self.worker_id, self.kind, self.capabilities, self._stopping)
+        registry_loop(self.api, self.worker_id, self.kind, self.capabilities, self._stopping,
+                      self.recheck_capabilities_every or REGISTRY_EVERY_SECONDS)
 
     # --- connection-thread callbacks ---------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any, Callable, Optional
 
@@ -36,11 +37,21 @@ def tell_supervisor(worker_id: str) -> None:
 
 
 def registry_loop(api: InternalApi, worker_id: str, kind: str,
-                  capabilities: Callable[[], dict[str, Any]], stopping: threading.Event) -> None:
-    """Register ``worker_id`` now and every REGISTRY_EVERY_SECONDS until ``stopping`` is set."""
+                  capabilities: Callable[[], dict[str, Any]], stopping: threading.Event,
+                  recheck_every: float = REGISTRY_EVERY_SECONDS) -> None:
+    """Register ``worker_id`` now and every REGISTRY_EVERY_SECONDS until ``stopping`` is set.
+
+    Capabilities are read every ``recheck_every`` seconds and announced at once when they changed
+    (a translate worker's catalog after a package was installed), else only on the regular beat.
+    """
+    announced, announced_at = None, float("-inf")
     while not stopping.is_set():
-        try:
-            api.heartbeat(worker_id, kind, capabilities())
-        except (ApiError, ApiUnavailable) as exc:
-            LOGGER.warning("%s: registration failed: %s", worker_id, exc)
-        stopping.wait(REGISTRY_EVERY_SECONDS)
+        current = capabilities()
+        # A second of slack: a wait that wakes a hair early must not push the beat a whole period later.
+        if current != announced or time.monotonic() - announced_at >= REGISTRY_EVERY_SECONDS - 1:
+            try:
+                api.heartbeat(worker_id, kind, current)
+                announced, announced_at = current, time.monotonic()
+            except (ApiError, ApiUnavailable) as exc:
+                LOGGER.warning("%s: registration failed: %s", worker_id, exc)
+        stopping.wait(min(recheck_every, REGISTRY_EVERY_SECONDS))

@@ -155,7 +155,10 @@ def test_admin_lists_every_users_jobs_with_filters(client, two_users, admin):
 
 def test_languages_lists_the_registered_pairs(client):
     reply = client.get("/api/v1/languages").json
-    assert {"source": "en", "target": "fr", "via": ["es"]} in reply["pairs"]
+    en_fr = next(pair for pair in reply["pairs"] if (pair["source"], pair["target"]) == ("en", "fr"))
+    assert en_fr["via"] == ["es"] and en_fr["engines"] == ["apertium"]
+    assert en_fr["route"] == [{"source": "en", "target": "es", "engine": "apertium"},
+                              {"source": "es", "target": "fr", "engine": "apertium"}]
     assert {"en", "es", "fr"} <= set(reply["languages"])
 
 

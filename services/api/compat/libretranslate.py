@@ -18,8 +18,9 @@ Decisions where Conveyor differs from LibreTranslate:
   ``{language, confidence (0-100)}``; in a batch a text under 40 characters takes the guess for the
   whole batch, as LibreTranslate's does. Only a text with no letters at all (no guess) is refused.
   The native API stays stricter (it refuses a guess under 50 %).
-* ``alternatives`` (an integer 0-3, as LibreTranslate takes) is answered with ``alternatives: []``
-  (a list per text in a batch): Apertium gives one translation and none is invented.
+* ``alternatives`` (an integer 0-3, as LibreTranslate takes) is answered with the Argos engine's other
+  hypotheses where the route is one Argos hop (CTranslate2's ``num_hypotheses``), else with
+  ``alternatives: []`` (a list per text in a batch): Apertium gives one translation, none is invented.
 * A batch (``q`` as an array) may hold at most MAX_ACTIVE_JOBS texts, one job each.
 * ``/translate_file`` takes .txt and .html/.htm (UTF-8) as text jobs, and .docx, .odt, .pptx, .xlsx
   and .rtf as native document jobs (checked at submit: type sniffed, zip bombs, macros and DTDs
@@ -29,7 +30,8 @@ Decisions where Conveyor differs from LibreTranslate:
 * ``/frontend/settings`` is public and built from this installation: its text limit, its live
   pairs (the default target is the language most sources translate into), keys always required.
 * Errors name LibreTranslate's parameters (``q``, ``source``, ``target``), not the native ones.
-* ``/languages`` is public, as in LibreTranslate, and lists the live pairs, pivot routes included.
+* ``/languages`` is public, as in LibreTranslate, and lists the live pairs, pivot routes included;
+  beside ``targets`` each language has ``engines``: {target: [the engines serving the pair alone]}.
 """
 from __future__ import annotations
 
@@ -152,15 +154,18 @@ def translate():
     if len(texts) > limit:
         raise _error(400, f"Invalid request: request ({len(texts)}) exceeds text limit ({limit})")
     guesses = _guesses(texts, target, text_format) if _is_auto(source) else [None] * len(texts)
-    submitted = _submit_all(user, texts, source, target, text_format, guesses)
-    translated = [result["translated_text"] for result in _results(user, submitted)]
+    submitted = _submit_all(user, texts, source, target, text_format, guesses,
+                            {"alternatives": alternatives} if alternatives else None)
+    results = _results(user, submitted)
+    translated = [result["translated_text"] for result in results]
     reply: dict[str, Any] = {"translatedText": translated if batch else translated[0]}
     if _is_auto(source):
         detected = [_detected_language(guess) for guess in guesses]
         reply["detectedLanguage"] = detected if batch else detected[0]
     if alternatives:
-        # Apertium gives one translation per text: the list LibreTranslate promises, empty.
-        reply["alternatives"] = [[] for _ in texts] if batch else []
+        # Argos gives other hypotheses (CTranslate2's num_hypotheses); Apertium one translation: [].
+        found = [result.get("alternatives", []) for result in results]
+        reply["alternatives"] = found if batch else found[0]
     return jsonify(reply)
 
 
@@ -268,11 +273,12 @@ def _live_pairs() -> list[dict[str, Any]]:
 @bp.get("/languages")
 def languages():
     """Every language of the live pairs, with the languages it translates to."""
-    targets: dict[str, set[str]] = {}
+    targets: dict[str, dict[str, list[str]]] = {}
     for pair in translation_pairs():
-        targets.setdefault(pair["source"], set()).add(pair["target"])
-        targets.setdefault(pair["target"], set())
-    return jsonify([{"code": code, "name": language_name(code), "targets": sorted(targets[code])}
+        targets.setdefault(pair["source"], {})[pair["target"]] = pair.get("engines", [])
+        targets.setdefault(pair["target"], {})
+    return jsonify([{"code": code, "name": language_name(code), "targets": sorted(targets[code]),
+                     "engines": targets[code]}
                     for code in sorted(targets)])
 
 

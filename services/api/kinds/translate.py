@@ -17,10 +17,12 @@ from shared.kinds.translate.documents import (
     format_of,
     inspect_document,
 )
+from shared.kinds.translate.engines import APERTIUM, ENGINES, HTML_ENGINES, engines_serving
 from shared.kinds.translate.formats import HTML, TEXT, TEXT_FORMATS, visible_text
 from shared.kinds.translate.pairs import AUTO_DETECT, validate_pair
 from shared.language_detect import detect
 
+MAX_ALTERNATIVES = 3
 # Below this share of the detector's belief the best guess is as likely wrong as right: the
 # caller is asked to name the language instead of getting a translation from the wrong one.
 MIN_DETECTION_CONFIDENCE = 0.5
@@ -43,7 +45,13 @@ class TranslateParamsSchema(SubmitCommonSchema):
                        "markup (tags, attributes, comments, scripts, entities) comes back unchanged. With a "
                        "file, its format is told by its name's extension unless this names one of: "
                        f"{', '.join(DOCUMENT_FORMATS)}."})
-
+    engine = fields.String(validate=validate.OneOf(ENGINES), metadata={
+        "description": "'apertium' or 'argos': every hop of the route on that engine. Absent: the best "
+                       "route the workers have (fewest hops, then argos over apertium), which may pivot "
+                       "across engines. GET /api/v1/languages lists each pair's engines."})
+    alternatives = fields.Integer(validate=validate.Range(0, MAX_ALTERNATIVES), metadata={
+        "description": "Up to this many other translations in the result's alternatives, where the engine "
+                       "gives them (an Argos route of one hop on a text of one piece); else an empty list."})
 
     @validates_schema
     def _text_or_file(self, data: dict[str, Any], **kwargs) -> None:
@@ -54,13 +62,23 @@ class TranslateParamsSchema(SubmitCommonSchema):
 
 
 def translation_pairs() -> list[dict[str, Any]]:
-    """Language pairs the translate workers serve, direct ones first, without repeats."""
+    """Language pairs the translate workers serve, direct ones first, without repeats.
+
+    Each pair lists the engines any worker serves it with (a worker without engines in its catalog
+    is Apertium's) and the shortest of the workers' default routes.
+    """
     pairs: dict[tuple[str, str], dict[str, Any]] = {}
     for capabilities in live_capabilities("translate"):
         for pair in capabilities.get("pairs", []):
             key = (pair["source"], pair["target"])
+            engines = set(pair.get("engines", [APERTIUM])) | set(pairs.get(key, {}).get("engines", []))
             if key not in pairs or len(pair.get("via", [])) < len(pairs[key].get("via", [])):
-                pairs[key] = {"source": pair["source"], "target": pair["target"], "via": pair.get("via", [])}
+                via = pair.get("via", [])
+                hops = [key[0], *via, key[1]]
+                pairs[key] = {"source": key[0], "target": key[1], "via": via,
+                              "route": pair.get("route") or [{"source": a, "target": b, "engine": APERTIUM}
+                                                             for a, b in zip(hops, hops[1:])]}
+            pairs[key]["engines"] = [name for name in ENGINES if name in engines]
     return sorted(pairs.values(), key=lambda p: (len(p["via"]), p["source"], p["target"]))
 
 
@@ -113,10 +131,30 @@ def _with_languages(params: dict[str, Any], readable: str) -> dict[str, Any]:
         source, target = validate_pair(params["source_lang"], params["target_lang"], pairs)
     except ValueError as exc:
         raise SubmitRefused(str(exc)) from exc
+    check_engine_serves(params.get("engine"), params.get("format") or TEXT, source, target, pairs)
     checked = {**params, "source_lang": source, "target_lang": target, "word_count": len(readable.split())}
     if detected is not None:
         checked["detected_source"] = detected
     return checked
+
+
+def check_engine_serves(engine: Optional[str], text_format: str, source: str, target: str,
+                        pairs: list[dict[str, Any]]) -> None:
+    """Refuse at submit what the worker would fail: a named engine that does not serve the pair on
+    its own, or HTML or a document where no route runs on engines that keep markup (Apertium)."""
+    serving = engines_serving(pairs, source, target)
+    if text_format != TEXT:
+        what = "HTML" if text_format == HTML else f"a .{text_format} document"
+        if engine and engine not in HTML_ENGINES:
+            raise SubmitRefused(f"The {engine} engine translates plain text; {what} goes through "
+                                f"{', '.join(sorted(HTML_ENGINES))}.")
+        if not serving & HTML_ENGINES:
+            raise SubmitRefused(f"Translating {what} from {source} to {target} needs a route on "
+                                f"{', '.join(sorted(HTML_ENGINES))} alone, and there is none here.")
+    if engine and engine not in serving:
+        raise SubmitRefused(f"The {engine} engine does not translate {source} to {target} here; "
+                            f"engines that do: {', '.join(sorted(serving)) or 'none on their own'} "
+                            "(leave engine out for the best route).")
 
 
 def best_guess(text: str, pairs: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
