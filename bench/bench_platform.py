@@ -77,7 +77,7 @@ def bench_env(workdir: Path, database: str = BENCH_DB) -> dict[str, str]:
         "CONVEYOR_DATA_DIR": str(workdir),
         "CONVEYOR_MAX_ACTIVE_JOBS": "1000000",
         "CONVEYOR_LOG_LEVEL": "WARNING",
-        "GUNICORN_ACCESSLOG": "/dev/null",
+        "GUNICORN_ACCESSLOG": "",  # no access log
         "PYTHONUNBUFFERED": "1",
     })
     return env

@@ -2,6 +2,7 @@
 import logging
 import multiprocessing
 import os
+import stat
 
 from gunicorn.glogging import Logger
 
@@ -14,9 +15,20 @@ threads = int(os.environ.get("GUNICORN_THREADS", 8))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 120))
 graceful_timeout = 30
 keepalive = 5
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+# "-" is stdout, a path a file, and an empty value no access log at all (the benchmarks).
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s"'
 errorlog = "-"
+
+
+def keep_private(path: str) -> None:
+    """Make a log file readable by its owner only; leave anything else alone.
+
+    The path may be a device: a benchmark once logged to /dev/null, this made it 0600, and every
+    program of another user (rabbitmqctl runs as rabbitmq) then failed to open the null device.
+    """
+    if stat.S_ISREG(os.stat(path).st_mode):
+        os.chmod(path, 0o600)
 
 
 class RedactingLogger(Logger):
@@ -29,7 +41,7 @@ class RedactingLogger(Logger):
             log.addFilter(RedactSecretsFilter())
             for handler in log.handlers:
                 if isinstance(handler, logging.FileHandler):
-                    os.chmod(handler.baseFilename, 0o600)
+                    keep_private(handler.baseFilename)
 
     def atoms(self, resp, req, environ, request_time):
         """The access-log fields, with the request line, query, referer and headers redacted."""

@@ -8,13 +8,14 @@ set -euo pipefail
 
 [ "${CONVEYOR_SKIP_SYSTEM:-0}" = "1" ] && { echo "bootstrap: CONVEYOR_SKIP_SYSTEM=1, leaving system services alone"; exit 0; }
 
-# /dev/null must be the null device. If something replaced it with a plain file, every `> /dev/null`
-# appends to that file, programs reading it get junk, and tools that run as another user (rabbitmqctl
-# runs as rabbitmq) cannot open it and hang: a CI run lost an hour to this. Put the device back.
-if [ ! -c /dev/null ]; then
-  echo "bootstrap: /dev/null is not the null device on this machine" >&2
+# /dev/null must be a null device everyone may write. A gunicorn access log pointed at it once
+# made it 0600 (fixed in deploy/gunicorn.conf.py): tools that run as another user (rabbitmqctl runs
+# as rabbitmq) then could not open it and hung, and a CI run lost an hour. Put it right.
+if [ ! -c /dev/null ] || [ "$(stat -c %a /dev/null)" != 666 ]; then
+  echo "bootstrap: /dev/null is not a null device everyone may write ($(stat -c '%F %a' /dev/null))" >&2
   if [ "$(id -u)" = "0" ]; then
-    rm -f /dev/null && mknod -m 666 /dev/null c 1 3 && echo "bootstrap: restored /dev/null" >&2
+    { [ -c /dev/null ] || { rm -f /dev/null && mknod /dev/null c 1 3; }; } && chmod 666 /dev/null \
+      && echo "bootstrap: restored /dev/null" >&2
   else
     echo "bootstrap: ask root to run: rm -f /dev/null && mknod -m 666 /dev/null c 1 3" >&2; exit 1
   fi

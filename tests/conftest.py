@@ -60,13 +60,14 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: floa
 
 @pytest.fixture(autouse=True)
 def _dev_null_stays_a_device():
-    """Fail the test after which /dev/null is no longer the null device.
+    """Fail the test after which /dev/null is no longer a null device everyone may write.
 
-    Once something renames or deletes it, the next ``> /dev/null`` by root creates a plain file:
-    programs reading it as stdin get junk, and tools run as another user (rabbitmqctl) cannot open it.
+    A gunicorn log path of /dev/null once got chmod 0600 (deploy/gunicorn.conf.py keeps log files
+    private): rabbitmqctl, which runs as the rabbitmq user, then hung and a CI run failed.
     """
     yield
-    assert stat.S_ISCHR(os.stat(os.devnull).st_mode), "this test left /dev/null a plain file"
+    mode = os.stat(os.devnull).st_mode
+    assert stat.S_ISCHR(mode) and stat.S_IMODE(mode) == 0o666, f"this test left /dev/null {stat.filemode(mode)}"
 
 
 @pytest.fixture(scope="session")

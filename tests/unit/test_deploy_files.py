@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import uuid
@@ -182,6 +183,28 @@ def test_gunicorn_config_sizes_workers_from_the_cpu_count_and_logs_access(monkey
     assert settings["workers"] == max(2, multiprocessing.cpu_count())
     assert settings["timeout"] > 0 and settings["graceful_timeout"] > 0
     assert "%(s)s" in settings["access_log_format"] and settings["accesslog"] == "-"
+
+
+def test_gunicorn_keeps_a_log_file_private_and_leaves_a_device_alone(tmp_path):
+    settings: dict[str, Any] = {}
+    exec(compile((DEPLOY / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), settings)
+    log_file, fifo = tmp_path / "access.log", tmp_path / "fifo"
+    log_file.touch(mode=0o644)
+    os.mkfifo(fifo, 0o666)  # stands in for /dev/null: not a regular file
+    os.chmod(fifo, 0o666)
+
+    settings["keep_private"](str(log_file))
+    settings["keep_private"](str(fifo))
+
+    assert stat.S_IMODE(log_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(fifo.stat().st_mode) == 0o666
+
+
+def test_an_empty_access_log_setting_turns_the_access_log_off(monkeypatch):
+    monkeypatch.setenv("GUNICORN_ACCESSLOG", "")
+    settings: dict[str, Any] = {}
+    exec(compile((DEPLOY / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), settings)
+    assert settings["accesslog"] is None
 
 
 # --- health checks ----------------------------------------------------------------------------
@@ -566,12 +589,12 @@ def test_worker_image_installs_what_its_worker_imports(kind):
     dockerfile = WORKER_DOCKERFILE.read_text()
     assert 'pip install -r requirements.txt' in dockerfile
     for step in ('if [ -f "requirements-$KIND.txt" ]; then pip install -r "requirements-$KIND.txt"',
-                 'if [ "$KIND" = vision ]; then pip install --no-deps -r requirements-nodeps.txt'):
+                 'if [ "$KIND" = vision ] || [ "$KIND" = translate ]; then pip install --no-deps -r requirements-nodeps.txt'):
         assert step in dockerfile
     files = [REPO_ROOT / "requirements.txt"]
     if (REPO_ROOT / f"requirements-{kind}.txt").is_file():
         files.append(REPO_ROOT / f"requirements-{kind}.txt")
-    no_deps = [REPO_ROOT / "requirements-nodeps.txt"] if kind == "vision" else []
+    no_deps = [REPO_ROOT / "requirements-nodeps.txt"] if kind in ("vision", "translate") else []
     assert _module_file(f"services.{kind}_worker") is not None, \
         f"services/{kind}_worker has no __main__"
     assert_image_installs([f"services.{kind}_worker.__main__"], files, no_deps)
