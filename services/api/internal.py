@@ -88,7 +88,7 @@ def job_events(data, job_id):
 @bp.response(201, schemas.ArtifactSchema)
 def upload_artifact(job_id, name):
     """Store an output file of the job (the request body), replacing one of the same name."""
-    if not re.match(ARTIFACT_NAME, name):
+    if not re.fullmatch(ARTIFACT_NAME, name):
         fail(400, "Artifact names are 1-128 characters: letters, digits, '.', '_', '-'.")
     size = workers.store_artifact(job_id, request.headers.get("X-Claim-Id"), name, request.stream,
                                   request.mimetype)
