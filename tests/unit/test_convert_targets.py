@@ -105,6 +105,20 @@ def test_bad_option_values_are_refused_with_the_reason(params, message):
         validate_params({"target": "mp4", **params}, CLIP, LIMITS)
 
 
+def test_a_trim_that_starts_exactly_at_the_end_of_the_input_is_refused():
+    """CLIP lasts 10 s: a start of 10 s would leave nothing to convert; 9.5 s leaves half a second."""
+    with pytest.raises(ValueError) as err:
+        validate_params({"target": "mp4", "start": 10}, CLIP, LIMITS)
+    assert str(err.value) == "start (10 s) must be before the end of the input (10 s)"
+    assert validate_params({"target": "mp4", "start": 9.5}, CLIP, LIMITS) == {"target": "mp4", "start": 9.5}
+
+
+def test_a_trim_whose_end_equals_its_start_is_refused():
+    with pytest.raises(ValueError) as err:
+        validate_params({"target": "mp4", "start": 4, "end": 4}, CLIP, LIMITS)
+    assert str(err.value) == "end (4 s) must be after start (4 s)"
+
+
 def test_thumbnail_time_must_fall_inside_the_input():
     with pytest.raises(ValueError, match="at .* must be before the end"):
         validate_params({"target": "png", "at": 30}, CLIP, LIMITS)
