@@ -2,9 +2,11 @@
 reset, no FIN, bytes just stop). The worker's heartbeat notices, it reconnects, and the job whose
 delivery vanished in the hole is redelivered by the broker and finishes exactly once.
 
-A small TCP proxy written here sits between the worker and RabbitMQ; ``black_hole()`` stops it
-forwarding on the connections open at that moment (new connections pass as before), keeping both
-sockets open. The worker reads its heartbeat from CONVEYOR_AMQP_HEARTBEAT_SECONDS, 1 s here: pika
+A small TCP proxy written here sits between the worker and RabbitMQ; ``black_hole_at(marker)``
+makes it stop forwarding on a connection when the broker sends bytes containing ``marker`` (those
+are swallowed too), keeping both sockets open; new connections pass as before. Holing on the
+delivery itself, with a relay driven by hand, keeps the test independent of the machine's speed.
+The worker reads its heartbeat from CONVEYOR_AMQP_HEARTBEAT_SECONDS, 1 s here: pika
 checks every heartbeat + 5 s, so the worker notices within about 6-12 s.
 """
 from __future__ import annotations
@@ -40,6 +42,7 @@ class BlackHoleProxy:
         self.port = self.listener.getsockname()[1]
         self.links: list[_Link] = []
         self.swallowed_from_broker = bytearray()
+        self.hole_marker: bytes | None = None
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -64,6 +67,9 @@ class BlackHoleProxy:
                 data = source.recv(65536)
             except OSError:
                 data = b""
+            if from_broker and self.hole_marker and self.hole_marker in data:
+                link.holed.set()
+                self.hole_marker = None  # once: the reconnected worker's traffic passes
             if link.holed.is_set():
                 if from_broker:
                     with self._lock:
@@ -80,12 +86,9 @@ class BlackHoleProxy:
             except OSError:
                 return
 
-    def black_hole(self) -> int:
-        """Stop forwarding on every connection open now; returns how many there were."""
-        with self._lock:
-            for link in self.links:
-                link.holed.set()
-            return len(self.links)
+    def black_hole_at(self, marker: bytes) -> None:
+        """Stop forwarding on the first connection on which the broker sends ``marker``, from then on."""
+        self.hole_marker = marker
 
     def close(self) -> None:
         self.listener.close()
@@ -111,7 +114,11 @@ def through(amqp_url: str, port: int) -> str:
 
 
 def test_a_silently_dropped_connection_is_noticed_and_the_lost_delivery_runs_once(
-        client, make_user, app, config, proxy, own_prefix, prefix_relay, start_worker, monkeypatch, caplog):
+        client, make_user, app, config, database, proxy, own_prefix, start_worker, monkeypatch, caplog):
+    from services.relay.outbox import OutboxRelay
+    from shared.db import database_app
+    from shared.messaging import Publisher
+
     calls: list[str] = []
 
     def record_and_answer(job, io):
@@ -124,14 +131,23 @@ def test_a_silently_dropped_connection_is_noticed_and_the_lost_delivery_runs_onc
     caplog.set_level(logging.WARNING, logger="shared.worker.consumer")
     worker = start_worker(handler=record_and_answer)
     first_connection = worker._connection
-    assert proxy.black_hole() == 1, "the worker's one connection goes through the proxy"
-    holed_at = time.monotonic()
-
+    assert len(proxy.links) == 1, "the worker's one connection goes through the proxy"
+    relay = OutboxRelay(database_app(database), Publisher(config.AMQP_URL, own_prefix))
     user = make_user()
+    with relay.app.app_context():
+        while relay.relay_batch():  # rows other tests left pending go out (and are run) first
+            pass
+    wait_for(lambda: not worker._busy.is_set(), message="the worker idle")
+
+    proxy.black_hole_at(b'"job_id"')
     job = submit(client, user, text="lost in the hole")
+    with relay.app.app_context():
+        assert relay.relay_batch() == 1
+    relay.publisher.close()
+    holed_at = time.monotonic()
     wait_for(lambda: job["id"].encode() in proxy.swallowed_from_broker, timeout=10,
              message="the broker's delivery of the job vanishing in the hole")
-    done = wait_status(client, user, job["id"], timeout=40)
+    done = wait_status(client, user, job["id"], timeout=45)
     finished = time.monotonic() - holed_at
 
     assert done["status"] == "succeeded" and done["attempts"] == 1
