@@ -81,6 +81,9 @@ class Config:
         self.AMQP_URL = _env("AMQP_URL", DEV_AMQP_URL)
         # Exchange and queue names start with this, so a test run never touches `make up`'s queues.
         self.AMQP_PREFIX = _env("CONVEYOR_AMQP_PREFIX", "conveyor")
+        # A worker's AMQP heartbeat (seconds): a connection that went silent (a NAT or firewall dropped
+        # it without a reset) is noticed within about two of these, and the worker reconnects.
+        self.AMQP_HEARTBEAT_SECONDS = _env_int("CONVEYOR_AMQP_HEARTBEAT_SECONDS", 30)
 
         self.JWT_PRIVATE_KEY_FILE = Path(_env("CONVEYOR_JWT_PRIVATE_KEY_FILE",
                                               str(self.DATA_DIR / "keys" / "jwt_private.pem")))

@@ -36,7 +36,8 @@ def worker_only(view):
 
 
 def _check_artifact_name(name: str) -> None:
-    if not re.match(ARTIFACT_NAME, name):
+    # fullmatch: with re.match, the pattern's "$" also let a trailing newline through ("out.txt\n")
+    if not re.fullmatch(ARTIFACT_NAME, name):
         fail(400, "Artifact names are 1-128 characters: letters, digits, '.', '_', '-'.")
 
 

@@ -6,9 +6,11 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from shared.errors import MAX_PAGE
 from shared.principal import KEY_SCOPES
 
-USERNAME = validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$",
+# "$(?!\n)": Python's "$" also matches before a final newline ("alice\n" would pass); the lookahead
+# refuses that, and unlike "\Z" it means the same in the OpenAPI document's (ECMAScript) patterns.
+USERNAME = validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$(?!\n)",
                            error="3-64 characters: letters, digits, '_', '.', '-'.")
-PHONE = validate.Regexp(r"^\+?[0-9]{6,20}$", error="Digits only, optionally starting with '+'.")
+PHONE = validate.Regexp(r"^\+?[0-9]{6,20}$(?!\n)", error="Digits only, optionally starting with '+'.")
 
 
 class RegisterSchema(Schema):

@@ -71,7 +71,7 @@ class Worker:
     def connect(self) -> None:
         """Open the connection and channel, declare the topology, start consuming unless busy."""
         params = pika.URLParameters(self.config.AMQP_URL)
-        params.heartbeat = 30
+        params.heartbeat = self.config.AMQP_HEARTBEAT_SECONDS
         params.blocked_connection_timeout = 60
         params.connection_attempts = 1
         connection = pika.BlockingConnection(params)

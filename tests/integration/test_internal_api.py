@@ -119,15 +119,25 @@ def test_a_permanent_failure_fails_at_once(worker, claimed):
     assert reply.json["status"] == "failed"
 
 
+@pytest.mark.parametrize("name", ["..", "%2E%2E", ".hidden", "..%5Cescape", "out.txt%0A", "a%00b"])
+def test_an_artifact_name_that_could_leave_the_job_folder_is_refused(worker, claimed, name):
+    """Each of these forms reaches the handler (``..%2F`` would not: the router answers 404 first)."""
+    _, job, claim = claimed
+    reply = worker("PUT", f"/jobs/{job['id']}/artifacts/{name}", data=b"x", headers={"X-Claim-Id": claim["claim_id"]})
+    assert reply.status_code == 400, reply.json
+    assert reply.json["message"] == "Artifact names are 1-128 characters: letters, digits, '.', '_', '-'."
+
+
 def test_artifacts_upload_and_download_for_the_owner_only(client, worker, claimed, two_users):
     user, job, claim = claimed
     put = worker("PUT", f"/jobs/{job['id']}/artifacts/out.txt", data=b"hello",
                  headers={"X-Claim-Id": claim["claim_id"], "Content-Type": "text/plain"})
     assert put.status_code == 201
-    assert worker("PUT", f"/jobs/{job['id']}/artifacts/..%2Fescape", data=b"x",
-                  headers={"X-Claim-Id": claim["claim_id"]}).status_code in (400, 404)
     got = client.get(f"/api/v1/jobs/{job['id']}/artifacts/out.txt", headers=user.headers)
     assert got.data == b"hello" and got.mimetype == "text/plain"
     listed = client.get(f"/api/v1/jobs/{job['id']}", headers=user.headers).json["artifacts"]
     assert listed == [{"name": "out.txt", "content_type": "text/plain", "size": 5,
                        "url": f"/api/v1/jobs/{job['id']}/artifacts/out.txt"}]
+    stranger = two_users[1]
+    refused = client.get(f"/api/v1/jobs/{job['id']}/artifacts/out.txt", headers=stranger.headers)
+    assert refused.status_code == 404 and b"hello" not in refused.data

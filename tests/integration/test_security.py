@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import time
 import uuid
 
@@ -27,21 +28,56 @@ ID_ROUTES = [
     ("GET", "/api/v1/jobs/{id}/input"),
     ("GET", "/api/v1/jobs/{id}/artifacts/output.txt"),
     ("GET", "/api/v1/jobs/{id}/export?format=txt"),
+    ("GET", "/api/v1/jobs/{id}/webhooks"),
+    ("POST", "/api/v1/jobs/{id}/webhooks/{delivery}/redeliver"),
     ("POST", "/api/v1/jobs/{id}/cancel"),
     ("DELETE", "/api/v1/jobs/{id}"),
 ]
 
 
+@pytest.fixture
+def job_with_a_delivery(client, app, monkeypatch):
+    """Submit a job with a callback URL and queue one webhook delivery of it; returns (job id, delivery id)."""
+    from shared import webhooks
+    from shared.db import db as handle
+    from shared.models import Job, WebhookDelivery
+
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOWED_HOSTS", ["127.0.0.1"])
+
+    def make(user) -> tuple[str, str]:
+        job_id = translate(client, user, callback_url="http://127.0.0.1:9/hooks").json["id"]
+        with app.app_context():
+            webhooks.job_event(handle.session.get(Job, uuid.UUID(job_id)), "job.queued")
+            handle.session.commit()
+            delivery = handle.session.query(WebhookDelivery).filter_by(job_id=uuid.UUID(job_id)).one()
+            handle.session.remove()
+        return job_id, str(delivery.id)
+    return make
+
+
 @pytest.mark.parametrize("method, route", ID_ROUTES)
-def test_another_users_job_is_a_404_like_a_missing_one(client, two_users, method, route):
+def test_another_users_job_is_a_404_like_a_missing_one(client, two_users, job_with_a_delivery, method, route):
     """S1: Bob can neither see nor touch Alice's job, and cannot tell it exists."""
     alice, bob = two_users
-    job_id = translate(client, alice).json["id"]
-    theirs = client.open(route.format(id=job_id), method=method, headers=bob.headers)
-    missing = client.open(route.format(id=uuid.uuid4()), method=method, headers=bob.headers)
+    job_id, delivery_id = job_with_a_delivery(alice)
+    log_before = client.get(f"/api/v1/jobs/{job_id}/webhooks", headers=alice.headers).json
+    theirs = client.open(route.format(id=job_id, delivery=delivery_id), method=method, headers=bob.headers)
+    missing = client.open(route.format(id=uuid.uuid4(), delivery=delivery_id), method=method, headers=bob.headers)
     assert theirs.status_code == missing.status_code == 404
     assert theirs.json["message"] == missing.json["message"]
     assert client.get(f"/api/v1/jobs/{job_id}", headers=alice.headers).json["status"] == "queued"
+    assert client.get(f"/api/v1/jobs/{job_id}/webhooks", headers=alice.headers).json == log_before
+
+
+def test_a_delivery_cannot_be_redelivered_through_another_job(client, two_users, job_with_a_delivery):
+    """Bob names his own job and Alice's delivery: the delivery must belong to the job named."""
+    alice, bob = two_users
+    _, alices_delivery = job_with_a_delivery(alice)
+    bobs_job, bobs_delivery = job_with_a_delivery(bob)
+    crossed = client.post(f"/api/v1/jobs/{bobs_job}/webhooks/{alices_delivery}/redeliver", headers=bob.headers)
+    assert crossed.status_code == 404 and crossed.json["message"] == "No such delivery."
+    own = client.post(f"/api/v1/jobs/{bobs_job}/webhooks/{bobs_delivery}/redeliver", headers=bob.headers)
+    assert own.status_code == 202 and own.json["id"] == bobs_delivery
 
 
 def _token(private_key, **claims) -> str:
@@ -154,18 +190,40 @@ def test_no_response_leaks_secrets_or_paths(client, make_user, config):
         assert secret not in text
 
 
+# What every LogRecord has; anything else on a record is a structured field a handler may print.
+STANDARD_RECORD_FIELDS = set(vars(logging.LogRecord("n", logging.INFO, "p", 1, "m", None, None))) | {
+    "message", "asctime", "job_id"}
+
+
+def everything_logged(records) -> str:
+    """Each record's message, its arguments, its structured extra fields and its JSON line, as text."""
+    from shared.logging_setup import JsonFormatter
+    formatter = JsonFormatter()
+    parts = []
+    for record in records:
+        extra = {name: value for name, value in vars(record).items() if name not in STANDARD_RECORD_FIELDS}
+        parts += [record.getMessage(), repr(record.args), repr(extra), formatter.format(record)]
+    return "\n".join(parts)
+
+
 def test_logs_hold_no_passwords_tokens_or_secrets(client, auth_client, make_user, config, caplog):
-    """S6: a register, login, submit and worker callback leave no credential in any log line."""
-    import logging
+    """S6: a register, login, API-key use, submit and worker callback leave no credential in any log
+    record: not in the message, its arguments or any structured extra field."""
     caplog.set_level(logging.DEBUG)
     user = make_user()
     key = auth_client.post("/auth/v1/api-keys", headers=user.headers, json={"name": "k"}).json["key"]
-    job = translate(client, user).json
+    assert client.get("/api/v1/jobs", headers={"X-API-Key": key}).status_code == 200
+    job = client.post("/api/v1/jobs/translate", headers={"Authorization": f"Bearer {key}"}, json={
+        "text": "The cat is black.", "source_lang": "en", "target_lang": "es"}).json
+    assert job["status"] == "queued", job
+    assert auth_client.post("/auth/v1/login", json={"username": user.username, "password": "Wrong-pass-2026"}
+                            ).status_code == 401
     client.post(f"/internal/v1/jobs/{job['id']}/claim", headers={"X-Worker-Token": config.WORKER_TOKEN},
                 json={"worker_id": "w"})
-    text = "\n".join(record.getMessage() for record in caplog.records)
+    text = everything_logged(caplog.records)
     assert "submitted by user" in text, "the flow was logged at all"
-    for secret in (user.password, user.token, user.tokens["refresh_token"], key, config.WORKER_TOKEN):
+    for secret in (user.password, "Wrong-pass-2026", user.token, user.tokens["refresh_token"], key,
+                   config.WORKER_TOKEN):
         assert secret not in text
 
 

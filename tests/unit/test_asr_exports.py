@@ -12,10 +12,10 @@ import webvtt
 
 from services.asr_worker.transcribe import process
 from shared.kinds.asr.exports import export
-from shared.kinds.asr.subtitles import MAX_CUE_SECONDS, MAX_LINE_CHARS, build_cues
+from shared.kinds.asr.subtitles import build_cues
 from tests.fakes import FakeJobIO
 from tests.media import ENGLISH_SENTENCES, speak
-from tests.subtitle_checks import check_cues, srt_cues, vtt_cues
+from tests.subtitle_checks import MAX_LINE_CHARS, MAX_SECONDS, check_cues, srt_cues, vtt_cues
 
 # Whisper writes "nine o'clock" as "9 o'clock" and times it as three pieces: "9", "o", "'clock".
 CLOCK_SENTENCE = "We will meet again at nine o'clock in the evening."
@@ -147,7 +147,10 @@ def test_pause_and_cue_length_limits_split_cues():
     assert [c.text for c in build_cues([words])] == ["one two three", "after the pause"]
     slow = _timed("a b c d e f g h i j k l m n o p", 0.0, step=0.6)
     cues = build_cues([slow])
-    assert len(cues) == 2 and all(c.end - c.start <= MAX_CUE_SECONDS for c in cues)
+    assert len(cues) == 2 and all(c.end - c.start <= MAX_SECONDS for c in cues)
+    # Word "l" ends at 6.85 s and "m" at 7.45 s: the first cue stops at the 7-second cap.
+    alphabet = build_cues([_timed(" ".join("abcdefghijklmnopqrstuvwxyz"), 0.0, step=0.6)])
+    assert alphabet[0].text == "a b c d e f g h i j k l" and alphabet[0].end == 6.85
 
 
 def test_long_text_wraps_into_two_balanced_lines_then_a_new_cue():

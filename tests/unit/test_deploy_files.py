@@ -589,7 +589,8 @@ def test_worker_image_installs_what_its_worker_imports(kind):
     dockerfile = WORKER_DOCKERFILE.read_text()
     assert 'pip install -r requirements.txt' in dockerfile
     for step in ('if [ -f "requirements-$KIND.txt" ]; then pip install -r "requirements-$KIND.txt"',
-                 'if [ "$KIND" = vision ] || [ "$KIND" = translate ]; then pip install --no-deps -r requirements-nodeps.txt'):
+                 'if [ "$KIND" = vision ] || [ "$KIND" = translate ]; then '
+                 'pip install --no-deps -r requirements-nodeps.txt'):
         assert step in dockerfile
     files = [REPO_ROOT / "requirements.txt"]
     if (REPO_ROOT / f"requirements-{kind}.txt").is_file():

@@ -51,3 +51,23 @@ def test_waiting_jobs_are_the_active_ones_no_worker_holds():
     assert values(ACTIVE) == ["queued", "retrying", "running"]
     assert is_waiting("retrying") and not is_waiting("running") and is_active("running")
     assert not is_active("partial")
+
+
+# Every transition the state machine allows, written out: any pair not listed here must be refused.
+ALLOWED_PAIRS = {
+    ("queued", "running"), ("queued", "cancelled"), ("queued", "failed"),
+    ("running", "running"), ("running", "retrying"), ("running", "succeeded"), ("running", "partial"),
+    ("running", "failed"), ("running", "cancelled"),
+    ("retrying", "running"), ("retrying", "failed"), ("retrying", "cancelled"), ("retrying", "partial"),
+}
+
+
+@pytest.mark.parametrize("start", [status.value for status in JobStatus])
+@pytest.mark.parametrize("end", [status.value for status in JobStatus])
+def test_the_transition_table_is_exactly_the_documented_one(start, end):
+    assert can_transition(start, end) is ((start, end) in ALLOWED_PAIRS)
+
+
+def test_a_running_job_can_be_cancelled():
+    """The boundary a deliberate bug survived: cancel while a worker holds the job."""
+    assert check_transition("running", "cancelled") is JobStatus.CANCELLED

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from services.translate_worker.apertium import ApertiumTranslator, discover_modes
-from services.translate_worker.translate import PIECE_LIMIT, process, split_text
+from services.translate_worker.translate import process, split_text
 from shared.handler import JobCancelled, PermanentError, TransientError
 from shared.kinds.translate.formats import markup_spans
 from shared.kinds.translate.pairs import validate_pair
@@ -43,7 +43,7 @@ def test_split_text_joins_back_into_the_text():
 
     assert "".join(pieces) == text
     assert len(pieces) > 4
-    assert all(len(piece) <= PIECE_LIMIT for piece in pieces)
+    assert all(len(piece) <= 2000 for piece in pieces), "a piece is over the 2000-character limit"
 
 
 def test_split_text_prefers_paragraph_then_sentence_ends():

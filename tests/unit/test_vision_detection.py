@@ -44,6 +44,19 @@ def test_nms_suppresses_overlaps_and_keeps_separate_boxes():
     assert nms(boxes, scores, 0.9).tolist() == [0, 1, 2]
 
 
+def test_nms_keeps_a_box_whose_overlap_equals_the_threshold():
+    """As torchvision's nms: only an overlap above the threshold suppresses. Both are exact in binary."""
+    # Intersection 100, union 100 + 200 - 100 = 200: IoU exactly 0.5.
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 20]], dtype=float)
+    scores = np.array([0.9, 0.8])
+    assert nms(boxes, scores, 0.5).tolist() == [0, 1]
+    assert nms(boxes, scores, 0.49).tolist() == [0]
+    # Over the smaller box: intersection 50 of 100, exactly 0.5 again.
+    shifted = np.array([[0, 0, 10, 10], [5, 0, 15, 10]], dtype=float)
+    assert nms(shifted, scores, 0.5, mode="min").tolist() == [0, 1]
+    assert nms(shifted, scores, 0.49, mode="min").tolist() == [0]
+
+
 def test_min_mode_suppresses_a_box_inside_another():
     boxes = np.array([[0, 0, 100, 100], [10, 10, 30, 30]], dtype=float)
     scores = np.array([0.9, 0.95])
