@@ -29,7 +29,7 @@ def check_broker() -> None:
 
 def create_app(config: Optional[Config] = None) -> Flask:
     """Build the API service (it verifies tokens with the public key only)."""
-    from services.api import catalogs, internal, metrics, views, webhook_views
+    from services.api import catalogs, console, internal, metrics, views, webhook_views
     from services.api.compat import register_surfaces
     from services.api.kinds import SPECS
 
@@ -48,5 +48,6 @@ def create_app(config: Optional[Config] = None) -> Flask:
     api.register_blueprint(webhook_views.bp)
     register_surfaces(app)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(console.bp)
     app.register_blueprint(health_blueprint({"database": check_database, "broker": check_broker}))
     return app
