@@ -52,6 +52,7 @@ export function watchJob(container, job, { onChunk = () => {}, onEnd }) {
   container.append(box);
   let source = null;
   let closed = false;
+  let ended = false;
   let lastSeq = -1;
   let failures = 0;
 
@@ -76,11 +77,15 @@ export function watchJob(container, job, { onChunk = () => {}, onEnd }) {
       onChunk(data);
     });
     source.addEventListener('end', () => {
-      stop();
+      // The server closes the stream right after ``end``: let it, then stop the browser from
+      // reconnecting (closing first would abort the response mid-way).
+      ended = true;
+      setTimeout(stop, 3000);
       box.remove();
       onEnd();
     });
     source.onerror = async () => {
+      if (ended) { stop(); return; }
       // The server ends a long stream now and then (the browser reconnects by itself); a stream
       // refused because the access cookie expired is reopened once the cookie is renewed.
       if (closed || source.readyState !== EventSource.CLOSED) return;
