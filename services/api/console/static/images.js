@@ -69,7 +69,7 @@ function drawResult(body, job, result) {
           h('span', {}, percent(s.probability !== undefined ? s.probability : s.score)))))),
       h('section', { class: 'card', 'aria-label': 'Detections' }, h('h2', {}, 'Objects found'),
         h('div', { class: 'table-wrap' }, h('table', {},
-          h('thead', {}, h('tr', {}, ...['Label', 'Score', 'x', 'y', 'Width', 'Height'].map((t) => h('th', { scope: 'col' }, t)))),
+          h('thead', {}, h('tr', {}, ...['Label', 'Score', 'Centre x', 'Centre y', 'Width', 'Height'].map((t) => h('th', { scope: 'col' }, t)))),
           h('tbody', {}, ...detections.map((d) => h('tr', {}, h('td', {}, d.label), h('td', {}, percent(d.probability)),
             ...[d.x, d.y, d.width, d.height].map((v) => h('td', {}, v.toFixed(3)))))))),
         h('div', { class: 'actions' },

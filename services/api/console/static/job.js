@@ -22,13 +22,15 @@ export async function submitJob(kind, body, message, button) {
   }
 }
 
+/** "30 % — running, ~83 s left", "3rd in line, ~40 s": the API's own words, with the percentage. */
 function progressText(status, progress) {
-  const parts = [status === 'queued' ? 'Waiting' : status === 'retrying' ? 'Retrying' : 'Working'];
+  const parts = [];
   if (progress.percent !== null && progress.percent !== undefined && status === 'running') {
     parts.push(`${Math.round(progress.percent)} %`);
   }
   if (progress.message) parts.push(progress.message);
-  else if (progress.eta_seconds) parts.push(`~${Math.ceil(progress.eta_seconds)} s left`);
+  else if (progress.eta_seconds) parts.push(`${status}, ~${Math.ceil(progress.eta_seconds)} s left`);
+  else parts.push(status === 'queued' ? 'waiting in line' : status);
   return parts.join(' — ');
 }
 
@@ -69,6 +71,11 @@ export function watchJob(container, job, { onChunk = () => {}, onEnd }) {
       }
       text.textContent = progressText(data.status, progress);
       box.dataset.status = data.status;
+      const badge = document.querySelector('.job-head .status');
+      if (badge) {
+        badge.textContent = data.status;
+        badge.className = `status s-${data.status}`;
+      }
     });
     source.addEventListener('chunk', (event) => {
       const data = JSON.parse(event.data);
