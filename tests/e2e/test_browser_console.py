@@ -135,9 +135,10 @@ def test_speech_is_transcribed_beside_a_player_that_follows_the_words(stack, tab
     # Choosing a word seeks the player there, and the word is highlighted while it plays.
     video = page.locator(".player video")
     video.evaluate("v => { v.muted = true; }")
+    wait_for(lambda: video.evaluate("v => v.readyState >= 1"), timeout=30, message="the recording's metadata")
     fifth = words.nth(5)
     fifth.click()
-    wait_for(lambda: fifth.evaluate("w => w.classList.contains('current')"), timeout=10,
+    wait_for(lambda: fifth.evaluate("w => w.classList.contains('current')"), timeout=30,
              message="the chosen word to be highlighted")
     assert video.evaluate("v => v.currentTime") > 0.5
     video.evaluate("v => v.pause()")
