@@ -4,6 +4,16 @@ Tokens are verified with the public key only; a token is void once its login
 session is revoked (logout), its user is deactivated, or it was issued before the
 user's last password change. API keys may expire and carry scopes (KEY_SCOPES);
 wrong keys count against the caller's address in shared.credential_throttle.
+
+Browsers (the console at ``/``) get the same tokens in cookies instead of the Authorization
+header, because an EventSource (the live progress stream) cannot send headers and a token kept
+in page memory would be lost on every reload. The cookies are HttpOnly (no script reads the
+token), SameSite=Strict, Secure when CONVEYOR_PUBLIC_URL is https, and carry a login session
+like any token, so logout and revocation work the same. Cross-site request forgery is refused
+twice: every unsafe request authenticated by cookie must repeat the token's CSRF value (a
+readable companion cookie) in the X-CSRF-Token header, which another site cannot read; and an
+unsafe request that carries our cookies with an Origin (or Referer) of another origin is
+refused with 403 before any view runs.
 """
 from __future__ import annotations
 
@@ -14,8 +24,9 @@ import secrets
 import uuid
 from datetime import timedelta
 from typing import Any, Callable, Optional
+from urllib.parse import urlsplit
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_jwt_extended import JWTManager, decode_token, get_current_user, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import PyJWTError
@@ -37,6 +48,14 @@ KEY_SCOPES = ("jobs:read", "jobs:write", "keys:write", "admin")
 DEFAULT_KEY_SCOPES = ("jobs:read", "jobs:write")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ISSUER = "conveyor"
+# The browser session's cookies (see the module docstring); the console reads only the CSRF ones.
+ACCESS_COOKIE = "conveyor_access"
+REFRESH_COOKIE = "conveyor_refresh"
+ACCESS_CSRF_COOKIE = "conveyor_csrf"
+REFRESH_CSRF_COOKIE = "conveyor_refresh_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+# The refresh cookie goes only to the routes that renew or end a browser session.
+SESSION_PATH = "/auth/v1/session"
 
 jwt = JWTManager()
 
@@ -49,7 +68,21 @@ def configure_jwt(app: Flask, config: Config, sign: bool) -> None:
         JWT_PUBLIC_KEY=read_key(config.JWT_PUBLIC_KEY_FILE),
         JWT_ACCESS_TOKEN_EXPIRES=timedelta(minutes=config.ACCESS_TOKEN_MINUTES),
         JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=config.REFRESH_TOKEN_DAYS),
-        JWT_TOKEN_LOCATION=["headers"],
+        # Header first: an API client's bearer token wins over a browser cookie.
+        JWT_TOKEN_LOCATION=["headers", "cookies"],
+        JWT_ACCESS_COOKIE_NAME=ACCESS_COOKIE,
+        JWT_REFRESH_COOKIE_NAME=REFRESH_COOKIE,
+        JWT_ACCESS_CSRF_COOKIE_NAME=ACCESS_CSRF_COOKIE,
+        JWT_REFRESH_CSRF_COOKIE_NAME=REFRESH_CSRF_COOKIE,
+        JWT_ACCESS_CSRF_HEADER_NAME=CSRF_HEADER,
+        JWT_REFRESH_CSRF_HEADER_NAME=CSRF_HEADER,
+        JWT_REFRESH_COOKIE_PATH=SESSION_PATH,
+        JWT_REFRESH_CSRF_COOKIE_PATH="/",
+        JWT_COOKIE_CSRF_PROTECT=True,
+        JWT_COOKIE_SAMESITE="Strict",
+        JWT_COOKIE_SECURE=config.PUBLIC_URL.startswith("https://"),
+        # Cookies outlive a browser restart; services/auth/browser_session.py gives each its token's lifetime.
+        JWT_SESSION_COOKIE=False,
         JWT_ENCODE_ISSUER=ISSUER,
         JWT_DECODE_ISSUER=ISSUER,
         JWT_ERROR_MESSAGE_KEY="message",
@@ -57,6 +90,32 @@ def configure_jwt(app: Flask, config: Config, sign: bool) -> None:
     if sign:
         app.config["JWT_PRIVATE_KEY"] = read_key(config.JWT_PRIVATE_KEY_FILE)
     jwt.init_app(app)
+    app.before_request(refuse_cross_origin_cookies)
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def refuse_cross_origin_cookies() -> None:
+    """403 for an unsafe request with our session cookies (or to log in) that comes from another origin.
+
+    SameSite=Strict keeps other sites' requests cookieless, but not a sibling origin of the same
+    site (another port, a subdomain); the browser names the page that sent a request in Origin
+    (or, failing that, Referer). A request naming neither is not from a page script: the CSRF
+    header check still applies to it.
+    """
+    browser_session = (ACCESS_COOKIE in request.cookies or REFRESH_COOKIE in request.cookies
+                       or request.path.startswith(SESSION_PATH))  # logging in is a change too
+    if request.method in READ_METHODS or not browser_session:
+        return
+    sender = request.headers.get("Origin") or request.headers.get("Referer")
+    if not sender:
+        return
+    allowed = {_origin_of(request.host_url), _origin_of(current_app.config["PUBLIC_URL"])}
+    if _origin_of(sender) not in allowed:
+        fail(403, "Cross-origin request refused: this session's cookies only work from Conveyor's own pages.")
 
 
 def _unauthorized(message: str):
@@ -65,6 +124,10 @@ def _unauthorized(message: str):
 
 @jwt.unauthorized_loader
 def _missing_token(reason: str):
+    # flask-jwt-extended reports a cookie request without its CSRF header through this loader too.
+    if "CSRF" in reason:
+        return error_response(403, f"{reason}: a browser session must send the {CSRF_HEADER} header "
+                                   f"(the value of the {ACCESS_CSRF_COOKIE} cookie) on changes.")
     return _unauthorized("Missing credentials: send 'Authorization: Bearer <token>' or an API key.")
 
 

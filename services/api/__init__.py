@@ -29,7 +29,16 @@ def check_broker() -> None:
 
 def create_app(config: Optional[Config] = None) -> Flask:
     """Build the API service (it verifies tokens with the public key only)."""
-    from services.api import catalogs, internal, metrics, pipeline_views, translate_packages, views, webhook_views
+    from services.api import (
+        catalogs,
+        console,
+        internal,
+        metrics,
+        pipeline_views,
+        translate_packages,
+        views,
+        webhook_views,
+    )
     from services.api.compat import register_surfaces
     from services.api.kinds import SPECS
 
@@ -50,5 +59,6 @@ def create_app(config: Optional[Config] = None) -> Flask:
     api.register_blueprint(translate_packages.bp)
     register_surfaces(app)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(console.bp)
     app.register_blueprint(health_blueprint({"database": check_database, "broker": check_broker}))
     return app

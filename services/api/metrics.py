@@ -16,10 +16,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 
+from services.api.operations import queue_depths
 from shared.db import db
 from shared.errors import error_response
-from shared.kinds import KINDS
-from shared.messaging import dead_letter_queue_name, queue_name
 from shared.models import Job, OutboxMessage, WorkerRecord
 from shared.worker.registry import running_since
 
@@ -59,22 +58,10 @@ class StateCollector:
                                  labels=["kind"])
         up = GaugeMetricFamily("conveyor_broker_up", "1 when the broker answered this scrape.")
         try:
-            params = pika.URLParameters(self.config["AMQP_URL"])
-            params.socket_timeout = 2
-            params.connection_attempts = 1
-            connection = pika.BlockingConnection(params)
-            try:
-                channel = connection.channel()
-                prefix = self.config["AMQP_PREFIX"]
-                for kind in KINDS:
-                    queues = ((depth, queue_name(prefix, kind)), (dead, dead_letter_queue_name(prefix, kind)))
-                    for family, name in queues:
-                        try:
-                            family.add_metric([kind], channel.queue_declare(name, passive=True).method.message_count)
-                        except pika.exceptions.ChannelClosedByBroker:
-                            channel = connection.channel()  # the queue does not exist yet
-            finally:
-                connection.close()
+            for kind, depths in queue_depths(self.config["AMQP_URL"], self.config["AMQP_PREFIX"]).items():
+                for family, count in ((depth, depths["waiting"]), (dead, depths["dead_letters"])):
+                    if count is not None:
+                        family.add_metric([kind], count)
             up.add_metric([], 1)
         except pika.exceptions.AMQPError as exc:
             LOGGER.warning("metrics: broker unavailable (%s)", exc.__class__.__name__)

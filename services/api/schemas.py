@@ -208,3 +208,29 @@ class DirectUploadDoneSchema(Schema):
 
 class FinishReplySchema(Schema):
     status = fields.String(dump_only=True)
+
+
+class QueueDepthSchema(Schema):
+    kind = fields.String(dump_only=True)
+    waiting = fields.Integer(dump_only=True, allow_none=True, metadata={"description": "null: not declared yet"})
+    dead_letters = fields.Integer(dump_only=True, allow_none=True)
+
+
+class CurrentJobSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    number = fields.Integer(dump_only=True)
+    user_id = fields.Integer(dump_only=True)
+
+
+class LiveWorkerSchema(Schema):
+    id = fields.String(dump_only=True)
+    kind = fields.String(dump_only=True)
+    started_at = fields.DateTime(dump_only=True)
+    last_seen_at = fields.DateTime(dump_only=True, metadata={"description": "the last heartbeat"})
+    current_job = fields.Nested(CurrentJobSchema, dump_only=True, allow_none=True)
+
+
+class OperationsSchema(Schema):
+    broker_up = fields.Boolean(dump_only=True)
+    queues = fields.List(fields.Nested(QueueDepthSchema), dump_only=True)
+    workers = fields.List(fields.Nested(LiveWorkerSchema), dump_only=True)

@@ -1,13 +1,14 @@
 """Public HTTP endpoints of the API service: jobs, results, files, catalogs."""
 from __future__ import annotations
 
-from flask import Response, request, stream_with_context
+import pika
+from flask import Response, current_app, request, stream_with_context
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from services.api import idempotency, jobs, schemas
+from services.api import idempotency, jobs, operations, schemas
 from services.api.downloads import send_stored
 from services.api.events import job_event_stream
 from services.api.kinds import SubmitRefused
@@ -229,6 +230,20 @@ def delete(job_id):
 def admin_jobs(args):
     """Every user's jobs, newest first (administrators only)."""
     return jobs.list_jobs(args)
+
+
+@bp.route("/admin/operations", methods=["GET"])
+@admin_required
+@bp.response(200, schemas.OperationsSchema)
+def admin_operations():
+    """Queue depth and dead letters per kind, and the live workers with their last heartbeat and current job."""
+    workers = operations.live_workers()
+    try:
+        depths = operations.queue_depths(current_app.config["AMQP_URL"], current_app.config["AMQP_PREFIX"])
+    except pika.exceptions.AMQPError:
+        return {"broker_up": False, "queues": [], "workers": workers}
+    return {"broker_up": True, "queues": [{"kind": kind, **counts} for kind, counts in depths.items()],
+            "workers": workers}
 
 
 @bp.route("/languages", methods=["GET"])

@@ -13,6 +13,7 @@ from shared.service_app import check_database, configure_service, health_bluepri
 
 def create_app(config: Optional[Config] = None) -> Flask:
     """Build the auth service."""
+    from services.auth import browser_session
     from services.auth.compat import register_surfaces
     from services.auth.views import bp, wellknown
 
@@ -23,6 +24,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
     configure_jwt(app, config, sign=True)
     api.register_blueprint(bp)
     api.register_blueprint(wellknown)
+    api.register_blueprint(browser_session.bp)
     register_surfaces(app)
     app.register_blueprint(health_blueprint({"database": check_database}, prefix="/auth"))
     return app
