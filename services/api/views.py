@@ -244,6 +244,7 @@ def admin_jobs(args):
 
 
 @bp.route("/languages", methods=["GET"])
+@bp.doc(security=[])
 @bp.response(200, schemas.LanguagesSchema)
 def languages():
     """Language pairs the running translate workers serve (``via``: pivot languages)."""
