@@ -6,6 +6,7 @@ with the OAuth2 password flow, a bearer token or an API key; each kind's submit 
 from __future__ import annotations
 
 import base64
+import gzip
 
 import pytest
 
@@ -127,3 +128,16 @@ def test_operations_anyone_may_call_ask_for_no_authorization(api_document, auth_
     assert auth_document["paths"]["/auth/v1/register"]["post"]["security"] == []
     # Everything else takes the document's three ways.
     assert "security" not in api_document["paths"]["/api/v1/jobs"]["get"]
+
+
+def test_the_page_script_goes_gzipped_to_a_browser_that_takes_it(client):
+    plain = client.get("/docs/assets/swagger-ui-bundle.js")
+    packed = client.get("/docs/assets/swagger-ui-bundle.js", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert "Content-Encoding" not in plain.headers and plain.status_code == 200
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.get_data()) == plain.get_data()
+    assert len(packed.get_data()) < len(plain.get_data()) / 3
+    assert packed.headers["Content-Type"].split(";")[0] in ("text/javascript", "application/javascript")
+    again = client.get("/docs/assets/swagger-ui-bundle.js", headers={"Accept-Encoding": "gzip",
+                                                                     "If-None-Match": packed.headers["ETag"]})
+    assert again.status_code == 304
