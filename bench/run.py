@@ -18,6 +18,7 @@ BENCHES = {
     "convert": ["bench.bench_convert", "--repeats", "2"],
     "convert-platform": ["bench.bench_convert_platform", "--targets", "mp4", "webm"],
     "asr": ["bench.bench_asr", "--runs", "3"],
+    "docs-page": ["bench.bench_docs_page"],
 }
 
 
