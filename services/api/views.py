@@ -35,6 +35,9 @@ def _submission() -> tuple[dict, object, str | None, str | None]:
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         params = request.form.to_dict()
+        if None in params:
+            # werkzeug names a part whose name it cannot read None, which no error message can hold.
+            fail(400, "Every part of the form needs a name.")
         if upload is None:
             return params, None, None, None
         return params, upload.stream, upload.filename, upload.mimetype

@@ -241,3 +241,12 @@ def test_sse_max_seconds_comes_from_the_documented_variable(monkeypatch):
     assert Config().SSE_MAX_SECONDS == 3600
     monkeypatch.setenv("CONVEYOR_SSE_MAX_SECONDS", "2.5")
     assert Config().SSE_MAX_SECONDS == 2.5
+
+
+def test_a_form_part_without_a_readable_name_is_refused_not_a_crash(client, make_user):
+    # Found by the fuzz once each kind's form was documented: werkzeug names such a part None.
+    body = (b'--b\r\nContent-Disposition: form-data; name="\\"\r\n\r\nnull\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\nx\r\n--b--\r\n')
+    reply = client.post("/api/v1/jobs/vision", data=body, headers=make_user().headers,
+                        content_type="multipart/form-data; boundary=b")
+    assert reply.status_code == 400 and "name" in reply.json["message"]
