@@ -20,6 +20,7 @@ BENCHES = {
     "asr": ["bench.bench_asr", "--runs", "3"],
     "documents": ["bench.bench_documents"],
     "storage": ["bench.bench_storage", "--mb", "200"],
+    "docs-page": ["bench.bench_docs_page"],
 }
 
 

@@ -190,7 +190,6 @@ class Config:
         self.API_URL = _env("CONVEYOR_API_URL", "http://127.0.0.1:8000")
         self.PUBLIC_URL = _env("CONVEYOR_PUBLIC_URL", "http://127.0.0.1:8000")
 
-        self.OPENAPI_VERSION = "3.1.0"
         self.PROPAGATE_EXCEPTIONS = False
 
     def check_production(self, role: str = "service") -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-import swagger_ui_bundle
-from flask import Blueprint, Flask, jsonify, request, send_from_directory
+from flask import Blueprint, Flask, jsonify, request
 from flask_smorest import Api
 from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from shared.api_docs import configure_docs
 from shared.config import Config
 from shared.db import db
 from shared.errors import register_error_handlers
@@ -22,26 +22,11 @@ LOGGER = logging.getLogger(__name__)
 ReadinessCheck = Callable[[], None]
 
 
-def configure_service(app: Flask, config: Config, title: str, docs_prefix: str) -> Api:
+def configure_service(app: Flask, config: Config, title: str, docs_prefix: str, description: str = "") -> Api:
     """Load settings, refuse insecure production settings, attach the database, errors and OpenAPI."""
     config.check_production()
     configure_logging()
     app.config.from_object(config)
-    app.config.update(
-        API_TITLE=title,
-        API_VERSION="1.0.0",
-        OPENAPI_URL_PREFIX=docs_prefix,
-        OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="docs",
-        # Served from the swagger-ui-bundle package: the docs page works on an air-gapped machine.
-        OPENAPI_SWAGGER_UI_URL=docs_prefix.rstrip("/") + "/docs/assets/",
-        # No badge from validator.swagger.io: the CSP allows no other origin, and nothing leaves the machine.
-        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
-        API_SPEC_OPTIONS={"components": {"securitySchemes": {
-            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}},
-            "security": [{"bearerAuth": []}, {"apiKey": []}]},
-    )
     # The gateway in front sets X-Forwarded-For; rate limits and logs need the client's address.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     db.init_app(app)
@@ -49,11 +34,7 @@ def configure_service(app: Flask, config: Config, title: str, docs_prefix: str) 
     app.before_request(_tag_job_requests)
     app.before_request(refuse_oversized_json)
     app.after_request(add_security_headers)
-    assets = Blueprint("docs_assets", __name__, url_prefix=docs_prefix.rstrip("/") + "/docs/assets")
-    assets.add_url_rule("/<path:filename>", "asset",
-                        lambda filename: send_from_directory(swagger_ui_bundle.swagger_ui_path, filename))
-    app.register_blueprint(assets)
-    return Api(app)
+    return configure_docs(app, title, docs_prefix, description)
 
 
 def _tag_job_requests() -> None:

@@ -25,6 +25,7 @@ ModelsSchema = Schema.from_dict(
 
 
 @bp.route("/models", methods=["GET"])
+@bp.doc(security=[])
 @bp.response(200, ModelsSchema)
 def models():
     """Models per kind, for the kinds whose running workers report a model catalog."""

@@ -10,6 +10,11 @@ from shared.keys import ensure_signing_keys
 from shared.principal import configure_jwt
 from shared.service_app import check_database, configure_service, health_blueprint
 
+DESCRIPTION = (
+    "Accounts, tokens and API keys. Register, then click **Authorize** and log in with your username and "
+    "password (the OAuth2 password flow posts them to /auth/v1/login) to try the other operations. "
+    "The jobs API: [/docs](/docs).")
+
 
 def create_app(config: Optional[Config] = None) -> Flask:
     """Build the auth service."""
@@ -19,7 +24,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
 
     config = config or Config()
     app = Flask(__name__)
-    api = configure_service(app, config, title="Conveyor auth", docs_prefix="/auth")
+    api = configure_service(app, config, title="Conveyor auth", docs_prefix="/auth", description=DESCRIPTION)
     ensure_signing_keys(config)
     configure_jwt(app, config, sign=True)
     api.register_blueprint(bp)

@@ -38,6 +38,7 @@ def _account_error(exc: services.AccountError):
 
 
 @bp.route("/register", methods=["POST"])
+@bp.doc(security=[])
 @bp.arguments(schemas.RegisterSchema)
 @bp.response(201, schemas.UserSchema)
 def register(data):
@@ -50,6 +51,7 @@ def register(data):
 
 
 @bp.route("/login", methods=["POST"])
+@bp.doc(security=[])
 @bp.doc(requestBody={"content": {
     "application/json": {"schema": "LoginSchema"},
     "application/x-www-form-urlencoded": {"schema": "LoginSchema"}}})
@@ -165,12 +167,14 @@ def revoke_api_key(key_id):
 
 
 @bp.route("/jwks.json", methods=["GET"])
+@bp.doc(security=[])
 def jwks_document():
     """The public key that verifies access tokens (JWKS)."""
     return jsonify(jwks(current_app.config["JWT_PUBLIC_KEY"]))
 
 
 @wellknown.route("/.well-known/jwks.json", methods=["GET"])
+@wellknown.doc(security=[])
 def well_known_jwks():
     """The public key that verifies access tokens (JWKS), at its well-known path."""
     return jsonify(jwks(current_app.config["JWT_PUBLIC_KEY"]))

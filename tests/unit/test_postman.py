@@ -155,26 +155,60 @@ def test_sample_files_exist_and_are_small(generated):
         assert 0 < (POSTMAN / source).stat().st_size < 20_000, source
 
 
-def test_the_native_collection_covers_every_user_facing_operation(generated, apps):
+# The collection that runs each tag's operations of the public documents (untagged ones: the native one).
+COLLECTION_OF_TAG = {"OpenAI": "openai-audio.postman_collection.json",
+                     "LibreTranslate": "libretranslate.postman_collection.json"}
+NATIVE = "conveyor.postman_collection.json"
+# The faces' documented operations their collections do not send yet, and why.
+FACES_NOT_SENT = {
+    ("POST", "/v1/audio/translations"): "needs a multilingual Whisper model, which a test stack may lack",
+    ("GET", "/frontend/settings"): "LibreTranslate's web page settings; no client of the API reads them",
+    ("POST", "/translate_file"): "needs a .txt sample beside the three the collections share",
+    ("GET", "/download_file/x/x"): "follows /translate_file",
+}
+
+
+def _documented_operations(apps) -> dict[str, set[tuple[str, str]]]:
+    """The user-facing operations of both public documents, by the collection that must send them."""
     api, auth = apps
-    operations = set()
+    operations: dict[str, set[tuple[str, str]]] = {}
     for spec in (api.test_client().get("/openapi.json").json, auth.test_client().get("/auth/openapi.json").json):
         for path, methods in spec["paths"].items():
-            if not path.startswith("/internal/"):  # the workers' API
-                operations |= {(method.upper(), re.sub(r"\{[A-Za-z_]+\}", "x", path)) for method in methods
-                               if method in ("get", "post", "put", "patch", "delete")}
-    native = generated["conveyor.postman_collection.json"]
-    sent = {(item["request"]["method"], "/" + "/".join("x" if VARIABLE.fullmatch(part) else part
+            assert not path.startswith("/internal/"), "the workers' API has its own document"
+            for method, operation in methods.items():
+                if method in ("get", "post", "put", "patch", "delete"):
+                    collection = COLLECTION_OF_TAG.get(operation["tags"][0], NATIVE)
+                    operations.setdefault(collection, set()).add((method.upper(), re.sub(r"\{[A-Za-z_]+\}", "x", path)))
+    return operations
+
+
+def _sent(collection: dict) -> set[tuple[str, str]]:
+    return {(item["request"]["method"], "/" + "/".join("x" if VARIABLE.fullmatch(part) else part
                                                         for part in item["request"]["url"]["path"]))
-            for item in requests_of(native["item"])}
+            for item in requests_of(collection["item"])}
 
-    def covered(operation):
-        method, path = operation
-        pattern = re.compile("^" + path.replace("/x", "/[^/]+") + "$")
-        return any(method == verb and pattern.match(sent_path) for verb, sent_path in sent)
 
+def _covered(operation: tuple[str, str], sent: set[tuple[str, str]]) -> bool:
+    method, path = operation
+    pattern = re.compile("^" + path.replace("/x", "/[^/]+") + "$")
+    return any(method == verb and pattern.match(sent_path) for verb, sent_path in sent)
+
+
+def test_the_native_collection_covers_every_user_facing_operation(generated, apps):
+    operations = _documented_operations(apps)[NATIVE]
+    sent = _sent(generated[NATIVE])
     skipped = {(method, re.sub(r"\{[A-Za-z_]+\}", "x", path)) for method, path in make_postman.NATIVE_SKIPPED}
     assert skipped <= operations, "NATIVE_SKIPPED names an operation that no longer exists"
-    assert not any(covered(operation) for operation in skipped), "an operation is both sent and skipped"
-    missing = {operation for operation in operations - skipped if not covered(operation)}
+    assert not any(_covered(operation, sent) for operation in skipped), "an operation is both sent and skipped"
+    missing = {operation for operation in operations - skipped if not _covered(operation, sent)}
     assert not missing, f"not in the native collection (add it, or to NATIVE_SKIPPED with a reason): {missing}"
+
+
+@pytest.mark.parametrize("tag", sorted(COLLECTION_OF_TAG))
+def test_each_face_collection_covers_the_operations_of_its_tag(generated, apps, tag):
+    collection = COLLECTION_OF_TAG[tag]
+    operations = _documented_operations(apps)[collection]
+    assert len(operations) >= 4
+    sent = _sent(generated[collection])
+    assert {operation for operation in operations if not _covered(operation, sent)} == \
+        {operation for operation in operations if operation in FACES_NOT_SENT}

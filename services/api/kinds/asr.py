@@ -10,7 +10,7 @@ from marshmallow import fields
 
 from services.api.kinds.base import KindSpec, SubmitCommonSchema, SubmitRefused, live_models, require_workers
 from shared.kinds.asr.exports import FORMATS, export, transcript_of
-from shared.kinds.asr.params import DEFAULT_CHUNK_SECONDS, validate_params
+from shared.kinds.asr.params import DEFAULT_CHUNK_SECONDS, ENGINE_NAMES, TRANSCRIBE, TRANSLATE, validate_params
 from shared.media_probe import MediaInfo, ProbeError, probe
 
 RESULT_DOC = (
@@ -31,13 +31,14 @@ class AsrParamsSchema(SubmitCommonSchema):
         description = RESULT_DOC
 
     engine = fields.String(allow_none=True, metadata={
-        "description": "whisper (the default) or vosk"})
+        "description": "whisper (the default) or vosk", "enum": list(ENGINE_NAMES)})
     model = fields.String(allow_none=True, metadata={
         "description": "A model id from GET /api/v1/models (default: the engine's default model)"})
     language = fields.String(allow_none=True, metadata={
         "description": "A language code such as en, or auto (the default) where the model detects "
                        "it; a one-language model needs none"})
     task = fields.String(allow_none=True, metadata={
+        "enum": [TRANSCRIBE, TRANSLATE],
         "description": "transcribe (the default), or translate: the speech written out in English "
                        "(multilingual Whisper models only)"})
     chunk_seconds = fields.Float(allow_none=True, metadata={

@@ -9,7 +9,7 @@ from marshmallow import INCLUDE, fields
 
 from services.api.kinds.base import KindSpec, SubmitCommonSchema, SubmitRefused, require_workers
 from shared.kinds.convert.limits import ConvertLimits
-from shared.kinds.convert.targets import validate_params
+from shared.kinds.convert.targets import TARGETS, validate_params
 from shared.media_probe import probe
 
 
@@ -27,6 +27,7 @@ class ConvertParamsSchema(SubmitCommonSchema):
 
     # Not required here: the check's refusal of a missing target lists the supported ones.
     target = fields.String(metadata={
+        "enum": list(TARGETS),
         "description": "mp4, webm, mkv, mov, gif, mp3, wav, ogg, flac, m4a, jpg, png or webp "
                        "(jpg, png and webp also from an image: jpeg, png, webp, bmp, gif)"})
     start = _option("Trim start: seconds or HH:MM:SS(.fff)")

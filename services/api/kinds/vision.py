@@ -28,16 +28,23 @@ RESULT_DOC = (
     "the image size in pixels. Model ids: GET /api/v1/models.")
 
 
+def _model_ids(kind: str) -> str:
+    """The built-in models of ``kind`` by id, for the document (a worker may add YOLO files: 1, 100, 101...)."""
+    return ", ".join(f"{m.id} {m.name}" for m in catalog.BUILTIN_MODELS if m.kind == kind)
+
+
 class VisionParamsSchema(SubmitCommonSchema):
     class Meta:
         description = RESULT_DOC
 
     detection_model_id = fields.Integer(
         load_default=catalog.DEFAULT_DETECTION_MODEL_ID,
-        metadata={"description": "A detection model id from GET /api/v1/models"})
+        metadata={"description": "A detection model id from GET /api/v1/models; built in: "
+                                 f"{_model_ids(catalog.DETECTION)}; YOLO files a worker found: 1, 100, 101, ..."})
     classification_model_id = fields.Integer(
         load_default=catalog.DEFAULT_CLASSIFICATION_MODEL_ID,
-        metadata={"description": "A classification model id from GET /api/v1/models"})
+        metadata={"description": "A classification model id from GET /api/v1/models; built in: "
+                                 f"{_model_ids(catalog.CLASSIFICATION)}"})
     score_threshold = fields.Float(
         load_default=DEFAULT_SCORE_THRESHOLD, validate=validate.Range(0.0, 1.0),
         metadata={"description": "Detections below this probability are dropped"})
