@@ -48,6 +48,13 @@ NATIVE_SKIPPED = {
     ("POST", "/api/v1/pipelines/{pipeline_id}/cancel"): "pipelines: no Postman scenario yet",
     ("POST", "/api/v1/pipelines/{pipeline_id}/retry"): "pipelines: no Postman scenario yet",
     ("GET", "/api/v1/pipelines/{pipeline_id}/subtitles/{lang}"): "needs a transcript: an asr worker and speech",
+    ("POST", "/api/v1/admin/translate/packages"): "needs an .argosmodel file; none ships "
+                                                 "(tests/integration/test_argos_packages_api.py builds one)",
+    ("DELETE", "/api/v1/admin/translate/packages/{name}"): "needs an installed Argos package",
+    # The console's browser session: HttpOnly cookies and a CSRF header (tests/e2e/test_browser_console.py).
+    ("POST", "/auth/v1/session"): "the web console's cookie login; API clients use /auth/v1/login",
+    ("POST", "/auth/v1/session/refresh"): "the web console's cookie refresh; API clients use /auth/v1/refresh",
+    ("DELETE", "/auth/v1/session"): "the web console's cookie logout; API clients use /auth/v1/logout",
 }
 
 
@@ -353,6 +360,13 @@ def native_collection() -> dict[str, Any]:
                          "the account is listed")], auth=bearer("adminAccessToken")),
         request("Every user's jobs (admin)", "GET", "/api/v1/admin/jobs", 200, [
             BODY, expect("pm.expect(body.items).to.be.an('array')", "a page of jobs")],
+            auth=bearer("adminAccessToken")),
+        request("Queues and live workers (admin)", "GET", "/api/v1/admin/operations", 200, [
+            BODY, expect("pm.expect(body.broker_up).to.eql(true)", "the broker answers"),
+            expect("pm.expect(body.queues.map(q => q.kind)).to.include('translate')", "the translate queue")],
+            auth=bearer("adminAccessToken")),
+        request("Installed translation packages (admin)", "GET", "/api/v1/admin/translate/packages", 200, [
+            BODY, expect("pm.expect(body.packages).to.be.an('array')", "the package list")],
             auth=bearer("adminAccessToken")),
         native_logout("Log the administrator out", "adminAccessToken"),
     ], "Needs adminUsername and adminPassword (CONVEYOR_ADMIN_USERNAME / CONVEYOR_ADMIN_PASSWORD).")

@@ -56,9 +56,12 @@ def test_the_password_flow_as_swagger_ui_sends_it_gets_a_bearer_token(auth_clien
 
 def test_the_text_kind_takes_json_and_the_file_kinds_a_form_with_the_file(api_document):
     translate = _submit_body(api_document, "translate")
-    assert list(translate["content"]) == ["application/json"]
-    assert {"text", "source_lang", "target_lang"} <= set(
-        _resolve(api_document, translate["content"]["application/json"]["schema"])["required"])
+    assert list(translate["content"]) == ["application/json", "multipart/form-data"]
+    text_body = _resolve(api_document, translate["content"]["application/json"]["schema"])
+    assert {"source_lang", "target_lang"} <= set(text_body["required"]) and "text" in text_body["properties"]
+    document_form = _resolve(api_document, translate["content"]["multipart/form-data"]["schema"])
+    assert document_form["properties"]["file"]["format"] == "binary"
+    assert "file" not in document_form.get("required", [])  # text or a document
     own_fields = {"asr": {"engine", "model", "language", "task", "chunk_seconds"},
                   "vision": {"detection_model_id", "classification_model_id", "score_threshold", "max_detections"},
                   "convert": {"target", "start", "end", "width", "quality"}}

@@ -56,6 +56,8 @@ class KindSpec:
     params_schema: type[Schema]
     needs_file: bool
     check: Check
+    # A text kind that may bring a file instead (translate: a document), as multipart/form-data.
+    takes_file: bool = False
     exporters: dict[str, Exporter] = field(default_factory=dict)
     # Builds a result from a partial job's ordered chunk data, for its /result and exports.
     assemble_partial: Optional[Assembler] = None

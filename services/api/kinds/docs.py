@@ -23,14 +23,20 @@ def upload_schema(spec: KindSpec) -> type[Schema]:
     Made once per kind: the document names it ``<Kind>Upload`` and refers to it from the route.
     """
     if spec.name not in _UPLOAD_SCHEMAS:
-        file = Upload(required=True, metadata={"description": "The file to process"})
+        file = Upload(required=spec.needs_file, metadata={
+            "description": "The file to process" if spec.needs_file else "A document instead of text"})
         _UPLOAD_SCHEMAS[spec.name] = type(f"{spec.name.capitalize()}UploadSchema", (spec.params_schema,),
                                           {"file": file, "__doc__": spec.params_schema.__doc__})
     return _UPLOAD_SCHEMAS[spec.name]
 
 
 def submit_body(spec: KindSpec) -> dict:
-    """A file kind takes multipart/form-data (``file`` and its fields), a text kind a JSON object."""
+    """A file kind takes multipart/form-data (``file`` and its fields), a text kind a JSON object, and
+    a text kind that may bring a file instead (translate's documents) either of the two."""
+    form = {"multipart/form-data": {"schema": upload_schema(spec)}}
     if spec.needs_file:
-        return {"required": True, "content": {"multipart/form-data": {"schema": upload_schema(spec)}}}
-    return {"required": True, "content": {"application/json": {"schema": spec.params_schema}}}
+        return {"required": True, "content": form}
+    content = {"application/json": {"schema": spec.params_schema}}
+    if spec.takes_file:
+        content.update(form)
+    return {"required": True, "content": content}

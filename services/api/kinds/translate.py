@@ -190,5 +190,5 @@ def _export_json(result: dict[str, Any]) -> tuple[bytes, str, str]:
     return json.dumps(result, ensure_ascii=False, indent=2).encode(), "application/json", "json"
 
 
-SPEC = KindSpec("translate", TranslateParamsSchema, needs_file=False, check=check,
+SPEC = KindSpec("translate", TranslateParamsSchema, needs_file=False, takes_file=True, check=check,
                 exporters={"txt": _export_text, "json": _export_json})
