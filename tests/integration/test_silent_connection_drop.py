@@ -62,14 +62,16 @@ class BlackHoleProxy:
 
     def _pump(self, link: _Link, source: socket.socket, target: socket.socket, from_broker: bool) -> None:
         """Copy bytes one way; once holed, read and drop them, and never pass a close on."""
+        tail = b""  # the end of the previous read: a marker may straddle two reads
         while True:
             try:
                 data = source.recv(65536)
             except OSError:
                 data = b""
-            if from_broker and self.hole_marker and self.hole_marker in data:
+            if from_broker and self.hole_marker and self.hole_marker in tail + data:
                 link.holed.set()
                 self.hole_marker = None  # once: the reconnected worker's traffic passes
+            tail = (tail + data)[-64:]
             if link.holed.is_set():
                 if from_broker:
                     with self._lock:
