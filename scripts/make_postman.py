@@ -51,6 +51,7 @@ NATIVE_SKIPPED = {
     ("POST", "/api/v1/admin/translate/packages"): "needs an .argosmodel file; none ships "
                                                  "(tests/integration/test_argos_packages_api.py builds one)",
     ("DELETE", "/api/v1/admin/translate/packages/{name}"): "needs an installed Argos package",
+    ("POST", "/api/v1/admin/jobs/{job_id}/retry"): "needs a failed job (tests/integration/test_admin_retry.py)",
     # The console's browser session: HttpOnly cookies and a CSRF header (tests/e2e/test_browser_console.py).
     ("POST", "/auth/v1/session"): "the web console's cookie login; API clients use /auth/v1/login",
     ("POST", "/auth/v1/session/refresh"): "the web console's cookie refresh; API clients use /auth/v1/refresh",

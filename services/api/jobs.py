@@ -172,6 +172,50 @@ def cancel(job: Job) -> Job:
     return job
 
 
+def get_any_job(job_id: Any) -> Job:
+    """Any user's job with this id (administrators' routes), else NotFound."""
+    try:
+        job = db.session.get(Job, uuid.UUID(str(job_id)))
+    except ValueError:
+        raise NotFound() from None
+    if job is None:
+        raise NotFound()
+    return job
+
+
+def retry(failed: Job) -> Job:
+    """Queue a failed job again, as a new job of the same owner (an administrator's action).
+
+    The new job has the same kind, parameters, priority, callback and a copy of the input file;
+    the failed one stays as it is, its error on record. Parameters are not checked again: they
+    passed at submit and were stored normalized. A pipeline's step is retried with its pipeline.
+    """
+    if failed.status != JobStatus.FAILED.value:
+        raise jobflow.Conflict(f"only a failed job can be retried; this one is {failed.status}")
+    if failed.pipeline_id is not None:
+        raise jobflow.Conflict(f"it is a step of pipeline {failed.pipeline_id}: retry the pipeline")
+    job_id = uuid.uuid4()
+    input_key = f"jobs/{job_id}/input/{safe_filename(failed.input_filename)}" if failed.input_key else None
+    if input_key:
+        with storage().local_copy(failed.input_key) as original, open(original, "rb") as stream:
+            storage().save(input_key, stream)
+    try:
+        with transaction():
+            job = jobflow.create_job(failed.user_id, failed.kind, dict(failed.params), failed.priority,
+                                     job_id=job_id, callback_url=failed.callback_url,
+                                     callback_progress=failed.callback_progress)
+            if input_key:
+                job.input_key, job.input_filename = input_key, failed.input_filename
+                job.input_content_type, job.input_size = failed.input_content_type, failed.input_size
+    except BaseException:
+        if input_key:
+            storage().delete_prefix(f"jobs/{job_id}")
+        raise
+    metrics.JOBS_SUBMITTED.labels(job.kind).inc()
+    LOGGER.info("job %s: retried as job %s by an administrator", failed.id, job.id)
+    return job
+
+
 def delete(job: Job) -> None:
     """Delete a job with its chunks, artifacts and files; a running job's worker gets 404 and stops."""
     job_id = job.id

@@ -246,6 +246,22 @@ def admin_jobs(args):
     return jobs.list_jobs(args)
 
 
+@bp.route("/admin/jobs/<job_id>/retry", methods=["POST"])
+@admin_required
+@bp.response(202, schemas.AdminJobSchema)
+@bp.alt_response(409, description="The job has not failed, or is a pipeline's step")
+def admin_retry(job_id):
+    """Queue a failed job again as a new job of its owner (same parameters and input file)."""
+    try:
+        failed = jobs.get_any_job(job_id)
+    except jobs.NotFound:
+        fail(404, "Job not found.")
+    try:
+        return jobs.job_view(jobs.retry(failed))
+    except jobs.jobflow.Conflict as exc:
+        fail(409, f"Cannot retry: {exc}.")
+
+
 @bp.route("/admin/operations", methods=["GET"])
 @admin_required
 @bp.response(200, schemas.OperationsSchema)

@@ -61,7 +61,7 @@ def stack(request):
 
     try:
         wait_for(ready, timeout=90, interval=0.5, message="the stack to be ready")
-        yield {"base": base, "process": process}
+        yield {"base": base, "process": process, "database": database}
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)

@@ -9,6 +9,7 @@ import io
 import re
 import uuid
 
+import psycopg
 import pytest
 import requests
 from PIL import Image
@@ -268,6 +269,34 @@ def test_the_admin_manages_users_and_sees_every_job(stack, tab):
     wait_for(lambda: set(jobs.locator("tbody tr td:nth-child(2)").all_inner_texts()) == {"Translation"},
              timeout=10, message="the list to show translations only")
     tab.screenshot("console-admin")
+
+
+def test_the_admin_retries_a_failed_job_from_the_list(stack, tab):
+    base, page = stack["base"], tab.page
+    owner = cookie_session(base, new_user(base))
+    job = owner.post(f"{base}/api/v1/jobs/translate", headers={"X-CSRF-Token": owner.cookies["conveyor_csrf"]},
+                     json={"text": "The dog sleeps.", "source_lang": "en", "target_lang": "es"}, timeout=10).json()
+    wait_for(lambda: owner.get(f"{base}/api/v1/jobs/{job['id']}", timeout=10).json()["status"] == "succeeded",
+             timeout=60, message="the job to finish")
+    # The stack's workers do not fail good jobs: the test records this one as failed, as a crashed
+    # engine would have left it. The retry that follows is the real path.
+    with psycopg.connect(f"postgresql://conveyor:conveyor@127.0.0.1:5432/{stack['database']}",
+                         autocommit=True) as conn:
+        conn.execute("UPDATE jobs SET status = 'failed', error = 'the engine crashed' WHERE id = %s",
+                     (job["id"],))
+    log_in(tab, base, "boss", "Stack-admin-pass-77")
+    page.get_by_role("link", name="Admin").click()
+    page.get_by_label("Status").select_option("failed")
+    page.get_by_role("button", name=f"Retry #{job['number']}").click()
+    notice = page.get_by_text(re.compile(rf"Job #{job['number']} is queued again as job #(\d+)\."))
+    notice.wait_for()
+    again = int(re.search(r"as job #(\d+)", notice.inner_text()).group(1))
+    tab.screenshot("console-admin-retry")
+
+    def retried():
+        items = owner.get(f"{base}/api/v1/jobs", timeout=10).json()["items"]
+        return next((item for item in items if item["number"] == again and item["status"] == "succeeded"), None)
+    wait_for(retried, timeout=60, message="the retried job to succeed")
 
 
 def test_a_cookie_session_refuses_requests_without_the_csrf_token_or_from_another_origin(stack, tab):

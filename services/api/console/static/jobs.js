@@ -22,7 +22,7 @@ export function jobsTable(container, path, { title, admin = false }) {
   container.append(h('section', { class: 'card' }, h('h1', {}, title), message,
     h('div', { class: 'row' }, field('Kind', kind), field('Status', status), user ? field('User id', user) : null),
     h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {},
-      ...['#', 'Kind', 'Status', 'Progress', 'Submitted', admin ? 'User' : null, admin ? null : 'Actions']
+      ...['#', 'Kind', 'Status', 'Progress', 'Submitted', admin ? 'User' : null, 'Actions']
         .filter(Boolean).map((t) => h('th', { scope: 'col' }, t)))), rows)), summary));
   let timer = null;
   let stopped = false;
@@ -30,6 +30,13 @@ export function jobsTable(container, path, { title, admin = false }) {
   const act = async (job, method, suffix) => {
     try {
       await api(`/api/v1/jobs/${job.id}${suffix}`, { method });
+      load();
+    } catch (error) { message.show(explain(error)); }
+  };
+  const retry = async (job) => {
+    try {
+      const again = await api(`/api/v1/admin/jobs/${job.id}/retry`, { method: 'POST' });
+      message.show(`Job #${job.number} is queued again as job #${again.number}.`, 'ok');
       load();
     } catch (error) { message.show(explain(error)); }
   };
@@ -41,7 +48,8 @@ export function jobsTable(container, path, { title, admin = false }) {
       : job.progress && job.progress.percent !== null && job.progress.percent !== undefined ? `${Math.round(job.progress.percent)} %` : ''),
     h('td', {}, when(job.created_at)),
     admin ? h('td', {}, String(job.user_id)) : null,
-    admin ? null : h('td', {}, h('div', { class: 'actions' },
+    admin ? h('td', {}, job.status === 'failed' ? h('button', { type: 'button', onclick: () => retry(job) },
+      `Retry #${job.number}`) : null) : h('td', {}, h('div', { class: 'actions' },
       h('a', { class: 'button', href: `#/${SECTION_OF[job.kind]}/${job.id}` }, `Open #${job.number}`),
       isActive(job.status) ? h('button', { type: 'button', class: 'danger', onclick: () => act(job, 'POST', '/cancel') }, `Cancel #${job.number}`) : null,
       h('button', { type: 'button', onclick: () => {
