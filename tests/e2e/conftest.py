@@ -13,10 +13,18 @@ from typing import Any
 import psycopg
 import pytest
 import requests
+from sqlalchemy.engine import make_url
 
-from tests.conftest import RUN_DIR, wait_for
+from tests.conftest import RUN_DIR, TEST_ENV, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
+# Each stack gets a database of its own on the test database's server (CONVEYOR_TEST_DATABASE_URL).
+TEST_DATABASE = make_url(TEST_ENV["DATABASE_URL"])
+
+
+def database_url(database: str, driver: str = "postgresql") -> str:
+    """The URL of ``database`` on the test database's server (``postgresql`` is psycopg's form)."""
+    return TEST_DATABASE.set(drivername=driver, database=database).render_as_string(hide_password=False)
 
 
 def free_port() -> int:
@@ -29,16 +37,17 @@ def free_port() -> int:
 def stack(request):
     """The whole stack on free ports with its own database, stopped with Ctrl-C (SIGINT) at the end."""
     # Each module gets its own database, queues and files, so modules never see each other's jobs.
+    # The run's pid in the name: two runs on one machine (two checkouts) never share a stack's database.
     module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
-    database = f"conveyor_test_stack_{module}"
-    with psycopg.connect("postgresql://conveyor:conveyor@127.0.0.1:5432/postgres", autocommit=True) as conn:
+    database = f"conveyor_test_stack_{module}_{os.getpid()}"
+    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {database}")
     ports = {name: free_port() for name in ("CONVEYOR_PORT", "CONVEYOR_AUTH_PORT", "CONVEYOR_API_PORT")}
     env = {key: value for key, value in os.environ.items() if not key.startswith("CONVEYOR_")}
     env.update({name: str(port) for name, port in ports.items()})
     env.update({
-        "DATABASE_URL": f"postgresql+psycopg://conveyor:conveyor@127.0.0.1:5432/{database}",
+        "DATABASE_URL": database_url(database, TEST_DATABASE.drivername),
         "CONVEYOR_AMQP_PREFIX": f"cstack{os.getpid()}{module.replace('_', '')}",
         "CONVEYOR_DATA_DIR": str(RUN_DIR / f"stack-{module}"),
         "CONVEYOR_ADMIN_USERNAME": "boss",
@@ -61,7 +70,7 @@ def stack(request):
 
     try:
         wait_for(ready, timeout=90, interval=0.5, message="the stack to be ready")
-        yield {"base": base, "process": process, "database": database}
+        yield {"base": base, "process": process, "database_url": database_url(database)}
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)
@@ -70,6 +79,8 @@ def stack(request):
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         log.close()
+        with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
 SCREENSHOTS = ROOT / "var" / "screenshots"

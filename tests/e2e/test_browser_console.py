@@ -280,8 +280,7 @@ def test_the_admin_retries_a_failed_job_from_the_list(stack, tab):
              timeout=60, message="the job to finish")
     # The stack's workers do not fail good jobs: the test records this one as failed, as a crashed
     # engine would have left it. The retry that follows is the real path.
-    with psycopg.connect(f"postgresql://conveyor:conveyor@127.0.0.1:5432/{stack['database']}",
-                         autocommit=True) as conn:
+    with psycopg.connect(stack["database_url"], autocommit=True) as conn:
         conn.execute("UPDATE jobs SET status = 'failed', error = 'the engine crashed' WHERE id = %s",
                      (job["id"],))
     log_in(tab, base, "boss", "Stack-admin-pass-77")
