@@ -4,8 +4,10 @@
    gunicorn settings (wrk, same concurrency, same body); the outbox relay runs meanwhile.
 2. End-to-end latency of a one-word translation job (submit → status succeeded seen by the client)
    vs the bare `apertium -u eng-spa` call on the same word.
+3. 1,000 short texts submitted at once until the last result, vs the same texts through one warm
+   Apertium pipeline (the worker's own ApertiumTranslator) one by one.
 
-Run: python -m bench.bench_platform [--seconds 10] [--jobs 60]. Needs PostgreSQL, RabbitMQ, Apertium
+Run: python -m bench.bench_platform [--seconds 10] [--jobs 60] [--texts 1000]. Needs PostgreSQL, RabbitMQ, Apertium
 and wrk (make bench installs them). Uses its own database (conveyor_bench) and queue prefix.
 """
 from __future__ import annotations
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -28,6 +31,7 @@ import pika
 import psycopg
 import requests
 
+from services.translate_worker.apertium import ApertiumTranslator
 from shared.config import DEV_AMQP_URL
 from shared.messaging import queue_name
 
@@ -214,10 +218,52 @@ def end_to_end_ms(base: str, token: str, jobs: int) -> list[float]:
     return result
 
 
+SHORT_TEXTS = ["The cat is black.", "I would like a cup of coffee.", "The house is near the river.",
+               "We walk to the market every morning.", "The children read a book."]
+
+
+def short_texts(count: int) -> list[str]:
+    """``count`` short sentences (a numbered variation of a few, so no two are the same)."""
+    return [f"{SHORT_TEXTS[i % len(SHORT_TEXTS)]} Number {i}." for i in range(count)]
+
+
+def warm_pipeline_seconds(texts: list[str]) -> float:
+    """The baseline: the same texts through one warm Apertium pipeline in this process, one by one."""
+    translator = ApertiumTranslator()
+    translator.translate(texts[0], "en", "es")  # start the pipeline before the clock
+    start = time.perf_counter()
+    for text in texts:
+        translator.translate(text, "en", "es")
+    return time.perf_counter() - start
+
+
+def platform_batch_seconds(base: str, token: str, texts: list[str], clients: int = 8) -> float:
+    """Submit every text from ``clients`` threads at once; the wall time until the last succeeded."""
+    def submit(text: str) -> str:
+        with requests.Session() as session:
+            reply = session.post(f"{base}/api/v1/jobs/translate", headers={"Authorization": f"Bearer {token}"},
+                                 json={"text": text, "source_lang": "en", "target_lang": "es"})
+            reply.raise_for_status()
+            return reply.json()["id"]
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        ids = set(pool.map(submit, texts))
+    while True:
+        finished = session.get(f"{base}/api/v1/jobs", params={"kind": "translate", "status": "succeeded",
+                                                              "per_page": 1}).json()["total"]
+        if finished >= len(ids):
+            return time.perf_counter() - start
+        time.sleep(0.05)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per endpoint")
     parser.add_argument("--jobs", type=int, default=60, help="one-word jobs for the latency figure")
+    parser.add_argument("--texts", type=int, default=1000, help="short texts for the batch figure")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk (make bench does)")
@@ -268,6 +314,15 @@ def main() -> None:
         print(f"bare `apertium -u eng-spa` : p50 {b50:7.1f} ms  p95 {b95:7.1f} ms")
         print(f"Conveyor submit -> result  : p50 {e50:7.1f} ms  p95 {e95:7.1f} ms  (mean {statistics.mean(e2e):.1f})")
         print(f"difference at p50          : {e50 - b50:+7.1f} ms  (target <= +50 ms)")
+
+        drop_submitted_jobs(env)
+        texts = short_texts(args.texts)
+        print(f"== {len(texts)} short texts: all submitted at once (8 clients) until the last result ==")
+        warm = warm_pipeline_seconds(texts)
+        batch = platform_batch_seconds(api, tokens[1], texts)
+        print(f"warm Apertium pipeline, one by one : {warm:6.2f} s  ({len(texts) / warm:6.0f} texts/s)")
+        print(f"Conveyor, submit -> every result   : {batch:6.2f} s  ({len(texts) / batch:6.0f} texts/s)  "
+              f"ratio {batch / warm:.2f}")
 
 
 if __name__ == "__main__":
