@@ -6,7 +6,7 @@ import mimetypes
 import re
 import uuid
 from contextlib import nullcontext
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO, Optional, TypeVar
 
 from flask import current_app, url_for
 from sqlalchemy import func, select
@@ -21,6 +21,7 @@ from shared.states import JobStatus, is_active
 from shared.storage import Storage, StorageLimitExceeded, storage_from_config
 
 LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -44,17 +45,23 @@ def kind_spec(kind: str) -> KindSpec:
     return SPECS[kind]
 
 
-def get_job_for(user: User, job_id: Any, lock: bool = False) -> Job:
-    """The caller's job with this id, else NotFound (also for other users' jobs)."""
+def owned(model: type[T], user: User, object_id: Any, lock: bool = False) -> T:
+    """The caller's row of ``model`` (a job, a pipeline) with this id, else NotFound (also for
+    other users' rows, so that nobody learns which ids exist)."""
     try:
-        key = uuid.UUID(str(job_id))
+        key = uuid.UUID(str(object_id))
     except ValueError:
         raise NotFound() from None
-    query = select(Job).where(Job.id == key, Job.user_id == user.id)
-    job = db.session.scalars(query.with_for_update() if lock else query).first()
-    if job is None:
+    query = select(model).where(model.id == key, model.user_id == user.id)
+    found = db.session.scalars(query.with_for_update() if lock else query).first()
+    if found is None:
         raise NotFound()
-    return job
+    return found
+
+
+def get_job_for(user: User, job_id: Any, lock: bool = False) -> Job:
+    """The caller's job with this id, else NotFound (also for other users' jobs)."""
+    return owned(Job, user, job_id, lock)
 
 
 def submit(user: User, kind: str, params: dict[str, Any], upload: Optional[BinaryIO] = None,

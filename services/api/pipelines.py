@@ -20,7 +20,7 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 
 from services.api.idempotency import earlier_job, remember
-from services.api.jobs import NotFound, safe_filename, storage
+from services.api.jobs import NotFound, owned, safe_filename, storage
 from services.api.kinds import SPECS, SubmitRefused
 from services.api.kinds.base import live_models, require_workers
 from services.api.kinds.convert import offered_targets
@@ -221,15 +221,7 @@ def earlier_pipeline(user: User, key: str, digest: str) -> Optional[Pipeline]:
 
 def get_pipeline_for(user: User, pipeline_id: Any, lock: bool = False) -> Pipeline:
     """The caller's pipeline with this id, else NotFound (also for other users' pipelines)."""
-    try:
-        key = uuid.UUID(str(pipeline_id))
-    except ValueError:
-        raise NotFound() from None
-    query = select(Pipeline).where(Pipeline.id == key, Pipeline.user_id == user.id)
-    pipeline = db.session.scalars(query.with_for_update() if lock else query).first()
-    if pipeline is None:
-        raise NotFound()
-    return pipeline
+    return owned(Pipeline, user, pipeline_id, lock)
 
 
 def _expected_seconds(pipeline: Pipeline, step: dict[str, Any], job: Optional[Job]) -> float:
