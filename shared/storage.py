@@ -45,6 +45,10 @@ class Storage:
         """Store ``stream`` under ``key``, all or nothing; return its size."""
         raise NotImplementedError
 
+    def check_ready(self) -> None:
+        """Raise unless files can be stored now (the API's /readyz asks)."""
+        raise NotImplementedError
+
     def size(self, key: str) -> int:
         """The stored size of ``key`` in bytes; FileNotFoundError when there is none."""
         raise NotImplementedError
@@ -94,6 +98,11 @@ class LocalStorage(Storage):
 
     def __init__(self, root: Path):
         self.root = Path(root)
+
+    def check_ready(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.root, os.W_OK):
+            raise PermissionError(f"cannot write to {self.root}")
 
     def _path(self, key: str) -> Path:
         path = (self.root / checked_key(key)).resolve()
@@ -158,6 +167,10 @@ class S3Storage(Storage):
     def __init__(self, client: Any, bucket: str):
         self.client = client
         self.bucket = bucket
+
+    def check_ready(self) -> None:
+        """The bucket exists (make up's SeaweedFS creates it a few seconds after it starts)."""
+        self.client.head_bucket(Bucket=self.bucket)
 
     def save(self, key: str, stream: BinaryIO, max_bytes: Optional[int] = None) -> int:
         """Stream to the bucket part by part; the object appears only once the upload completes.

@@ -36,6 +36,12 @@ def check_broker() -> None:
     _broker_checked_at = time.monotonic()
 
 
+def check_storage() -> None:
+    """Files can be stored: the data directory is writable, or the S3 bucket exists."""
+    from services.api.jobs import storage
+    storage().check_ready()
+
+
 def create_app(config: Optional[Config] = None) -> Flask:
     """Build the API service (it verifies tokens with the public key only)."""
     from services.api import (
@@ -73,5 +79,6 @@ def create_app(config: Optional[Config] = None) -> Flask:
     document_faces(app, api)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(console.bp)
-    app.register_blueprint(health_blueprint({"database": check_database, "broker": check_broker}))
+    app.register_blueprint(health_blueprint({"database": check_database, "broker": check_broker,
+                                             "storage": check_storage}))
     return app

@@ -175,7 +175,7 @@ def test_errors_share_one_envelope(client, make_user):
 def test_health_and_readiness(client):
     assert client.get("/healthz").json == {"status": "ok"}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json["checks"] == {"database": "ok", "broker": "ok"}
+    assert ready.status_code == 200 and ready.json["checks"] == {"database": "ok", "broker": "ok", "storage": "ok"}
 
 
 def test_openapi_document_describes_the_routes(client):

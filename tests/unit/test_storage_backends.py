@@ -11,6 +11,7 @@ import tracemalloc
 import uuid
 
 import pytest
+from botocore.exceptions import ClientError
 
 from shared.storage import (
     LocalStorage,
@@ -233,3 +234,16 @@ def test_wrong_s3_credentials_are_refused_by_the_store(seaweedfs, folder):
 def test_checked_key_accepts_the_keys_the_api_makes():
     key = f"jobs/{uuid.uuid4()}/artifacts/out.webm"
     assert checked_key(key) == key
+
+
+def test_ready_once_files_can_be_stored_and_not_before(seaweedfs, tmp_path):
+    # make up's SeaweedFS creates its bucket seconds after it starts: /readyz must wait for it.
+    client = s3_client(seaweedfs["S3_ENDPOINT"], seaweedfs["S3_REGION"], seaweedfs["S3_ACCESS_KEY"],
+                       seaweedfs["S3_SECRET_KEY"])
+    missing_bucket = S3Storage(client, f"not-yet-{uuid.uuid4().hex[:8]}")
+    with pytest.raises(ClientError):
+        missing_bucket.check_ready()
+    missing_bucket.client.create_bucket(Bucket=missing_bucket.bucket)
+    missing_bucket.check_ready()
+    LocalStorage(tmp_path / "files").check_ready()
+    assert (tmp_path / "files").is_dir()
