@@ -39,6 +39,7 @@ def log_in(tab, base: str, name: str, password: str = PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("link", name="Jobs").wait_for()
+    page.get_by_role("button", name="Log in").wait_for(state="detached")  # the login form is gone too
 
 
 def cookie_session(base: str, name: str, password: str = PASSWORD) -> requests.Session:
@@ -221,7 +222,7 @@ def test_a_running_job_is_cancelled_from_its_page_and_from_the_list(stack, tab, 
 def test_the_account_page_makes_and_revokes_api_keys_and_shows_the_webhook_secret(stack, tab):
     base, page = stack["base"], tab.page
     log_in(tab, base, new_user(base))
-    page.get_by_role("link", name="Account").click()
+    page.get_by_role("link", name="Account", exact=True).click()
     page.get_by_label("Key name").fill("laptop script")
     page.get_by_role("button", name="Create API key").click()
     key = page.locator("#new-api-key").inner_text()
