@@ -5,7 +5,10 @@ import hashlib
 import json
 from typing import Any, BinaryIO, Optional
 
+from flask import request
+
 from shared.db import db
+from shared.errors import fail
 from shared.models import IdempotencyKey, Job
 
 MAX_KEY_LENGTH = 255
@@ -13,6 +16,14 @@ MAX_KEY_LENGTH = 255
 
 class KeyReused(Exception):
     """The key was used before with a different request."""
+
+
+def key_from_request() -> Optional[str]:
+    """The request's Idempotency-Key header, if any; 400 when it is empty or too long."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
+        fail(400, f"Idempotency-Key must have 1-{MAX_KEY_LENGTH} characters.")
+    return key
 
 
 def request_hash(kind: str, params: dict[str, Any], upload: Optional[BinaryIO]) -> str:

@@ -12,6 +12,7 @@ from services.api import idempotency, pipelines
 from services.api.jobs import NotFound
 from services.api.kinds import SubmitRefused
 from services.api.pipeline_events import pipeline_event_stream
+from services.api.views import submission
 from shared.db import db
 from shared.errors import MAX_PAGE, fail
 from shared.models import PRIORITIES
@@ -88,24 +89,17 @@ def _pipeline_or_404(pipeline_id):
         fail(404, "Pipeline not found.")
 
 
-def _submission() -> tuple[dict, object, str | None, str | None]:
+def _pipeline_submission() -> tuple[dict, object, str | None, str | None]:
     """The pipeline request: a JSON body, or multipart with 'file' and the fields (options/steps as JSON)."""
+    body, upload, filename, content_type = submission()
     if request.mimetype == "multipart/form-data":
-        body = request.form.to_dict()
         for name in ("options", "steps"):
             if name in body:
                 try:
                     body[name] = json.loads(body[name])
                 except ValueError:
                     fail(400, f"The {name!r} field must be JSON.")
-        upload = request.files.get("file")
-        if upload is None:
-            return body, None, None, None
-        return body, upload.stream, upload.filename, upload.mimetype
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        fail(400, "Send a JSON object, or multipart/form-data with a 'file' part.")
-    return body, None, None, None
+    return body, upload, filename, content_type
 
 
 @bp.route("/pipelines", methods=["POST"])
@@ -121,10 +115,8 @@ def _submission() -> tuple[dict, object, str | None, str | None]:
 @bp.response(202, PipelineSchema)
 def submit():
     """Submit a pipeline; the steps that can start are queued at once, the others as their inputs finish."""
-    raw, upload, filename, content_type = _submission()
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not 0 < len(key) <= idempotency.MAX_KEY_LENGTH:
-        fail(400, f"Idempotency-Key must have 1-{idempotency.MAX_KEY_LENGTH} characters.")
+    raw, upload, filename, content_type = _pipeline_submission()
+    key = idempotency.key_from_request()
     user = current_user()
     digest = ""
     try:

@@ -32,8 +32,8 @@ def _job_or_404(job_id, lock: bool = False):
         fail(404, "Job not found.")
 
 
-def _submission() -> tuple[dict, object, str | None, str | None]:
-    """Parameters and optional file of a JSON or multipart submission."""
+def submission() -> tuple[dict, object, str | None, str | None]:
+    """Parameters and optional file of a JSON or multipart submission (a job's, a pipeline's)."""
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         params = request.form.to_dict()
@@ -53,10 +53,8 @@ def _submit(kind: str):
     """Queue a job of ``kind`` at once (every kind's documented route, and the undocumented fallback)."""
     if kind not in KINDS:
         fail(404, f"Unknown job kind {kind!r}; use one of {', '.join(KINDS)}.")
-    raw, upload, filename, content_type = _submission()
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not 0 < len(key) <= idempotency.MAX_KEY_LENGTH:
-        fail(400, f"Idempotency-Key must have 1-{idempotency.MAX_KEY_LENGTH} characters.")
+    raw, upload, filename, content_type = submission()
+    key = idempotency.key_from_request()
     user = current_user()
     try:
         spec = jobs.kind_spec(kind)
