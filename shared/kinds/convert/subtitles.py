@@ -92,7 +92,7 @@ def _blocks(lines: list[str]) -> list[tuple[int, list[str]]]:
 def _cue(block: list[str], first_line: int, vtt: bool) -> Cue:
     timing = 0 if "-->" in block[0] else 1  # an identifier (srt: the cue's number) may come first
     if timing >= len(block) or not _ARROW.match(block[timing].strip()):
-        raise ValueError(f"line {first_line + timing}: expected a cue timing such as "
+        raise ValueError(f"line {first_line + min(timing, len(block) - 1)}: expected a cue timing such as "
                          f"'00:00:01{'.' if vtt else ','}000 --> 00:00:02{'.' if vtt else ','}500'")
     start_text, end_text = _ARROW.match(block[timing].strip()).groups()
     start, end = _seconds(start_text, first_line + timing), _seconds(end_text, first_line + timing)
