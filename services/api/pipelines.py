@@ -277,7 +277,7 @@ def _done_fraction(job: Optional[Job]) -> float:
 
 
 def _step_view(step: dict[str, Any], job: Optional[Job]) -> dict[str, Any]:
-    view = {"name": step["name"], "kind": step["kind"], "input": step["input"],
+    view = {"name": step["name"], "kind": step["kind"], "input": step["input"], "subtitles": step.get("subtitles", []),
             "status": job.status if job is not None else "pending",
             "job_id": job.id if job is not None else None, "progress": None, "error": None,
             "links": {}}

@@ -48,8 +48,8 @@ class ConvertParamsSchema(SubmitCommonSchema):
         "description": "Video targets: [{language, text, title?}], each text a SubRip or WebVTT file's content "
                        f"(at most {MAX_SUBTITLE_TRACKS}, {MAX_SUBTITLE_BYTES // 1024} KiB each); each becomes a "
                        "subtitle stream tagged with the language (ISO 639-2) and title (default: the language's "
-                       "name): mov_text in mp4 and mov, SubRip in mkv, WebVTT in webm. JSON requests only; "
-                       "in a pipeline, name the steps instead (a step's \"subtitles\")"})
+                       "name): mov_text in mp4 and mov, SubRip in mkv, WebVTT in webm. In a form, the list "
+                       "as JSON text; in a pipeline, name the steps instead (a step's \"subtitles\")"})
     burn_in = _option("The language of one of the subtitles to draw into the picture (re-encodes the video); "
                       "the others stay subtitle streams")
     subtitle_size = _option("Burned-in text height in percent of the picture's height "

@@ -15,6 +15,7 @@ filter syntax, the burn-in filter, escapes it on both levels of that syntax (``f
 from __future__ import annotations
 
 import html
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -147,6 +148,11 @@ def validate(options: dict[str, Any], target_name: str, trimmed: bool) -> dict[s
         if burn_in is not None or size is not None:
             raise ValueError("burn_in and subtitle_size need subtitles to draw")
         return {}
+    if isinstance(tracks, str):  # a multipart form's field: the list as JSON text
+        try:
+            tracks = json.loads(tracks)
+        except ValueError:
+            raise ValueError("subtitles must be JSON: a list of {\"language\", \"text\", \"title\"}") from None
     if target_name not in SOFT_CODECS:
         raise ValueError(f"subtitles go into a video target ({', '.join(SOFT_CODECS)}), not {target_name}")
     if trimmed:
