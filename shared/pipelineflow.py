@@ -76,7 +76,7 @@ class Step:
     @property
     def parents(self) -> list[str]:
         """The steps this one reads: its input (unless the upload or none), then its subtitles."""
-        return [*([self.input] if self.input not in (None, UPLOAD) else []), *self.subtitles]
+        return parents_of({"input": self.input, "subtitles": self.subtitles})
 
 
 def _parse_step(index: int, raw: Any, kinds: tuple[str, ...]) -> Step:

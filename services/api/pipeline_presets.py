@@ -12,6 +12,11 @@ from shared.pipelineflow import UPLOAD, PipelineRefused
 
 DEFAULT_SOURCE_LANG = "en"
 
+# The subtitles preset's options for its last step: the container, the language drawn in, its size.
+VIDEO_OPTIONS = ("mux", "burn_in", "subtitle_size")
+MUX_TARGETS = ("mp4", "mkv", "mov", "webm")
+DEFAULT_BURN_IN_TARGET = "mp4"
+
 
 def _target_langs(options: dict[str, Any]) -> list[str]:
     """The languages to translate into: ``target_lang`` or ``target_langs`` (one step each)."""
@@ -80,12 +85,6 @@ def subtitles(options: dict[str, Any]) -> list[dict[str, Any]]:
              *_translations("transcribe", source_lang, langs)]
     video = _subtitled_video(options, langs)
     return steps + ([video] if video else [])
-
-
-# The subtitles preset's options for its last step: the container, the language drawn in, its size.
-VIDEO_OPTIONS = ("mux", "burn_in", "subtitle_size")
-MUX_TARGETS = ("mp4", "mkv", "mov", "webm")
-DEFAULT_BURN_IN_TARGET = "mp4"
 
 
 def _subtitled_video(options: dict[str, Any], langs: list[str]) -> dict[str, Any] | None:

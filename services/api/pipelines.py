@@ -139,8 +139,9 @@ def _check_subtitled_video(step: Step, params: dict[str, Any], steps: dict[str, 
         if language is None:
             raise SubmitRefused(f"step {name!r} must name its language (asr: language) to tag its subtitles.")
         tracks.append({"language": language, "text": PENDING_SUBTITLES})
-    checked = (SPECS["convert"].check if step.input == UPLOAD else
-               lambda p, _: _check_file_from_step(step, p, steps))({**params, "subtitles": tracks}, upload_path)
+    with_tracks = {**params, "subtitles": tracks}
+    checked = (SPECS["convert"].check(with_tracks, upload_path) if step.input == UPLOAD
+               else _check_file_from_step(step, with_tracks, steps))
     return {key: value for key, value in checked.items() if key != "subtitles"}
 
 
