@@ -148,6 +148,10 @@ def test_a_video_step_that_cannot_work_is_refused_at_submit(client, make_user, a
 
 
 def test_burning_in_is_refused_when_no_convert_worker_can(client, make_user, app, lecture):
+    with app.app_context():  # the registrations earlier tests' workers left
+        handle.session.query(WorkerRecord).filter_by(kind="convert").delete()
+        handle.session.commit()
+        handle.session.remove()
     register(app, "asr-registered-here", "asr", asr_capabilities())
     register(app, "convert-without-libass", "convert",
              {**convert_capabilities(), "subtitles": {"soft": ["mkv", "mp4"], "burn_in": False}})
