@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from shared.kinds.asr.exports import clock
 from shared.kinds.translate.languages import language_name, normalize
 
 # Bounds on what one conversion carries: a lecture's subtitles are tens of kilobytes.
@@ -117,16 +118,8 @@ def _plain(line: str) -> str:
 
 def srt_of(cues: list[Cue]) -> str:
     """The cues as a SubRip file (what the worker hands ffmpeg)."""
-    return "\n".join(f"{n}\n{_clock(c.start)} --> {_clock(c.end)}\n{c.text or ' '}\n"
+    return "\n".join(f"{n}\n{clock(c.start, ',')} --> {clock(c.end, ',')}\n{c.text or ' '}\n"
                      for n, c in enumerate(cues, start=1))
-
-
-def _clock(seconds: float) -> str:
-    millis = round(seconds * 1000)
-    hours, millis = divmod(millis, 3_600_000)
-    minutes, millis = divmod(millis, 60_000)
-    secs, millis = divmod(millis, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d},{millis:03d}"
 
 
 def iso639_2(language: str) -> str:
