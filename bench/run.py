@@ -21,6 +21,7 @@ BENCHES = {
     "documents": ["bench.bench_documents"],
     "storage": ["bench.bench_storage", "--mb", "200"],
     "docs-page": ["bench.bench_docs_page"],
+    "pipeline-subtitles": ["bench.bench_pipeline_subtitles"],
 }
 
 

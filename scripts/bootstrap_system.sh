@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the system services Conveyor needs are installed and running on this machine:
 # PostgreSQL, RabbitMQ, nginx (the gateway), Apertium with its language pairs, espeak-ng (test speech),
-# Node.js with npm (newman runs the Postman collections), Chromium (the browser tests drive it).
+# Node.js with npm (newman runs the Postman collections), Chromium (the browser tests drive it), a font
+# for burned-in subtitles (fontconfig, DejaVu).
 # Installs from Debian when something is missing and we are root; otherwise says what to install.
 # Uses what already runs. Set CONVEYOR_SKIP_SYSTEM=1 to manage these services yourself.
 set -euo pipefail
@@ -35,6 +36,9 @@ command -v npm >/dev/null || missing+=(nodejs npm)
 command -v wrk >/dev/null || missing+=(wrk)
 # the browser tests (tests/e2e/test_browser_*.py) drive Debian's Chromium through Playwright
 command -v chromium >/dev/null || missing+=(chromium)
+# burning subtitles into a video: ffmpeg's libass finds a font through fontconfig's configuration
+[ -f /etc/fonts/fonts.conf ] || missing+=(fontconfig-config)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 command -v apertium >/dev/null || missing+=(apertium)
 [ -f $MODES/eng-spa.mode ] || missing+=(apertium-eng-spa)
 [ -f $MODES/eng-cat.mode ] || missing+=(apertium-eng-cat)

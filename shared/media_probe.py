@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from shared.config import Config
@@ -43,8 +43,10 @@ DECODE_CHECK_SECONDS = 0.5
 _INPUT_RE = re.compile(r"^Input #0, (?P<format>.+), from '")
 _DURATION_RE = re.compile(r"^  Duration: (?:(?P<h>\d+):(?P<m>\d+):(?P<s>[\d.]+)|N/A)")
 _STREAM_RE = re.compile(
-    r"^  Stream #0:(?P<index>\d+)(?:\[[^\]]*\])?(?:\([^)]*\))?: "
+    r"^  Stream #0:(?P<index>\d+)(?:\[[^\]]*\])?(?:\((?P<language>[^)]*)\))?: "
     r"(?P<type>Video|Audio|Subtitle|Data|Attachment): (?P<codec>[\w-]+)(?P<rest>.*)$")
+_STREAM_TITLE_RE = re.compile(r"^      (title|handler_name)\s*: (.*)$")
+_DEFAULT_HANDLER_RE = re.compile(r"^(?:Video|Sound|Subtitle|Text|Data)Handler$|^(?:Core Media|Apple|ISO Media)")
 _SIZE_RE = re.compile(r"\b([1-9]\d*)x([1-9]\d*)\b")
 _FPS_RE = re.compile(r"\b([\d.]+)(k?) (?:fps|tbr)\b")
 _RATE_RE = re.compile(r"\b(\d+) Hz, ([^,]+)")
@@ -72,6 +74,8 @@ class StreamInfo:
     channels: int | None = None
     bit_rate: int | None = None
     attached_pic: bool = False  # cover art shown as a video stream (mp3, m4a)
+    language: str | None = None  # the container's tag (ISO 639-2, 'spa'); None when undetermined
+    title: str | None = None  # its title tag (MP4: the handler name, when not ffmpeg's default)
 
 
 @dataclass(frozen=True)
@@ -202,6 +206,9 @@ def _parse_input_block(stderr: str, size: int) -> MediaInfo | None:
                 duration = int(m.group("h")) * 3600 + int(m.group("m")) * 60 + float(m.group("s"))
         elif m := _STREAM_RE.match(line):
             streams.append(_parse_stream(m))
+        elif streams and (m := _STREAM_TITLE_RE.match(line)) and not _DEFAULT_HANDLER_RE.match(m.group(2)):
+            if m.group(1) == "title" or streams[-1].title is None:
+                streams[-1] = replace(streams[-1], title=m.group(2))
     return MediaInfo(format_name, duration, size, streams)
 
 
@@ -222,7 +229,8 @@ def _parse_stream(m: re.Match) -> StreamInfo:
                       codec_name=m.group("codec"), width=width, height=height, fps=fps,
                       sample_rate=sample_rate, channels=channels,
                       bit_rate=int(bit_rate.group(1)) * 1000 if bit_rate else None,
-                      attached_pic="(attached pic)" in rest)
+                      attached_pic="(attached pic)" in rest,
+                      language=m.group("language") if m.group("language") not in (None, "und") else None)
 
 
 def _channel_count(layout: str) -> int | None:

@@ -12,6 +12,12 @@ Outputs pass by reference: a step reading a file gets its parent's artifact's st
 pipeline's upload key) as its input key, and a step reading text gets its parent's result text in
 its params; nothing goes back through the client.
 
+A convert step may also name ``subtitles``: asr steps, or translate steps reading an asr step,
+whose transcripts it puts into the video (muxed as subtitle streams, or burned in). Those are more
+parents: the step starts once its input and every one of them has succeeded, and gets each
+language's WebVTT (the transcript's timings, the translated lines; what GET .../subtitles/<lang>
+serves) in its params.
+
 Lock order is the job first, then its pipeline (a worker's callback locks its job, then ``advance``
 locks the pipeline); whoever cancels a pipeline locks its jobs before the pipeline, so the two never
 wait for each other in a circle.
@@ -28,6 +34,7 @@ from sqlalchemy import select
 from shared import jobflow, webhooks
 from shared.clock import utcnow
 from shared.db import db
+from shared.kinds.asr.exports import export
 from shared.models import Artifact, Job, Pipeline
 from shared.states import JobStatus
 
@@ -35,6 +42,7 @@ LOGGER = logging.getLogger(__name__)
 
 UPLOAD = "upload"
 MAX_STEPS = 16
+MAX_SUBTITLE_STEPS = 8
 STEP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
 RUNNING, SUCCEEDED, FAILED, CANCELLED = "running", "succeeded", "failed", "cancelled"
@@ -54,22 +62,32 @@ class PipelineRefused(ValueError):
 
 @dataclass(frozen=True)
 class Step:
-    """One step as submitted: its name, kind, options and input (UPLOAD, a step's name, or None)."""
+    """One step as submitted: its name, kind, options and input (UPLOAD, a step's name, or None).
+
+    ``subtitles`` (convert steps only) names the steps whose transcripts go into the video.
+    """
 
     name: str
     kind: str
     input: Optional[str]
     options: dict[str, Any] = field(default_factory=dict)
+    subtitles: tuple[str, ...] = ()
+
+    @property
+    def parents(self) -> list[str]:
+        """The steps this one reads: its input (unless the upload or none), then its subtitles."""
+        return parents_of({"input": self.input, "subtitles": self.subtitles})
 
 
 def _parse_step(index: int, raw: Any, kinds: tuple[str, ...]) -> Step:
     """One step of the request, or PipelineRefused naming what is wrong with it."""
     if not isinstance(raw, dict):
         raise PipelineRefused(f"Step {index + 1} must be an object with name, kind, options and input.")
-    unknown = set(raw) - {"name", "kind", "options", "input"}
+    unknown = set(raw) - {"name", "kind", "options", "input", "subtitles"}
     if unknown:
         raise PipelineRefused(f"Step {index + 1} has unknown fields: {', '.join(sorted(unknown))}.")
     name, kind, options, source = raw.get("name"), raw.get("kind"), raw.get("options", {}), raw.get("input")
+    subtitles = raw.get("subtitles", [])
     if not isinstance(name, str) or not STEP_NAME.match(name):
         raise PipelineRefused(f"Step {index + 1}: name must be 1-64 letters, digits, '-' or '_', "
                               "starting with a letter.")
@@ -79,26 +97,33 @@ def _parse_step(index: int, raw: Any, kinds: tuple[str, ...]) -> Step:
         raise PipelineRefused(f"Step {name!r}: options must be an object.")
     if source is not None and not isinstance(source, str):
         raise PipelineRefused(f"Step {name!r}: input must be \"upload\" or the name of another step.")
-    return Step(name, kind, source, dict(options))
+    if (not isinstance(subtitles, list) or len(subtitles) > MAX_SUBTITLE_STEPS
+            or not all(isinstance(item, str) for item in subtitles)):
+        raise PipelineRefused(f"Step {name!r}: subtitles must be a list of at most {MAX_SUBTITLE_STEPS} step names.")
+    if len(set(subtitles)) != len(subtitles):
+        raise PipelineRefused(f"Step {name!r}: subtitles names a step twice.")
+    return Step(name, kind, source, dict(options), tuple(subtitles))
 
 
 def _check_acyclic(steps: dict[str, Step]) -> list[Step]:
-    """The steps parents first; PipelineRefused on a cycle (each step has one input, so a chain)."""
+    """The steps parents first (else in the order given); PipelineRefused on a cycle."""
     ordered: list[Step] = []
     placed: set[str] = set()
+
+    def place(step: Step, path: list[Step]) -> None:
+        if step in path:
+            # Named as the data flows: each step, then the one reading it.
+            names = " -> ".join(s.name for s in [step, *reversed(path[path.index(step) + 1:]), step])
+            raise PipelineRefused(f"The steps form a cycle ({names}); a pipeline must be acyclic.")
+        for parent in step.parents:
+            if parent not in placed:
+                place(steps[parent], [*path, step])
+        if step.name not in placed:
+            placed.add(step.name)
+            ordered.append(step)
+
     for step in steps.values():
-        chain = [step]
-        while chain[-1].input in steps and chain[-1].input not in placed:
-            parent = steps[chain[-1].input]
-            if parent in chain:
-                names = " -> ".join(s.name for s in reversed(chain[chain.index(parent):]))
-                raise PipelineRefused(f"The steps form a cycle ({names} -> {parent.name}); "
-                                      "a pipeline must be acyclic.")
-            chain.append(parent)
-        for link in reversed(chain):
-            if link.name not in placed:
-                placed.add(link.name)
-                ordered.append(link)
+        place(step, [])
     return ordered
 
 
@@ -125,6 +150,22 @@ def _check_feeds(step: Step, steps: dict[str, Step]) -> None:
                               f"{parent.name!r} ({parent.kind}) makes {MAKES[parent.kind]}.")
 
 
+def _check_subtitles(step: Step, steps: dict[str, Step]) -> None:
+    """A step's subtitles are transcripts (asr steps, or translations of one) and only a convert step takes them."""
+    if step.subtitles and step.kind != "convert":
+        raise PipelineRefused(f"Step {step.name!r} ({step.kind}): only a convert step puts subtitles into a video.")
+    for name in step.subtitles:
+        source = steps.get(name)
+        if source is None or name == step.name:
+            raise PipelineRefused(f"Step {step.name!r}: its subtitles name {name!r}, which is not another step "
+                                  "of this pipeline.")
+        feeding = steps.get(source.input or "")
+        if not (source.kind == "asr" or (source.kind == "translate" and feeding is not None
+                                         and feeding.kind == "asr")):
+            raise PipelineRefused(f"Step {step.name!r}: subtitles come from an asr step or a translate step "
+                                  f"reading one; {name!r} ({source.kind}) is neither.")
+
+
 def check_dag(raw_steps: Any, kinds: tuple[str, ...], max_steps: int = MAX_STEPS) -> list[Step]:
     """The request's steps checked as a DAG (names, kinds, inputs, no cycle), parents first.
 
@@ -142,12 +183,18 @@ def check_dag(raw_steps: Any, kinds: tuple[str, ...], max_steps: int = MAX_STEPS
         steps[step.name] = step
     for step in steps.values():
         _check_feeds(step, steps)
+        _check_subtitles(step, steps)
     return _check_acyclic(steps)
 
 
+def parents_of(step: dict[str, Any]) -> list[str]:
+    """The names of the stored step's parents: its input (unless the upload or none), then its subtitles."""
+    return [*([step["input"]] if step["input"] not in (None, UPLOAD) else []), *step.get("subtitles", ())]
+
+
 def dependants(pipeline: Pipeline, step_name: str) -> list[dict[str, Any]]:
-    """The stored steps that read ``step_name``'s output."""
-    return [step for step in pipeline.steps if step["input"] == step_name]
+    """The stored steps that read ``step_name``'s output (as their input or their subtitles)."""
+    return [step for step in pipeline.steps if step_name in parents_of(step)]
 
 
 def latest_jobs(pipeline: Pipeline) -> dict[str, Job]:
@@ -209,6 +256,47 @@ class StepInputMissing(Exception):
     """The parent succeeded without the output its dependant reads (no text, no file)."""
 
 
+def translation_lines(translation: dict[str, Any]) -> list[str]:
+    """A translate result's non-empty lines (one per transcript segment it was given)."""
+    return [line.strip() for line in (translation.get("translated_text") or "").split("\n") if line.strip()]
+
+
+def translated_transcript(transcript: dict[str, Any], translation: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """The transcript with each spoken segment's text replaced by its translated line, timings kept.
+
+    The translate step got one line per non-empty segment (text_output); None when the translation
+    does not have as many lines.
+    """
+    spoken = [s for s in transcript.get("segments") or [] if (s.get("text") or "").strip()]
+    lines = translation_lines(translation)
+    if not spoken or len(lines) != len(spoken):
+        return None
+    segments = [{"start": s["start"], "end": s["end"], "text": line} for s, line in zip(spoken, lines)]
+    return {"text": " ".join(lines), "language": translation.get("target_lang"),
+            "duration": transcript.get("duration"), "words": [], "segments": segments}
+
+
+def subtitle_language(step: dict[str, Any]) -> Optional[str]:
+    """The language of a stored asr or translate step's subtitles, as its params name it (None: detected)."""
+    language = step["params"].get("target_lang" if step["kind"] == "translate" else "language")
+    return None if language in (None, "", "auto") else language
+
+
+def subtitle_track(job: Job, source: Optional[Job]) -> dict[str, Any]:
+    """A finished asr job's transcript, or a translation of ``source``'s, as a language and its WebVTT."""
+    if job.kind == "asr":
+        transcript, language = job.result or {}, job.params.get("language") or (job.result or {}).get("language")
+    else:
+        transcript = translated_transcript((source.result if source is not None else None) or {}, job.result or {})
+        language = job.params.get("target_lang")
+        if transcript is None:
+            raise StepInputMissing(f"the translation of step {job.pipeline_step!r} does not keep one line per "
+                                   "segment, so no subtitles can be timed from it")
+    if not language or not (transcript.get("segments") or transcript.get("text")):
+        raise StepInputMissing(f"step {job.pipeline_step!r} has no transcript in a known language for subtitles")
+    return {"language": language, "text": export(transcript, "vtt")[0].decode("utf-8")}
+
+
 def _wire_input(job_columns: dict[str, Any], params: dict[str, Any], pipeline: Pipeline,
                 step: dict[str, Any], parent: Optional[Job]) -> None:
     """Point the step's job at its input: the upload, the parent's artifact, or the parent's text."""
@@ -229,11 +317,21 @@ def _wire_input(job_columns: dict[str, Any], params: dict[str, Any], pipeline: P
         params["word_count"] = len(text.split())
 
 
+def _wire_subtitles(params: dict[str, Any], pipeline: Pipeline, step: dict[str, Any]) -> None:
+    """Give a convert step the WebVTT of each step its subtitles name, in their order."""
+    current = latest_jobs(pipeline)
+    by_name = {s["name"]: s for s in pipeline.steps}
+    params["subtitles"] = [subtitle_track(current[name], current.get(by_name[name]["input"] or ""))
+                           for name in step["subtitles"]]
+
+
 def start_step(pipeline: Pipeline, step: dict[str, Any], parent: Optional[Job] = None) -> Job:
     """Create and queue the job of ``step`` (its outbox row too), fed by ``parent`` or the upload."""
     params = dict(step["params"])
     columns: dict[str, Any] = {}
     _wire_input(columns, params, pipeline, step, parent)
+    if step.get("subtitles"):
+        _wire_subtitles(params, pipeline, step)
     job = jobflow.create_job(pipeline.user_id, step["kind"], params, pipeline.priority,
                              pipeline_id=pipeline.id, pipeline_step=step["name"], pipeline_run=pipeline.run,
                              **columns)
@@ -273,13 +371,14 @@ def start_ready_steps(pipeline: Pipeline) -> list[Job]:
         job = current.get(step["name"])
         if job is not None and job.status not in UNFINISHED:
             continue
-        parent = None
-        if step["input"] not in (None, UPLOAD):
-            parent = current.get(step["input"])
-            if parent is None or parent.status != JobStatus.SUCCEEDED.value:
-                continue
-        started.append(start_step(pipeline, step, parent))
+        if not _parents_succeeded(step, current):
+            continue
+        started.append(start_step(pipeline, step, current.get(step["input"] or "")))
     return started
+
+
+def _parents_succeeded(step: dict[str, Any], current: dict[str, Job]) -> bool:
+    return all(name in current and current[name].status == JobStatus.SUCCEEDED.value for name in parents_of(step))
 
 
 def _start_dependants(pipeline: Pipeline, job: Job) -> None:
@@ -290,8 +389,10 @@ def _start_dependants(pipeline: Pipeline, job: Job) -> None:
             # A second report of the same success: the dependant has started already.
             LOGGER.info("pipeline %s: step %r has started already (job %s)", pipeline.id, step["name"], existing.id)
             continue
+        if not _parents_succeeded(step, current):
+            continue  # it reads other steps too, and one has not succeeded yet: the last to succeed starts it
         try:
-            start_step(pipeline, step, job)
+            start_step(pipeline, step, current.get(step["input"] or ""))
         except StepInputMissing as exc:
             end(pipeline, FAILED, f"Step {step['name']!r} cannot start: {exc}.", job)
             return

@@ -28,9 +28,19 @@ MAX_PER_PAGE = 100
 class PipelineSubmitSchema(Schema):
     preset = fields.String(validate=validate.Length(min=1, max=32), metadata={
         "description": "transcribe-translate, read-translate or subtitles (or give steps)"})
-    options = fields.Dict(metadata={"description": "The preset's options, e.g. {\"target_langs\": [\"es\", \"ca\"]}"})
+    options = fields.Dict(metadata={"description": (
+        "The preset's options, e.g. {\"target_langs\": [\"es\", \"ca\"]}. All: target_lang or target_langs, "
+        "source_lang (default en). transcribe-translate and subtitles: engine, model (asr). subtitles also: "
+        "mux (mp4, mkv, mov or webm: the uploaded video with one subtitle stream per language, tagged with "
+        "its ISO 639-2 code and name), burn_in (one of the target languages, drawn into the picture; into "
+        "mp4 unless mux names another container, which then holds the other languages as streams) and "
+        "subtitle_size (burned-in text height, 2-25 percent of the picture's); either adds a last convert "
+        "step, add-subtitles, whose artifact is the video")})
     steps = fields.List(fields.Dict(), metadata={
-        "description": "Explicit steps: [{name, kind, options, input: \"upload\" | an earlier step's name}]"})
+        "description": "Explicit steps: [{name, kind, options, input: \"upload\" | an earlier step's name, "
+                       "subtitles?}]; a convert step's subtitles lists asr steps, or translate steps reading "
+                       "one, whose transcripts it puts into the video (options target, burn_in, subtitle_size): "
+                       "it starts when its input and all of those have succeeded"})
     priority = fields.String(load_default="normal", validate=validate.OneOf(list(PRIORITIES)))
     callback_url = fields.String(validate=validate.Length(max=2048), metadata={
         "description": "POSTed a signed pipeline.succeeded|failed|cancelled event when the pipeline ends"})
@@ -40,6 +50,8 @@ class PipelineStepSchema(Schema):
     name = fields.String(dump_only=True)
     kind = fields.String(dump_only=True)
     input = fields.String(dump_only=True, allow_none=True)
+    subtitles = fields.List(fields.String(), dump_only=True, metadata={
+        "description": "A convert step's: the steps whose transcripts it puts into the video"})
     status = fields.String(dump_only=True, metadata={"description": "pending until its job exists, then the job's"})
     job_id = fields.UUID(dump_only=True, allow_none=True)
     progress = fields.Float(dump_only=True, allow_none=True)

@@ -23,7 +23,7 @@ from services.api.idempotency import earlier_job, remember
 from services.api.jobs import NotFound, owned, safe_filename, storage
 from services.api.kinds import SPECS, SubmitRefused
 from services.api.kinds.base import live_models, require_workers
-from services.api.kinds.convert import offered_targets
+from services.api.kinds.convert import offered_targets, require_subtitles_offered
 from services.api.pipeline_presets import expand
 from shared import jobflow, pipelineflow, webhooks
 from shared.db import db, transaction, unit_of_work
@@ -44,6 +44,8 @@ LOGGER = logging.getLogger(__name__)
 PIPELINE_LEVEL_OPTIONS = ("priority", "callback_url", "callback_progress")
 # Stands in for text that an earlier step will make, so a translate step's pair is checked at submit.
 PENDING_TEXT = "text"
+# Stands in for the subtitles that earlier steps will make, so a convert step's options are checked at submit.
+PENDING_SUBTITLES = "WEBVTT\n\n00:00.000 --> 00:00.001\n-\n"
 # Rough seconds a step of each kind takes, for the pipeline's weighted progress (asr: per audio second).
 EXPECTED_SECONDS = {"convert": 5.0, "vision": 3.0, "translate": 2.0, "asr": 10.0}
 ASR_SECONDS_PER_AUDIO_SECOND = 0.5
@@ -99,6 +101,8 @@ def _check_file_from_step(step: Step, params: dict[str, Any], steps: dict[str, S
             raise SubmitRefused(str(exc)) from exc
     if step.kind == "convert" and str(params.get("target")) not in offered_targets(capabilities):
         raise SubmitRefused(f"no running convert worker makes {params.get('target')!r}.")
+    if step.kind == "convert":
+        require_subtitles_offered(params, capabilities)
     return params
 
 
@@ -106,6 +110,8 @@ def check_step(step: Step, steps: dict[str, Step], upload_path: Optional[Path]) 
     """The step's parameters as its kind's contract normalizes them, or SubmitRefused naming the step."""
     try:
         params = _load_options(step)
+        if step.subtitles:
+            return _check_subtitled_video(step, params, steps, upload_path)
         if step.kind == "vision" and params.get("detection_model_id") == TEXT_ID:
             _require_ocr()
         if step.kind == "translate":
@@ -115,6 +121,28 @@ def check_step(step: Step, steps: dict[str, Step], upload_path: Optional[Path]) 
         return _check_file_from_step(step, params, steps)
     except SubmitRefused as exc:
         raise SubmitRefused(f"Step {step.name!r} ({step.kind}): {exc}", exc.status) from None
+
+
+def _check_subtitled_video(step: Step, params: dict[str, Any], steps: dict[str, Step],
+                           upload_path: Optional[Path]) -> dict[str, Any]:
+    """A convert step putting other steps' transcripts into the video: checked with stand-in subtitles.
+
+    Their languages are known now (each step's target_lang or asr language), their text only when
+    those steps succeed (shared.pipelineflow wires it in), as a translate step's text is.
+    """
+    if "subtitles" in params:
+        raise SubmitRefused("its subtitles come from the steps it names; leave out options.subtitles.")
+    tracks = []
+    for name in step.subtitles:
+        source = steps[name]
+        language = pipelineflow.subtitle_language({"kind": source.kind, "params": source.options})
+        if language is None:
+            raise SubmitRefused(f"step {name!r} must name its language (asr: language) to tag its subtitles.")
+        tracks.append({"language": language, "text": PENDING_SUBTITLES})
+    with_tracks = {**params, "subtitles": tracks}
+    checked = (SPECS["convert"].check(with_tracks, upload_path) if step.input == UPLOAD
+               else _check_file_from_step(step, with_tracks, steps))
+    return {key: value for key, value in checked.items() if key != "subtitles"}
 
 
 def _require_ocr() -> None:
@@ -166,7 +194,8 @@ def submit(user: User, body: dict[str, Any], upload: Optional[BinaryIO] = None, 
         with transaction(), _lent_upload(input_key) as upload_path:
             by_name = {step.name: step for step in steps}
             stored = [{"name": step.name, "kind": step.kind, "input": step.input,
-                       "params": check_step(step, by_name, upload_path)} for step in steps]
+                       "params": check_step(step, by_name, upload_path),
+                       **({"subtitles": list(step.subtitles)} if step.subtitles else {})} for step in steps]
             pipeline = Pipeline(id=pipeline_id, user_id=user.id, status=pipelineflow.RUNNING,
                                 preset=body.get("preset"), steps=stored, priority=body.get("priority", "normal"),
                                 run=1, input_key=input_key, input_size=size, callback_url=callback_url)
@@ -176,7 +205,7 @@ def submit(user: User, body: dict[str, Any], upload: Optional[BinaryIO] = None, 
                 pipeline.input_filename = safe_filename(filename)
                 pipeline.input_content_type = (content_type or mimetypes.guess_type(pipeline.input_filename)[0]
                                                or "application/octet-stream")
-            _check_active_limit(user, sum(1 for s in stored if s["input"] in (None, UPLOAD)))
+            _check_active_limit(user, sum(1 for s in stored if not pipelineflow.parents_of(s)))
             db.session.add(pipeline)
             db.session.flush()
             started = pipelineflow.start_ready_steps(pipeline)
@@ -249,7 +278,7 @@ def _done_fraction(job: Optional[Job]) -> float:
 
 
 def _step_view(step: dict[str, Any], job: Optional[Job]) -> dict[str, Any]:
-    view = {"name": step["name"], "kind": step["kind"], "input": step["input"],
+    view = {"name": step["name"], "kind": step["kind"], "input": step["input"], "subtitles": step.get("subtitles", []),
             "status": job.status if job is not None else "pending",
             "job_id": job.id if job is not None else None, "progress": None, "error": None,
             "links": {}}
@@ -301,16 +330,12 @@ def _finished_translation_of(pipeline: Pipeline, current: dict[str, Job], kind: 
     return pairs
 
 
-def _lines(translation: dict[str, Any]) -> list[str]:
-    return [line.strip() for line in (translation.get("translated_text") or "").split("\n") if line.strip()]
-
-
 def translated_lines(pipeline: Pipeline, current: dict[str, Job]) -> dict[str, list[dict[str, Any]]]:
     """Per language, each line that OCR read with its box and its translation (read-translate)."""
     found = {}
     for source, job in _finished_translation_of(pipeline, current, "vision"):
         lines = pipelineflow.text_lines(source.result or {})
-        translated = _lines(job.result or {})
+        translated = pipelineflow.translation_lines(job.result or {})
         if len(lines) == len(translated):
             found[job.params["target_lang"]] = [{**line, "translation": text} for line, text in zip(lines, translated)]
     return found
@@ -387,21 +412,6 @@ def retry(user: User, pipeline_id: Any) -> Pipeline:
     return pipeline
 
 
-def translated_transcript(transcript: dict[str, Any], translation: dict[str, Any]) -> Optional[dict[str, Any]]:
-    """The transcript with each spoken segment's text replaced by its translated line, timings kept.
-
-    The translate step got one line per non-empty segment (shared.pipelineflow.text_output); None
-    when the translation does not have as many lines.
-    """
-    spoken = [s for s in transcript.get("segments") or [] if (s.get("text") or "").strip()]
-    lines = _lines(translation)
-    if not spoken or len(lines) != len(spoken):
-        return None
-    segments = [{"start": s["start"], "end": s["end"], "text": line} for s, line in zip(spoken, lines)]
-    return {"text": " ".join(lines), "language": translation.get("target_lang"),
-            "duration": transcript.get("duration"), "words": [], "segments": segments}
-
-
 def subtitle_file(pipeline: Pipeline, lang: str, fmt: str) -> tuple[bytes, str, str]:
     """The srt or vtt of ``lang``: NotFound when no step translates a transcript into it, NotNow until done."""
     current = pipelineflow.latest_jobs(pipeline)
@@ -412,7 +422,7 @@ def subtitle_file(pipeline: Pipeline, lang: str, fmt: str) -> tuple[bytes, str, 
             continue
         if job.status != JobStatus.SUCCEEDED.value:
             raise NotNow(f"The {lang} translation is {job.status}; its subtitles are not ready.")
-        transcript = translated_transcript(source.result or {}, job.result or {})
+        transcript = pipelineflow.translated_transcript(source.result or {}, job.result or {})
         if transcript is None:
             raise NotNow("The translation does not keep one line per segment; no subtitles can be timed from it.")
         return export(transcript, fmt)

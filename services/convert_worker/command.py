@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shared.kinds.convert.subtitles import SOFT_CODECS, burn_in_filter, iso639_2
 from shared.kinds.convert.targets import (
     AUDIO_REENCODE_OPTIONS,
     TARGETS,
@@ -50,8 +51,15 @@ class Plan:
 
 
 def build_plan(ffmpeg: str, source: Path, info: MediaInfo, params: dict[str, Any],
-               output: Path) -> Plan:
-    """The ffmpeg command that turns ``source`` into ``output`` as validated ``params`` ask."""
+               output: Path, subtitle_files: dict[str, Path] | None = None) -> Plan:
+    """The ffmpeg command that turns ``source`` into ``output`` as validated ``params`` ask.
+
+    ``subtitle_files`` holds the SubRip file the worker wrote for each language of
+    ``params["subtitles"]``: the one named by ``burn_in`` is drawn into the picture, the others
+    become subtitle streams.
+    """
+    subtitle_files = subtitle_files or {}
+    soft = [track for track in params.get("subtitles", ()) if track["language"] != params.get("burn_in")]
     target = TARGETS[params["target"]]
     video = info.first("video") if target.video_encoder else None
     audio = None if params.get("mute") else (info.first("audio") if target.audio_encoder else None)
@@ -66,6 +74,9 @@ def build_plan(ffmpeg: str, source: Path, info: MediaInfo, params: dict[str, Any
         # Before -i: a fast seek, frame-accurate because the streams are re-encoded when trimmed.
         args += ["-ss", _seconds(start)]
     args += input_args(source, info)
+    for track in soft:
+        args += ["-protocol_whitelist", "file", "-format_whitelist", "srt", "-f", "srt",
+                 "-i", "file:" + str(subtitle_files[track["language"]])]
     if trimmed and target.kind != "image":
         args += ["-t", _seconds(end - start)]
     copied: list[str] = []
@@ -76,7 +87,8 @@ def build_plan(ffmpeg: str, source: Path, info: MediaInfo, params: dict[str, Any
             args += ["-c:v", "copy"]
             copied.append("video")
         else:
-            args += _video_args(target, video, params)
+            burn = subtitle_files[params["burn_in"]] if params.get("burn_in") else None
+            args += _video_args(target, video, params, burn)
             encoded.append("video")
     if audio:
         args += ["-map", f"0:{audio.index}"]
@@ -90,7 +102,8 @@ def build_plan(ffmpeg: str, source: Path, info: MediaInfo, params: dict[str, Any
         args += ["-an"]
     if not video:
         args += ["-vn"]
-    args += ["-sn", "-dn", "-progress", "pipe:1", "-nostats",
+    args += _soft_subtitle_args(target, soft) if soft else ["-sn"]
+    args += ["-dn", "-progress", "pipe:1", "-nostats",
              *_MUXER_ARGS.get(target.muxer, []), "-f", target.muxer, "file:" + str(output)]
     output_seconds = 0.0 if target.kind == "image" else end - start
     return Plan(args, output_seconds, tuple(copied), tuple(encoded))
@@ -103,7 +116,20 @@ def _can_copy(stream: StreamInfo, copyable: frozenset[str], reencode_options: fr
             and not reencode_options.intersection(params))
 
 
-def _video_args(target: Target, video: StreamInfo, params: dict[str, Any]) -> list[str]:
+def _soft_subtitle_args(target: Target, tracks: list[dict[str, Any]]) -> list[str]:
+    """Map each subtitle input (inputs 1..n) to a stream in the target's codec, with its language and title."""
+    args: list[str] = []
+    for number, track in enumerate(tracks):
+        args += ["-map", f"{number + 1}:0", f"-metadata:s:s:{number}", f"language={iso639_2(track['language'])}",
+                 f"-metadata:s:s:{number}", f"title={track['title']}"]
+        if SOFT_CODECS[target.name] == "mov_text":
+            # MP4 and QuickTime players show a track's handler name as its title.
+            args += [f"-metadata:s:s:{number}", f"handler_name={track['title']}"]
+    return args + ["-c:s", SOFT_CODECS[target.name], "-disposition:s:0", "default"]
+
+
+def _video_args(target: Target, video: StreamInfo, params: dict[str, Any],
+                burn: Path | None = None) -> list[str]:
     encoder = target.video_encoder
     if target.name == "gif":
         return ["-vf", _gif_filter(params)]
@@ -122,6 +148,9 @@ def _video_args(target: Target, video: StreamInfo, params: dict[str, Any]) -> li
     elif (video.width or 0) % 2 or (video.height or 0) % 2:
         # 4:2:0 chroma needs even dimensions; an odd source loses one row or column.
         filters.append("scale=trunc(iw/2)*2:trunc(ih/2)*2")
+    if burn is not None:
+        # Drawn last, on the frame at its output size, so the text keeps its asked height.
+        filters.append(burn_in_filter(str(burn), params.get("subtitle_size")))
     args = ["-c:v", encoder, *_VIDEO_ENCODER_ARGS[encoder]]
     if filters:
         args += ["-vf", ",".join(filters)]

@@ -13,6 +13,7 @@ from services.convert_worker.runner import run_ffmpeg
 from shared.config import Config
 from shared.handler import JobIO, PermanentError
 from shared.kinds.convert.limits import ConvertLimits
+from shared.kinds.convert.subtitles import parse_cues, srt_of
 from shared.kinds.convert.targets import TARGETS, validate_params
 from shared.media_probe import MediaInfo, ProbeError, ffmpeg_exe, probe
 
@@ -37,7 +38,8 @@ def process(job: dict[str, Any], io: JobIO) -> dict[str, Any]:
     name = artifact_name((job.get("input") or {}).get("filename"), target.extension)
     with tempfile.TemporaryDirectory(prefix="conveyor-convert-") as workdir:
         output = Path(workdir) / f"output.{target.extension}"
-        plan = build_plan(ffmpeg, source, info, params, output)
+        subtitle_files = write_subtitles(params.get("subtitles", ()), Path(workdir))
+        plan = build_plan(ffmpeg, source, info, params, output, subtitle_files)
         LOGGER.info("job %s: %s %s -> %s (copy: %s)", io.job_id,
                     "remuxing" if plan.remux else "converting", info.demuxer, target.name,
                     ",".join(plan.copied) or "none")
@@ -53,9 +55,25 @@ def process(job: dict[str, Any], io: JobIO) -> dict[str, Any]:
         io.add_artifact(name, output, target.content_type)
     io.progress(total, total, "seconds")
     LOGGER.info("job %s: %s written in %.2f s", io.job_id, name, elapsed)
+    subtitles = {"subtitles": [{"language": t["language"], "title": t["title"]} for t in params["subtitles"]
+                               if t["language"] != params.get("burn_in")],
+                 "burned_in": params.get("burn_in")} if params.get("subtitles") else {}
     return {"target": target.name, "artifact": name, "content_type": target.content_type,
             "remuxed": plan.remux, "copied_streams": list(plan.copied),
-            "elapsed_seconds": round(elapsed, 3), **result}
+            "elapsed_seconds": round(elapsed, 3), **subtitles, **result}
+
+
+def write_subtitles(tracks: list[dict[str, Any]], folder: Path) -> dict[str, Path]:
+    """Each track's cues written out again as a SubRip file named by its position: what ffmpeg reads.
+
+    Only cues parsed here reach ffmpeg, never the submitted bytes nor a name from the request.
+    """
+    files = {}
+    for number, track in enumerate(tracks, start=1):
+        path = folder / f"subtitles-{number}.srt"
+        path.write_text(srt_of(parse_cues(track["text"])), encoding="utf-8")
+        files[track["language"]] = path
+    return files
 
 
 def artifact_name(filename: str | None, extension: str) -> str:

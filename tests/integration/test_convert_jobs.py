@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import socket
 import tempfile
@@ -311,3 +312,27 @@ def test_the_models_catalog_lists_convert_targets_with_options_and_inputs(
     assert listed["webp"]["inputs"] == ["image", "video"]
     assert {"width", "height", "quality"} <= set(listed["webp"]["options"])
     assert listed["mp3"]["inputs"] == ["audio", "video"]
+
+
+def test_a_convert_job_muxes_subtitles_sent_as_a_json_form_field(client, make_user, relay, convert_worker, media,
+                                                                 tmp_path):
+    user = make_user()
+    srt = "1\n00:00:00,200 --> 00:00:01,500\nHola\n"
+    job = submitted(client, user, media["mkv"], target="mkv",
+                    subtitles=json.dumps([{"language": "es", "text": srt, "title": "Español"}]))
+
+    done = wait_status(client, user, job["id"])
+
+    assert result_of(client, user, job["id"])["subtitles"] == [{"language": "es", "title": "Español"}]
+    _, copy = download(client, user, done, tmp_path)
+    [stream] = [s for s in probe(copy).streams if s.codec_type == "subtitle"]
+    assert (stream.codec_name, stream.language, stream.title) == ("subrip", "spa", "Español")
+
+
+def test_subtitles_that_are_no_srt_or_vtt_are_refused_at_submit(client, make_user, config, registered_convert_worker,
+                                                                 media):
+    user = make_user()
+    assert_refused_and_nothing_queued(
+        client, user, config, lambda: submit(client, user, media["mp4"], target="mp4", subtitles=json.dumps(
+            [{"language": "es", "text": "1\n00:00:01,000 -> 00:00:02,000\nHola\n"}])),
+        r"subtitle 1 \(es\): line 2: expected a cue timing")

@@ -9,6 +9,7 @@ from marshmallow import INCLUDE, fields
 
 from services.api.kinds.base import KindSpec, SubmitCommonSchema, SubmitRefused, require_workers
 from shared.kinds.convert.limits import ConvertLimits
+from shared.kinds.convert.subtitles import MAX_SUBTITLE_BYTES, MAX_SUBTITLE_TRACKS, SUBTITLE_SIZE_RANGE
 from shared.kinds.convert.targets import TARGETS, validate_params
 from shared.media_probe import probe
 
@@ -43,6 +44,16 @@ class ConvertParamsSchema(SubmitCommonSchema):
     sample_rate = _option("Audio sample rate in Hz")
     channels = _option("Audio channels")
     quality = _option("Image quality 1-100, higher is better (jpg, webp)")
+    subtitles = fields.Raw(allow_none=True, metadata={
+        "description": "Video targets: [{language, text, title?}], each text a SubRip or WebVTT file's content "
+                       f"(at most {MAX_SUBTITLE_TRACKS}, {MAX_SUBTITLE_BYTES // 1024} KiB each); each becomes a "
+                       "subtitle stream tagged with the language (ISO 639-2) and title (default: the language's "
+                       "name): mov_text in mp4 and mov, SubRip in mkv, WebVTT in webm. In a form, the list "
+                       "as JSON text; in a pipeline, name the steps instead (a step's \"subtitles\")"})
+    burn_in = _option("The language of one of the subtitles to draw into the picture (re-encodes the video); "
+                      "the others stay subtitle streams")
+    subtitle_size = _option("Burned-in text height in percent of the picture's height "
+                            f"({SUBTITLE_SIZE_RANGE[0]:g}-{SUBTITLE_SIZE_RANGE[1]:g})")
 
 
 def offered_targets(capabilities: list[dict[str, Any]]) -> set[str]:
@@ -50,9 +61,23 @@ def offered_targets(capabilities: list[dict[str, Any]]) -> set[str]:
     return {name for worker in capabilities for name in (worker.get("targets") or {})}
 
 
+def require_subtitles_offered(params: dict[str, Any], capabilities: list[dict[str, Any]]) -> None:
+    """400 unless a live convert worker puts subtitles into this target (and burns them in, if asked)."""
+    if not params.get("subtitles"):
+        return
+    offers = [worker.get("subtitles") or {} for worker in capabilities]
+    target = str(params.get("target"))
+    if not any(target in offer.get("soft", ()) for offer in offers):
+        raise SubmitRefused(f"no running convert worker puts subtitles into {target}.")
+    if params.get("burn_in") and not any(offer.get("burn_in") for offer in offers):
+        raise SubmitRefused("no running convert worker burns subtitles in (its ffmpeg has no libass "
+                            "'subtitles' filter); leave out burn_in to mux them as streams.")
+
+
 def check(params: dict[str, Any], upload: Optional[Path]) -> dict[str, Any]:
     """Probe the stored upload and validate the request against it; 400 says what is wrong."""
-    offered = offered_targets(require_workers("convert"))
+    capabilities = require_workers("convert")
+    offered = offered_targets(capabilities)
     if upload is None:
         raise SubmitRefused("A conversion needs a file (multipart/form-data, a 'file' part).")
     try:
@@ -63,6 +88,7 @@ def check(params: dict[str, Any], upload: Optional[Path]) -> dict[str, Any]:
     if normalized["target"] not in offered:
         raise SubmitRefused(f"no running convert worker makes {normalized['target']}; "
                             f"targets available now: {', '.join(sorted(offered)) or 'none'}")
+    require_subtitles_offered(normalized, capabilities)
     # The probed length, kept with the job: the queue's estimates size the job by it.
     return {**normalized, "duration": round(info.duration, 3)}
 

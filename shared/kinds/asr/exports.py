@@ -70,7 +70,8 @@ def _chunk_segments(chunk: dict) -> list[dict]:
     ]
 
 
-def _clock(seconds: float, decimal_mark: str) -> str:
+def clock(seconds: float, decimal_mark: str) -> str:
+    """A subtitle timestamp, hh:mm:ss plus milliseconds after ``decimal_mark`` ("," in srt, "." in vtt)."""
     millis = max(0, round(seconds * 1000))
     hours, millis = divmod(millis, 3_600_000)
     minutes, millis = divmod(millis, 60_000)
@@ -87,7 +88,7 @@ def _cues(transcript: dict) -> list[Cue]:
 
 def _srt(transcript: dict) -> bytes:
     blocks = [
-        f"{n}\n{_clock(c.start, ',')} --> {_clock(c.end, ',')}\n{c.text}\n"
+        f"{n}\n{clock(c.start, ',')} --> {clock(c.end, ',')}\n{c.text}\n"
         for n, c in enumerate(_cues(transcript), start=1)
     ]
     return "\n".join(blocks).encode("utf-8")
@@ -95,7 +96,7 @@ def _srt(transcript: dict) -> bytes:
 
 def _vtt(transcript: dict) -> bytes:
     blocks = ["WEBVTT\n"] + [
-        f"{_clock(c.start, '.')} --> {_clock(c.end, '.')}\n{c.text}\n" for c in _cues(transcript)
+        f"{clock(c.start, '.')} --> {clock(c.end, '.')}\n{c.text}\n" for c in _cues(transcript)
     ]
     return "\n".join(blocks).encode("utf-8")
 
@@ -113,13 +114,13 @@ def _docx(transcript: dict) -> bytes:
 
     document = Document()
     document.add_heading("Transcript (partial)" if transcript["partial"] else "Transcript", level=1)
-    facts = [f"Duration: {_clock(transcript['duration'] or 0.0, '.')[:8]}"]
+    facts = [f"Duration: {clock(transcript['duration'] or 0.0, '.')[:8]}"]
     if transcript["language"]:
         facts.insert(0, f"Language: {transcript['language']}")
     document.add_paragraph(" · ".join(facts))
     for segment in transcript["segments"]:
         paragraph = document.add_paragraph()
-        stamp = paragraph.add_run(f"[{_clock(segment['start'], '.')[:8]}] ")
+        stamp = paragraph.add_run(f"[{clock(segment['start'], '.')[:8]}] ")
         stamp.italic = True
         paragraph.add_run(segment["text"])
     out = io.BytesIO()

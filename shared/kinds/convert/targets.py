@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from shared.kinds.convert import subtitles
 from shared.kinds.convert.limits import ConvertLimits
 from shared.kinds.convert.option_values import (
     parse_bitrate,
@@ -27,7 +28,7 @@ TRIM = ("start", "end")
 RESIZE = ("width", "height")
 AUDIO_SHAPE = ("sample_rate", "channels")
 # Options that change a stream's pixels or samples, so the stream cannot be copied as it is.
-VIDEO_REENCODE_OPTIONS = frozenset({"width", "height", "fps", "video_bitrate", "crf"})
+VIDEO_REENCODE_OPTIONS = frozenset({"width", "height", "fps", "video_bitrate", "crf", "burn_in"})
 AUDIO_REENCODE_OPTIONS = frozenset({"audio_bitrate", "sample_rate", "channels"})
 # Seconds by which a requested end may pass the probed duration (container rounding) before it is
 # refused rather than clamped.
@@ -63,7 +64,7 @@ class Target:
 
 
 _VIDEO_OPTIONS = (*TRIM, *RESIZE, "fps", "video_bitrate", "crf", "audio_bitrate", "mute",
-                  *AUDIO_SHAPE)
+                  *AUDIO_SHAPE, *subtitles.OPTIONS)
 _LOSSY_AUDIO_OPTIONS = (*TRIM, "audio_bitrate", *AUDIO_SHAPE)
 _LOSSLESS_AUDIO_OPTIONS = (*TRIM, *AUDIO_SHAPE)
 _IMAGE_OPTIONS = ("at", *RESIZE)
@@ -137,7 +138,9 @@ def validate_params(params: dict[str, Any], media_info: MediaInfo, limits: Conve
     _check_input(target, media_info, limits)
     out: dict[str, Any] = {"target": target.name}
     for name, value in options.items():
-        out[name] = _PARSERS[name](name, value, target, limits)
+        if name not in subtitles.OPTIONS:
+            out[name] = _PARSERS[name](name, value, target, limits)
+    out.update(subtitles.validate(options, target.name, trimmed="start" in out or "end" in out))
     if target.kind == "image":
         _check_image_time(out, media_info)
     else:
