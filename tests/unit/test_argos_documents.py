@@ -158,3 +158,55 @@ def test_an_html_text_job_through_argos_keeps_tags_and_attributes(translators):
                 f'<p>{xml_text(argos(translators, "Where is the"))} <b title="A title">'
                 f'{xml_text(argos(translators, "station"))}</b>?</p>')
     assert result["translated_text"] == expected and result["engines"] == ["argos"]
+
+
+def _pptx_titles(data: bytes) -> list[str]:
+    from pptx import Presentation
+    return [slide.shapes.title.text for slide in Presentation(io.BytesIO(data)).slides]
+
+
+def _xlsx_column(data: bytes) -> list[str]:
+    import openpyxl
+    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+    assert sheet["A1"].font.b is True and sheet["B1"].value == 42.5 and sheet["B2"].value == "=B1*2"
+    return [sheet.cell(row=row, column=1).value for row in range(1, len(SENTENCES) + 1)]
+
+
+def _odp_paragraphs(data: bytes) -> list[str]:
+    from odf import teletype, text
+    from odf.opendocument import load
+    return [teletype.extractText(p) for p in load(io.BytesIO(data)).getElementsByType(text.P)]
+
+
+def _lines(data: bytes) -> list[str]:
+    return [line for line in data.decode().split("\n") if line]
+
+
+@needs_apertium
+@pytest.mark.parametrize(("name", "make", "read"), [
+    ("deck.pptx", "pptx_bytes", _pptx_titles),
+    ("book.xlsx", "xlsx_bytes", _xlsx_column),
+    ("slides.odp", "odp_bytes", _odp_paragraphs),
+    ("notes.txt", None, _lines),
+], ids=["pptx", "xlsx", "odp", "txt"])
+def test_the_other_formats_through_argos_come_back_with_each_sentence_translated_by_the_model(
+        tmp_path, translators, name, make, read):
+    from tests import document_samples
+    data = (getattr(document_samples, make)() if make
+            else "\n\n".join(sentence for sentence, _ in SENTENCES).encode() + b"\n")
+    document_format = name.rsplit(".", 1)[1]
+    job, fake = document_job(tmp_path, name, data, document_format, engine="argos")
+    process(job, fake, translators)
+    translated = read(fake.artifacts[name][0].read_bytes())
+    assert translated == [argos(translators, sentence) for sentence, _ in SENTENCES]
+
+
+@needs_apertium
+def test_an_rtf_through_argos_keeps_its_bold_group_and_escapes_what_rtf_reserves(tmp_path, translators):
+    rtf = r"{\rtf1\ansi{\fonttbl\f0\fswiss Helvetica;}\f0\pard The dog is {\b big}.\par The cat is black.\par}"
+    job, fake = document_job(tmp_path, "memo.rtf", rtf.encode(), "rtf", engine="argos")
+    process(job, fake, translators)
+    data = fake.artifacts["memo.rtf"][0].read_bytes().decode()
+    expected = {text: rtf_text(argos(translators, text)) for text in ("The dog is", "big", "The cat is black.")}
+    assert data.startswith(r"{\rtf1\ansi{\fonttbl\f0\fswiss Helvetica;}\f0\pard ")
+    assert f"{expected['The dog is']} {{\\b {expected['big']}}}.\\par {expected['The cat is black.']}\\par}}" in data
