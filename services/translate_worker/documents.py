@@ -40,7 +40,7 @@ from services.translate_worker.apertium import (
 )
 from services.translate_worker.argos_engine import ArgosError
 from services.translate_worker.engines import Translators
-from services.translate_worker.runs import plain_text, rtf_text, translate_runs, xml_text
+from services.translate_worker.runs import plain_text, rtf_text, xml_text
 from shared.handler import JobIO, PermanentError, TransientError
 from shared.kinds.translate.documents import (
     CONTENT_TYPES,
@@ -156,13 +156,11 @@ def _hop_translator(translators: Translators, hops: list[Hop], io: JobIO,
         if progress is None:
             progress = _Progress(io, max(1, sum(count for _, count in chunks) * len(hops)))
             io.progress(0, progress.total, "paragraphs")
-        source, target, engine = hops[hop]
-        if engine == APERTIUM:
-            translate_chunk = translators.apertium.pipeline(source, target).translate_stream
+        if hops[hop].engine == APERTIUM:
+            translate_chunk = translators.apertium.pipeline(hops[hop].source, hops[hop].target).translate_stream
         else:
             def translate_chunk(chunk: str) -> str:
-                return translate_runs(chunk, lambda runs: translators.argos.translate_batch(runs, source, target),
-                                      escape)
+                return translators.translate_runs(chunk, hops[hop], escape)
         out = []
         for chunk, paragraphs in chunks:
             io.check_cancelled()

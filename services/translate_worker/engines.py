@@ -8,6 +8,7 @@ by Apertium's ``apertium-deshtml`` on every hop: Apertium translates the stream,
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -86,10 +87,11 @@ class Translators:
 
     def translate_html_runs(self, html: str, hop: Hop) -> str:
         """HTML through one Argos hop: Apertium's HTML deformatter, the text runs, its reformatter."""
-        stream = deformat_html(html)
-        translated = translate_runs(stream, lambda runs: self.argos.translate_batch(runs, hop.source, hop.target),
-                                    xml_text)
-        return reformat_html(translated)
+        return reformat_html(self.translate_runs(deformat_html(html), hop, xml_text))
+
+    def translate_runs(self, stream: str, hop: Hop, escape: Callable[[str], str]) -> str:
+        """A deformatted stream through one Argos hop: its text runs in one batch (runs.py)."""
+        return translate_runs(stream, lambda runs: self.argos.translate_batch(runs, hop.source, hop.target), escape)
 
     def close(self) -> None:
         """Stop Apertium's pipelines."""
