@@ -114,6 +114,15 @@ def test_an_odp_comes_back_translated(client, make_user, relay, translate_worker
     assert_sentences_translated([teletype.extractText(p) for p in load(io.BytesIO(data)).getElementsByType(text.P)])
 
 
+def test_an_html_file_comes_back_as_html_with_its_markup(client, make_user, relay, translate_worker):
+    page = ('<html><head><title>The cat</title></head>\n<body><p class="x">The <b>cat</b> is black.</p>\n'
+            '<!-- The dog --><img src="dog.png" alt="The dog"></body></html>\n')
+    job, data = translated(client, make_user(), "page.html", page.encode())
+    assert job["artifacts"][0]["content_type"].startswith("text/html")
+    assert data.decode() == ('<html><head><title>El gato</title></head>\n<body><p class="x">El <b>gato</b> es negro.'
+                             '</p>\n<!-- The dog --><img src="dog.png" alt="The dog"></body></html>\n')
+
+
 def test_a_docx_pivots_through_spanish_to_french(client, make_user, relay, translate_worker):
     import docx
 
