@@ -210,3 +210,23 @@ def test_an_rtf_through_argos_keeps_its_bold_group_and_escapes_what_rtf_reserves
     expected = {text: rtf_text(argos(translators, text)) for text in ("The dog is", "big", "The cat is black.")}
     assert data.startswith(r"{\rtf1\ansi{\fonttbl\f0\fswiss Helvetica;}\f0\pard ")
     assert f"{expected['The dog is']} {{\\b {expected['big']}}}.\\par {expected['The cat is black.']}\\par}}" in data
+
+
+@needs_apertium
+def test_an_argos_document_reports_progress_chunk_by_chunk_and_stops_when_cancelled(tmp_path, translators,
+                                                                                    monkeypatch):
+    from services.translate_worker import documents
+    from shared.handler import JobCancelled
+
+    monkeypatch.setattr(documents, "CHUNK_CHARS", 500)
+    job, fake = document_job(tmp_path, "long.docx", docx_bytes(paragraphs=12), "docx", engine="argos")
+    result = process(job, fake, translators)
+    currents = [current for current, _, _ in fake.progress_events]
+    assert len(currents) > 4 and currents == sorted(currents) and currents[-1] == result["paragraphs"]
+
+    (tmp_path / "again").mkdir()
+    job, fake = document_job(tmp_path / "again", "long.docx", docx_bytes(paragraphs=12), "docx", engine="argos")
+    fake._cancel_after = 3
+    with pytest.raises(JobCancelled):
+        process(job, fake, translators)
+    assert fake.artifacts == {}
