@@ -12,7 +12,7 @@ written back in its place, escaped again for the stream and for the document's o
 every superblank, hence every tag, style, table and image reference, exactly where it was.
 
 A run is translated on its own: a word set in bold is translated apart from the rest of its
-sentence. That is the price of keeping the formatting with a engine that cannot place markup.
+sentence. That is the price of keeping the formatting with an engine that cannot place markup.
 """
 from __future__ import annotations
 
@@ -107,11 +107,6 @@ def translate_runs(stream: str, translate: BatchTranslator, escape: Callable[[st
     for run, after in zip(out, markup[1:]):
         pieces += [run, after]
     return "".join(pieces)
-
-
-def run_count(stream: str) -> int:
-    """How many text runs with a letter the stream holds (what an engine without deformatters translates)."""
-    return sum(1 for run in split_runs(stream)[1] if _has_letter(run.text))
 
 
 def _has_letter(text: str) -> bool:
