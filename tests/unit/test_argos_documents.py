@@ -30,6 +30,7 @@ needs_apertium = pytest.mark.skipif(
 def translators(tmp_path_factory):
     directory = tmp_path_factory.mktemp("argos-packages")
     unpack(build_package(tmp_path_factory.mktemp("argos-build"), "la", "en"), directory)
+    unpack(build_package(tmp_path_factory.mktemp("argos-build"), "en", "la"), directory, "argos-en-la")
     with ApertiumTranslator() as apertium:
         yield Translators(apertium=apertium, argos=ArgosTranslator(directory))
 
@@ -148,6 +149,29 @@ def test_a_docx_pivot_crosses_from_argos_to_apertium(tmp_path, translators):
     assert [paragraph.text for paragraph in after.paragraphs[:len(SENTENCES)]] == spanish
     assert any(run.bold for paragraph in after.paragraphs for run in paragraph.runs)
     assert len(after.tables) == 1 and len(after.inline_shapes) == 1
+
+
+@needs_apertium
+def test_a_docx_pivot_crosses_from_apertium_to_argos(tmp_path, translators):
+    import docx
+
+    assert translators.route("es", "la") == [Hop("es", "en", "apertium"), Hop("en", "la", "argos")]
+    spanish = ["El perro está en la casa.", "El gato es negro."]
+    document = docx.Document()
+    for sentence in spanish:
+        document.add_paragraph(sentence)
+    document.add_paragraph("Tengo un ").add_run("libro").bold = True
+    data = io.BytesIO()
+    document.save(data)
+    job, fake = document_job(tmp_path, "carta.docx", data.getvalue(), "docx", source_lang="es", target_lang="la")
+    result = process(job, fake, translators)
+    assert result["engines"] == ["apertium", "argos"] and result["route"] == ["es", "en", "la"]
+    after = docx.Document(io.BytesIO(fake.artifacts["carta.docx"][0].read_bytes()))
+    english = [translators.apertium.translate(sentence, "es", "en") for sentence in spanish]
+    assert "dog" in english[0] and "cat" in english[1]
+    expected = [translators.argos.translate(text, "en", "la")[0] for text in english]
+    assert [paragraph.text for paragraph in after.paragraphs[:2]] == expected
+    assert [run.bold for run in after.paragraphs[2].runs] == [None, True]
 
 
 @needs_apertium
