@@ -16,6 +16,7 @@ sentence. That is the price of keeping the formatting with an engine that cannot
 """
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -25,6 +26,7 @@ _NOT_TEXT = re.compile(r"\\(.)|(\.\[\])|(\[(?:\\.|[^\]\\])*\])", re.DOTALL)
 _SURROUNDING_BLANKS = re.compile(r"^(\s*)(.*?)(\s*)$", re.DOTALL)
 _STREAM_SPECIAL = re.compile(r"([\[\]\\])")
 _RTF_SPECIAL = re.compile(r"([\\{}])")
+_REFERENCES_ONLY = re.compile(r"^\s*(?:&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);\s*)+$")
 
 # Translates a batch of plain texts, in order.
 BatchTranslator = Callable[[Sequence[str]], list[str]]
@@ -51,11 +53,13 @@ class Run(NamedTuple):
     text: str
 
 
-def split_runs(stream: str) -> tuple[list[str], list[Run]]:
+def split_runs(stream: str, references: bool = False) -> tuple[list[str], list[Run]]:
     """(markup, runs): the stream is markup[0] + runs[0].raw + markup[1] + runs[1].raw + ... + markup[-1].
 
     Markup pieces are superblanks and added ends of sentence, kept verbatim; there is one more of
-    them than runs (the first and last may be empty).
+    them than runs (the first and last may be empty). With ``references`` (XML and HTML), a
+    superblank of nothing but character references and blanks (``[ &amp; ]``, ``[&#39;]``: the
+    deformatters make one of each) is text, decoded, so that ``don&#39;t`` stays one run.
     """
     markup: list[str] = [""]
     runs: list[Run] = []
@@ -78,6 +82,9 @@ def split_runs(stream: str) -> tuple[list[str], list[Run]]:
         if match.group(1) is not None:  # an escaped character is text
             raw.append(match.group())
             text.append(match.group(1))
+        elif references and match.group(3) and _REFERENCES_ONLY.match(match.group(3)[1:-1]):
+            raw.append(match.group())
+            text.append(html.unescape(match.group(3)[1:-1]))
         else:
             end_run()
             markup[-1] += match.group()
@@ -91,10 +98,11 @@ def split_runs(stream: str) -> tuple[list[str], list[Run]]:
 def translate_runs(stream: str, translate: BatchTranslator, escape: Callable[[str], str] = plain_text) -> str:
     """The stream with each text run that holds a letter translated (in one batch) and put back.
 
-    ``escape`` makes the engine's text safe for the document's syntax before the stream's own escapes.
+    ``escape`` makes the engine's text safe for the document's syntax before the stream's own escapes;
+    with ``xml_text`` the character references between words belong to the runs (split_runs).
     Runs without a letter (numbers, punctuation) stay as they were.
     """
-    markup, runs = split_runs(stream)
+    markup, runs = split_runs(stream, references=escape is xml_text)
     wanted = [index for index, run in enumerate(runs) if _has_letter(run.text)]
     cores = [_SURROUNDING_BLANKS.match(runs[index].text).groups() for index in wanted]
     translated = translate([core for _, core, _ in cores]) if wanted else []

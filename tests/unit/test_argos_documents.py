@@ -73,6 +73,14 @@ def test_runs_are_the_text_between_superblanks_unescaped_and_the_stream_is_rebui
                           "[<\\/b> ]42[ ]..[][<\\/p>]")
 
 
+def test_character_references_between_words_belong_to_the_run_in_xml_and_html():
+    stream = ".[][<p>]Don[&#39;]t[ &amp; ]go[ <b>]now[<\\/b>][&nbsp;]..[][<\\/p>]"
+    assert [run.text for run in split_runs(stream)[1]] == ["Don", "t", "go", "now", "."]
+    assert [run.text for run in split_runs(stream, references=True)[1]] == ["Don't & go", "now", "\xa0."]
+    translated = translate_runs(stream, lambda texts: [f"<{text}>" for text in texts], xml_text)
+    assert translated == ".[][<p>]&lt;Don't &amp; go&gt;[ <b>]&lt;now&gt;[<\\/b>][&nbsp;]..[][<\\/p>]"
+
+
 def test_blanks_around_a_run_stay_and_rtf_gets_its_own_escapes():
     assert translate_runs("[\\\\par ]  two words [\\}]", lambda texts: ["{a}\\b"] * len(texts), rtf_text) \
         == "[\\\\par ]  \\\\{a\\\\}\\\\\\\\b [\\}]"
@@ -182,6 +190,11 @@ def test_an_html_text_job_through_argos_keeps_tags_and_attributes(translators):
                 f'<p>{xml_text(argos(translators, "Where is the"))} <b title="A title">'
                 f'{xml_text(argos(translators, "station"))}</b>?</p>')
     assert result["translated_text"] == expected and result["engines"] == ["argos"]
+    # A sentence with character references in it goes to the model whole, and comes back escaped.
+    result = process(make_job("<p>Don&#39;t go &amp; see.</p>", "la", "en", engine="argos", format="html"),
+                     FakeJobIO(), translators)
+    whole = argos(translators, "Don't go & see.")
+    assert result["translated_text"] == f"<p>{xml_text(whole)}</p>"
 
 
 def _pptx_titles(data: bytes) -> list[str]:
