@@ -207,13 +207,17 @@ class ArgosTranslator:
         with self._lock:
             return [self._packages[pair] for pair in sorted(self._packages)]
 
-    def translate(self, text: str, source: str, target: str, alternatives: int = 0) -> list[str]:
-        """The translation of ``text`` and up to ``alternatives`` other hypotheses, best first."""
+    def _loaded(self, source: str, target: str) -> tuple[InstalledPackage, Any, Any]:
+        """The installed package of the pair, its argostranslate Package and CTranslate2 translator."""
         with self._lock:
             package = self._packages.get((source, target))
         if package is None:
             raise ArgosError(f"no Argos package translates {source} to {target} any more")
-        argos_package, translator = package.loaded(self._threads)
+        return (package, *package.loaded(self._threads))
+
+    def translate(self, text: str, source: str, target: str, alternatives: int = 0) -> list[str]:
+        """The translation of ``text`` and up to ``alternatives`` other hypotheses, best first."""
+        package, argos_package, translator = self._loaded(source, target)
         _, translate_module = _import_argostranslate()
         try:
             hypotheses = translate_module.apply_packaged_translation(
@@ -234,13 +238,8 @@ class ArgosTranslator:
         many texts at once: a document's runs are many short texts, and one call per run would pay
         CTranslate2's call overhead for each.
         """
-        with self._lock:
-            package = self._packages.get((source, target))
-        if package is None:
-            raise ArgosError(f"no Argos package translates {source} to {target} any more")
-        argos_package, translator = package.loaded(self._threads)
-        _import_argostranslate()
-        settings = sys.modules["argostranslate.settings"]
+        package, argos_package, translator = self._loaded(source, target)
+        settings = sys.modules["argostranslate.settings"]  # imported with the package (_import_argostranslate)
         sentences = [self._splitter.split_sentences(text) for text in texts]
         prefix = argos_package.target_prefix
         try:
