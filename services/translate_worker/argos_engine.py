@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,13 +207,17 @@ class ArgosTranslator:
         with self._lock:
             return [self._packages[pair] for pair in sorted(self._packages)]
 
-    def translate(self, text: str, source: str, target: str, alternatives: int = 0) -> list[str]:
-        """The translation of ``text`` and up to ``alternatives`` other hypotheses, best first."""
+    def _loaded(self, source: str, target: str) -> tuple[InstalledPackage, Any, Any]:
+        """The installed package of the pair, its argostranslate Package and CTranslate2 translator."""
         with self._lock:
             package = self._packages.get((source, target))
         if package is None:
             raise ArgosError(f"no Argos package translates {source} to {target} any more")
-        argos_package, translator = package.loaded(self._threads)
+        return (package, *package.loaded(self._threads))
+
+    def translate(self, text: str, source: str, target: str, alternatives: int = 0) -> list[str]:
+        """The translation of ``text`` and up to ``alternatives`` other hypotheses, best first."""
+        package, argos_package, translator = self._loaded(source, target)
         _, translate_module = _import_argostranslate()
         try:
             hypotheses = translate_module.apply_packaged_translation(
@@ -224,4 +228,35 @@ class ArgosTranslator:
         for hypothesis in hypotheses:
             if hypothesis.value not in values:
                 values.append(hypothesis.value)
+        return values
+
+    def translate_batch(self, texts: Sequence[str], source: str, target: str) -> list[str]:
+        """The best translation of each text, all their sentences in one CTranslate2 batch.
+
+        What ``apply_packaged_translation`` does for one text with one hypothesis (the package's own
+        tokenizer and target prefix, argostranslate's beam size, batch size and length penalty), for
+        many texts at once: a document's runs are many short texts, and one call per run would pay
+        CTranslate2's call overhead for each.
+        """
+        package, argos_package, translator = self._loaded(source, target)
+        settings = sys.modules["argostranslate.settings"]  # imported with the package (_import_argostranslate)
+        sentences = [self._splitter.split_sentences(text) for text in texts]
+        prefix = argos_package.target_prefix
+        try:
+            tokenized = [argos_package.tokenizer.encode(sentence) for group in sentences for sentence in group]
+            results = translator.translate_batch(
+                tokenized, target_prefix=[[prefix]] * len(tokenized) if prefix else None,
+                replace_unknowns=True, max_batch_size=settings.batch_size, batch_type="tokens",
+                beam_size=max(1, settings.beam_size), num_hypotheses=1, length_penalty=0.2) if tokenized else []
+            values, position = [], 0
+            for group in sentences:
+                tokens = [token for result in results[position:position + len(group)]
+                          for token in result.hypotheses[0]]
+                position += len(group)
+                value = argos_package.tokenizer.decode(tokens)
+                if prefix and value.startswith(prefix):
+                    value = value[len(prefix):]
+                values.append(value[1:] if value.startswith(" ") else value)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise ArgosError(f"Argos package {package.path.name} failed: {exc}") from exc
         return values

@@ -1,13 +1,16 @@
 """Translated documents: a file in, the same file out with only its text runs changed.
 
 What ``apertium -f docx|odt|pptx|xlsx|rtf|html|txt`` does, with Apertium's own deformatters and
-reformatters, but with the translation itself on the worker's warm pipelines (pivots included):
+reformatters, but with the translation itself on the worker's engines (pivots included, across
+engines too: each hop reformats, and the next one deformats again):
 
 1. the container is read in memory (never unpacked to disk: no path from the archive is ever used)
    and the parts that hold text are given to the format's deformatter, one ``<file name="N"/>`` line
    per part, as the ``apertium`` script does;
 2. the deformatted stream (text, with all markup as superblanks) is cut after its paragraph ends
-   (``.[]``) into chunks, each translated by a warm pipeline call: progress counts paragraphs;
+   (``.[]``) into chunks, each translated by a warm Apertium pipeline call, or, on an Argos hop, as
+   a batch of its text runs (runs.py: the text between superblanks, markup left in place):
+   progress counts paragraphs;
 3. the reformatter gives the parts back, and a new container is written with every other entry
    (styles, images, relationships) copied byte for byte, in the same order and compression.
 
@@ -24,19 +27,20 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from services.translate_worker.apertium import (
     DEFAULT_TIMEOUT,
     ApertiumError,
-    ApertiumTranslator,
     deformat,
     deformat_html,
     reformat,
     reformat_html,
 )
+from services.translate_worker.argos_engine import ArgosError
+from services.translate_worker.engines import Translators
+from services.translate_worker.runs import plain_text, rtf_text, xml_text
 from shared.handler import JobIO, PermanentError, TransientError
 from shared.kinds.translate.documents import (
     CONTENT_TYPES,
@@ -54,6 +58,7 @@ from shared.kinds.translate.documents import (
     read_text_file,
     translatable_parts,
 )
+from shared.kinds.translate.engines import APERTIUM, Hop, check_engine
 from shared.kinds.translate.pairs import validate_pair
 
 LOGGER = logging.getLogger(__name__)
@@ -76,6 +81,9 @@ _INLINE_STRING = re.compile(r"(<is>)(.*?)(</is>)", re.DOTALL)
 _SHARED_STRING = re.compile(r"<si>(.*?)</si>", re.DOTALL)
 _SPREADSHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _INLINE = "#inline-strings"
+# How an engine's plain text is written into a format's text runs (the XML formats' reformatters
+# write the stream's text as it is, so &, < and > must come as entities).
+_RUN_ESCAPES = {TXT: plain_text, RTF: rtf_text}
 
 
 @dataclass
@@ -96,24 +104,29 @@ def is_document_job(job: dict[str, Any]) -> bool:
     return bool(job.get("input")) and "document_format" in (job.get("params") or {})
 
 
-def process_document(job: dict[str, Any], io: JobIO, translator: ApertiumTranslator) -> dict[str, Any]:
-    """Translate the job's file and upload the result, in the same format, as the job's artifact."""
+def process_document(job: dict[str, Any], io: JobIO, translators: Translators) -> dict[str, Any]:
+    """Translate the job's file and upload the result, in the same format, as the job's artifact.
+
+    ``params.engine`` keeps every hop on one engine; without it the best route may cross engines.
+    """
     params = job.get("params") or {}
     filename = (job.get("input") or {}).get("filename")
+    translators.refresh()
     try:
         document_format = format_of(filename, params.get("document_format"))
-        source, target = validate_pair(params.get("source_lang"), params.get("target_lang"), translator.pairs())
-        route = translator.route(source, target)
+        engine = check_engine(params.get("engine"))
+        source, target = validate_pair(params.get("source_lang"), params.get("target_lang"), translators.pairs())
+        hops = translators.route(source, target, engine)
     except ValueError as exc:  # DocumentRefused included
         raise PermanentError(str(exc)) from exc
     data = io.input_path().read_bytes()
-    hops = list(pairwise(route))
+    route = [hops[0].source] + [hop.target for hop in hops]
     LOGGER.info("job %s: translating a %s of %d bytes along %s", job.get("id"), document_format, len(data),
-                "->".join(route))
-    translate_hop = _hop_translator(translator, hops, io)
+                " ".join(f"{hop.source}-{hop.engine}->{hop.target}" for hop in hops))
+    translate_hop = _hop_translator(translators, hops, io, _RUN_ESCAPES.get(document_format, xml_text))
     try:
         translated, paragraphs, words = translate_bytes(data, document_format, translate_hop, len(hops))
-    except ApertiumError as exc:
+    except (ApertiumError, ArgosError) as exc:
         raise TransientError(str(exc)) from exc
     except (DocumentRefused, UnicodeDecodeError, zipfile.BadZipFile) as exc:
         raise PermanentError(f"cannot translate this {document_format}: {exc}") from exc
@@ -123,7 +136,8 @@ def process_document(job: dict[str, Any], io: JobIO, translator: ApertiumTransla
         output.write_bytes(translated)
         io.add_artifact(name, output, CONTENT_TYPES[document_format])
     return {"document_format": document_format, "artifact": name, "content_type": CONTENT_TYPES[document_format],
-            "source_lang": source, "target_lang": target, "route": route, "paragraphs": paragraphs,
+            "source_lang": source, "target_lang": target, "route": route,
+            "engines": [hop.engine for hop in hops], "paragraphs": paragraphs,
             "word_count": words, "size": len(translated)}
 
 
@@ -131,7 +145,9 @@ def process_document(job: dict[str, Any], io: JobIO, translator: ApertiumTransla
 HopTranslator = Callable[[str, int], str]
 
 
-def _hop_translator(translator: ApertiumTranslator, hops: list[tuple[str, str]], io: JobIO) -> HopTranslator:
+def _hop_translator(translators: Translators, hops: list[Hop], io: JobIO,
+                    escape: Callable[[str], str]) -> HopTranslator:
+    """Each hop on its engine: Apertium translates the stream whole, Argos its text runs (runs.py)."""
     progress: _Progress | None = None
 
     def translate_stream(stream: str, hop: int) -> str:
@@ -140,11 +156,15 @@ def _hop_translator(translator: ApertiumTranslator, hops: list[tuple[str, str]],
         if progress is None:
             progress = _Progress(io, max(1, sum(count for _, count in chunks) * len(hops)))
             io.progress(0, progress.total, "paragraphs")
-        pipeline = translator.pipeline(*hops[hop])
+        if hops[hop].engine == APERTIUM:
+            translate_chunk = translators.apertium.pipeline(hops[hop].source, hops[hop].target).translate_stream
+        else:
+            def translate_chunk(chunk: str) -> str:
+                return translators.translate_runs(chunk, hops[hop], escape)
         out = []
         for chunk, paragraphs in chunks:
             io.check_cancelled()
-            out.append(pipeline.translate_stream(chunk))
+            out.append(translate_chunk(chunk))
             progress.advance(paragraphs)
         return "".join(out)
     return translate_stream

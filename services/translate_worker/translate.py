@@ -77,10 +77,10 @@ def process(job: dict[str, Any], io: JobIO,
     """Translate ``params.text`` from ``source_lang`` to ``target_lang``, reporting progress per piece.
 
     A job that brought a document instead goes to documents.py (same format back, as an artifact,
-    through Apertium's deformatters).
+    through Apertium's deformatters and reformatters, whichever engine translates).
     """
     if is_document_job(job):
-        return process_document(job, io, _as_translators(translator).apertium)
+        return process_document(job, io, _as_translators(translator))
     params = job.get("params") or {}
     text = params.get("text")
     if not isinstance(text, str) or not text.strip():
@@ -92,7 +92,7 @@ def process(job: dict[str, Any], io: JobIO,
         engine = check_engine(params.get("engine"))
         source, target = validate_pair(params.get("source_lang"), params.get("target_lang"),
                                        translator.pairs())
-        route = translator.route(source, target, engine, text_format)
+        route = translator.route(source, target, engine)
     except ValueError as exc:
         raise PermanentError(str(exc)) from exc
     pieces = split_text(text, text_format=text_format)

@@ -14,7 +14,16 @@ from services.api.kinds.translate import MIN_DETECTION_CONFIDENCE
 from shared.db import db as handle
 from shared.models import Job
 from tests.conftest import wait_for
-from tests.document_samples import docx_bytes, odt_bytes, png_bytes, xxe_docx, zip_bomb_docx
+from tests.document_samples import (
+    SENTENCES,
+    docx_bytes,
+    odt_bytes,
+    png_bytes,
+    pptx_bytes,
+    xlsx_bytes,
+    xxe_docx,
+    zip_bomb_docx,
+)
 
 ENGLISH = "The cat is black. The house is big."
 
@@ -251,6 +260,35 @@ def test_an_odt_file_is_translated(live_api, api_key, running_worker):
     download = requests.get(reply.json()["translatedFileUrl"], timeout=10)
     paragraphs = [teletype.extractText(p) for p in load(io.BytesIO(download.content)).getElementsByType(text.P)]
     assert "perro" in " ".join(paragraphs)
+
+
+def _pptx_titles(data: bytes) -> list[str]:
+    from pptx import Presentation
+    return [slide.shapes.title.text for slide in Presentation(io.BytesIO(data)).slides]
+
+
+def _xlsx_column(data: bytes) -> list[str]:
+    import openpyxl
+    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+    return [sheet.cell(row=row, column=1).value for row in range(1, len(SENTENCES) + 1)]
+
+
+RTF = r"{\rtf1\ansi{\fonttbl\f0\fswiss Helvetica;}\f0\pard The dog is in the house.\par The cat is black.\par}"
+
+
+@pytest.mark.parametrize(("name", "content", "read", "content_type"), [
+    ("deck.pptx", pptx_bytes(), _pptx_titles, "presentationml.presentation"),
+    ("book.xlsx", xlsx_bytes(), _xlsx_column, "spreadsheetml.sheet"),
+    ("memo.rtf", RTF.encode(), lambda data: data.decode().split("\\par "), "application/rtf"),
+], ids=["pptx", "xlsx", "rtf"])
+def test_the_other_document_formats_come_back_translated(live_api, api_key, running_worker, name, content, read,
+                                                          content_type):
+    reply = translate_file(live_api, api_key, name, content)
+    assert reply.status_code == 200, reply.text
+    download = requests.get(reply.json()["translatedFileUrl"], timeout=10)
+    assert download.status_code == 200 and content_type in download.headers["Content-Type"]
+    texts = " ".join(read(download.content))
+    assert "perro" in texts and "gato" in texts and "The dog" not in texts, texts
 
 
 def test_the_download_of_a_document_needs_its_own_name(live_api, api_key, running_worker):

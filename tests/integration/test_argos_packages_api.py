@@ -9,8 +9,10 @@ import zipfile
 import pytest
 import requests
 
+from services.translate_worker.runs import xml_text
 from tests.argos_package import cached_package
 from tests.conftest import RUN_DIR, wait_for
+from tests.document_samples import BOLD_WORD, SENTENCES, TABLE, docx_bytes
 
 PACKAGES = "/api/v1/admin/translate/packages"
 
@@ -38,6 +40,13 @@ def upload(client, user, data: bytes, filename="pkg.argosmodel"):
 def pair(client, source, target):
     pairs = client.get("/api/v1/languages").json["pairs"]
     return next((entry for entry in pairs if (entry["source"], entry["target"]) == (source, target)), None)
+
+
+def remove_and_wait(client, admin):
+    """Remove the package and wait until the worker no longer announces it: a worker stopped before
+    that would leave its last catalog (with la-en) live until its heartbeat expires, for the next test."""
+    client.delete(f"{PACKAGES}/argos-la-en", headers=admin.headers)
+    wait_for(lambda: pair(client, "la", "en") is None, timeout=30, message="the worker to drop la-en")
 
 
 def finished(client, user, job_id):
@@ -81,8 +90,11 @@ def test_install_announce_translate_and_remove(client, admin, make_user, argos_w
         "text": "The cat is black.", "source_lang": "en", "target_lang": "es", "engine": "argos"})
     assert refused.status_code == 400 and "engines that do: apertium" in refused.json["message"]
     html = client.post("/api/v1/jobs/translate", headers=user.headers, json={
-        "text": "<p>The cat is black.</p>", "source_lang": "la", "target_lang": "en", "format": "html"})
-    assert html.status_code == 400 and "HTML from la to en" in html.json["message"]
+        "text": '<p class="x">The cat is black.</p>', "source_lang": "la", "target_lang": "en", "format": "html"})
+    assert html.status_code == 202, html.json
+    result = finished(client, user, html.json["id"])
+    expected = xml_text(argos_alone("The cat is black."))
+    assert result["translated_text"] == f'<p class="x">{expected}</p>' and result["engines"] == ["argos"]
 
     assert client.delete(f"{PACKAGES}/argos-la-en", headers=admin.headers).status_code == 204
     wait_for(lambda: pair(client, "la", "en") is None, timeout=30, message="the worker to drop la-en")
@@ -102,7 +114,57 @@ def test_libretranslate_alternatives_come_from_argos_hypotheses(client, admin, a
         assert isinstance(reply["alternatives"], list) and 1 <= len(reply["alternatives"]) <= 3
         assert reply["translatedText"] not in reply["alternatives"]
     finally:
-        client.delete(f"{PACKAGES}/argos-la-en", headers=admin.headers)
+        remove_and_wait(client, admin)
+
+
+def argos_alone(text: str) -> str:
+    """What the worker's Argos engine (in this process) gives for ``text`` on its own."""
+    from services.translate_worker.translate import default_translator
+    translators = default_translator()
+    translators.refresh()
+    return translators.argos.translate(text, "la", "en")[0]
+
+
+def test_documents_through_argos_natively_and_by_libretranslate_translate_file(
+        client, admin, make_user, argos_worker, argos_package, live_api, auth_client):
+    import docx
+    assert upload(client, admin, argos_package).status_code == 201
+    try:
+        wait_for(lambda: pair(client, "la", "en"), timeout=30, message="the worker to announce la-en")
+        user = make_user()
+        reply = client.post("/api/v1/jobs/translate", headers=user.headers, content_type="multipart/form-data",
+                            data={"source_lang": "la", "target_lang": "en", "engine": "argos",
+                                  "file": (io.BytesIO(docx_bytes()), "notes.docx")})
+        assert reply.status_code == 202, reply.json
+        result = finished(client, user, reply.json["id"])
+        assert result["engines"] == ["argos"] and result["artifact"] == "notes.docx"
+        job = client.get(f"/api/v1/jobs/{reply.json['id']}", headers=user.headers).json
+        native = client.get(job["artifacts"][0]["url"], headers=user.headers).data
+        document = docx.Document(io.BytesIO(native))
+        assert [p.text for p in document.paragraphs[:len(SENTENCES)]] == [argos_alone(s) for s, _ in SENTENCES]
+        assert [run.text for p in document.paragraphs for run in p.runs if run.bold] == [argos_alone(BOLD_WORD)]
+        assert document.tables[0].cell(0, 0).text == argos_alone(TABLE[0][0]) and len(document.inline_shapes) == 1
+
+        # LibreTranslate's /translate_file on a pair only Argos serves (the default route: no engine named).
+        key = auth_client.post("/auth/v1/api-keys", headers=user.headers, json={"name": "lt"}).json["key"]
+        reply = requests.post(f"{live_api}/translate_file", timeout=60,
+                              data={"source": "la", "target": "en", "api_key": key},
+                              files={"file": ("report.docx", docx_bytes())})
+        assert reply.status_code == 200, reply.text
+        download = requests.get(reply.json()["translatedFileUrl"], timeout=10)
+        assert download.status_code == 200
+        libre = docx.Document(io.BytesIO(download.content))
+        assert [p.text for p in libre.paragraphs] == [p.text for p in document.paragraphs]
+        assert [run.bold for p in libre.paragraphs for run in p.runs] == \
+            [run.bold for p in document.paragraphs for run in p.runs]
+        reply = requests.post(f"{live_api}/translate_file", timeout=60,
+                              data={"source": "la", "target": "en", "api_key": key},
+                              files={"file": ("page.html", b"<p>The cat is black.</p>")})
+        assert reply.status_code == 200, reply.text
+        page = requests.get(reply.json()["translatedFileUrl"], timeout=10).text
+        assert page == f"<p>{xml_text(argos_alone('The cat is black.'))}</p>"
+    finally:
+        remove_and_wait(client, admin)
 
 
 def zipped(entries: dict[str, str | bytes]) -> bytes:

@@ -114,6 +114,15 @@ def test_an_odp_comes_back_translated(client, make_user, relay, translate_worker
     assert_sentences_translated([teletype.extractText(p) for p in load(io.BytesIO(data)).getElementsByType(text.P)])
 
 
+def test_an_html_file_comes_back_as_html_with_its_markup(client, make_user, relay, translate_worker):
+    page = ('<html><head><title>The cat</title></head>\n<body><p class="x">The <b>cat</b> is black.</p>\n'
+            '<!-- The dog --><img src="dog.png" alt="The dog"></body></html>\n')
+    job, data = translated(client, make_user(), "page.html", page.encode())
+    assert job["artifacts"][0]["content_type"].startswith("text/html")
+    assert data.decode() == ('<html><head><title>El gato</title></head>\n<body><p class="x">El <b>gato</b> es negro.'
+                             '</p>\n<!-- The dog --><img src="dog.png" alt="The dog"></body></html>\n')
+
+
 def test_a_docx_pivots_through_spanish_to_french(client, make_user, relay, translate_worker):
     import docx
 
@@ -192,11 +201,13 @@ def test_a_file_and_text_together_are_refused(client, make_user, translate_pairs
     assert reply.status_code == 400 and "not both" in reply.json["message"]
 
 
-def test_a_document_for_the_argos_engine_is_refused_at_submit(client, make_user, translate_pairs_registered):
-    # Only Apertium's deformatters keep a document's layout; Argos translates plain text.
+def test_a_document_for_an_engine_that_does_not_serve_the_pair_is_refused_at_submit(
+        client, make_user, translate_pairs_registered):
+    # Documents go through either engine (tests/unit/test_argos_documents.py); here no Argos package serves en-es.
     reply = submit_file(client, make_user(), "notes.docx", docx_bytes(), engine="argos")
     assert reply.status_code == 400
-    assert reply.json["message"] == "The argos engine translates plain text; a .docx document goes through apertium."
+    assert reply.json["message"].startswith("The argos engine does not translate en to es here; engines that do: "
+                                            "apertium"), reply.json
 
 
 def test_a_document_format_without_a_file_is_refused(client, make_user, translate_pairs_registered):

@@ -119,8 +119,8 @@ def test_naming_an_engine_that_does_not_serve_the_pair_fails_permanently(package
     translators = Translators(apertium=apertium, argos=ArgosTranslator(packages_dir))
     with pytest.raises(PermanentError, match="cannot translate la to es with argos"):
         process(make_job("The cat is black.", "la", "es", engine="argos"), FakeJobIO(), translators)
-    with pytest.raises(UnsupportedPairError, match="Apertium only"):
-        translators.route("la", "en", text_format="html")
+    with pytest.raises(UnsupportedPairError, match="cannot translate la to es with argos; direct pairs: la-en"):
+        translators.route("la", "es", engine="argos")
 
 
 def test_argostranslate_is_imported_without_a_home_and_without_the_users_settings(tmp_path):

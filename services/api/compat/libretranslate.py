@@ -11,8 +11,8 @@ Decisions where Conveyor differs from LibreTranslate:
 * Errors keep LibreTranslate's body ``{"error": "..."}`` and its codes: 400 bad request or missing
   key, 403 invalid key, 429 too many active jobs; beside them 503 when no translate worker runs,
   500 when a job failed, and 504 when the jobs did not end in time (they are then cancelled).
-* ``format=html`` is the translate kind's ``format: "html"``: Apertium's HTML deformatter translates
-  the text nodes and keeps tags, attributes, comments, scripts and entities.
+* ``format=html`` is the translate kind's ``format: "html"``: Apertium's HTML deformatter keeps tags,
+  attributes, comments, scripts and entities, and the text nodes are translated (by Argos one by one).
 * ``source=auto`` takes, as LibreTranslate does, the detector's best guess among the languages the
   workers translate into ``target`` from, however unsure, and reports it as ``detectedLanguage``
   ``{language, confidence (0-100)}``; in a batch a text under 40 characters takes the guess for the

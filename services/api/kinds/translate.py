@@ -17,7 +17,7 @@ from shared.kinds.translate.documents import (
     format_of,
     inspect_document,
 )
-from shared.kinds.translate.engines import APERTIUM, ENGINES, HTML_ENGINES, engines_serving
+from shared.kinds.translate.engines import APERTIUM, ENGINES, engines_serving
 from shared.kinds.translate.formats import HTML, TEXT, TEXT_FORMATS, visible_text
 from shared.kinds.translate.pairs import AUTO_DETECT, validate_pair
 from shared.language_detect import detect
@@ -131,26 +131,20 @@ def _with_languages(params: dict[str, Any], readable: str) -> dict[str, Any]:
         source, target = validate_pair(params["source_lang"], params["target_lang"], pairs)
     except ValueError as exc:
         raise SubmitRefused(str(exc)) from exc
-    check_engine_serves(params.get("engine"), params.get("format") or TEXT, source, target, pairs)
+    check_engine_serves(params.get("engine"), source, target, pairs)
     checked = {**params, "source_lang": source, "target_lang": target, "word_count": len(readable.split())}
     if detected is not None:
         checked["detected_source"] = detected
     return checked
 
 
-def check_engine_serves(engine: Optional[str], text_format: str, source: str, target: str,
-                        pairs: list[dict[str, Any]]) -> None:
-    """Refuse at submit what the worker would fail: a named engine that does not serve the pair on
-    its own, or HTML or a document where no route runs on engines that keep markup (Apertium)."""
+def check_engine_serves(engine: Optional[str], source: str, target: str, pairs: list[dict[str, Any]]) -> None:
+    """Refuse at submit what the worker would fail: a named engine that does not serve the pair on its own.
+
+    Every engine takes every format: HTML and documents are deformatted by Apertium's deformatters
+    whichever engine translates (Argos gets their text runs), so a route may also cross engines.
+    """
     serving = engines_serving(pairs, source, target)
-    if text_format != TEXT:
-        what = "HTML" if text_format == HTML else f"a .{text_format} document"
-        if engine and engine not in HTML_ENGINES:
-            raise SubmitRefused(f"The {engine} engine translates plain text; {what} goes through "
-                                f"{', '.join(sorted(HTML_ENGINES))}.")
-        if not serving & HTML_ENGINES:
-            raise SubmitRefused(f"Translating {what} from {source} to {target} needs a route on "
-                                f"{', '.join(sorted(HTML_ENGINES))} alone, and there is none here.")
     if engine and engine not in serving:
         raise SubmitRefused(f"The {engine} engine does not translate {source} to {target} here; "
                             f"engines that do: {', '.join(sorted(serving)) or 'none on their own'} "

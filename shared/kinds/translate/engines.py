@@ -18,8 +18,6 @@ ARGOS = "argos"
 APERTIUM = "apertium"
 # Order of preference between hops of equal count (the first is preferred).
 ENGINES = (ARGOS, APERTIUM)
-# Engines that translate HTML keeping its markup (Apertium's deformatter); the others take plain text.
-HTML_ENGINES = frozenset({APERTIUM})
 
 
 class Hop(NamedTuple):
@@ -42,7 +40,7 @@ def best_route(edges: Iterable[Hop], source: str, target: str, engine: Optional[
                max_hops: int = DEFAULT_MAX_HOPS, engines: Optional[Iterable[str]] = None) -> Optional[list[Hop]]:
     """The preferred route from source to target (see the module's docstring), or None.
 
-    ``engine`` keeps every hop on that engine; ``engines`` limits the ones allowed (HTML, say).
+    ``engine`` keeps every hop on that engine; ``engines`` limits the ones allowed.
     """
     allowed = set(ENGINES if engines is None else engines) & ({engine} if engine else set(ENGINES))
     rank = {name: position for position, name in enumerate(ENGINES)}
