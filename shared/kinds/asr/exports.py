@@ -8,6 +8,7 @@ from typing import Any
 
 from shared.kinds.asr.alignment import sentences, timed_segments
 from shared.kinds.asr.subtitles import Cue, build_cues
+from shared.kinds.timecode import clock
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 FORMATS = {
@@ -68,15 +69,6 @@ def _chunk_segments(chunk: dict) -> list[dict]:
         {"start": run[0]["start"], "end": run[-1]["end"], "text": " ".join(w["word"] for w in run)}
         for run in sentences(words)
     ]
-
-
-def clock(seconds: float, decimal_mark: str) -> str:
-    """A subtitle timestamp, hh:mm:ss plus milliseconds after ``decimal_mark`` ("," in srt, "." in vtt)."""
-    millis = max(0, round(seconds * 1000))
-    hours, millis = divmod(millis, 3_600_000)
-    minutes, millis = divmod(millis, 60_000)
-    secs, millis = divmod(millis, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal_mark}{millis:03d}"
 
 
 def _cues(transcript: dict) -> list[Cue]:

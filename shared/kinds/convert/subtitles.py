@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from shared.kinds.asr.exports import clock
+from shared.kinds.timecode import clock
 from shared.kinds.translate.languages import language_name, normalize
 
 # Bounds on what one conversion carries: a lecture's subtitles are tens of kilobytes.
