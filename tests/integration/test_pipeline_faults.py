@@ -34,16 +34,27 @@ from shared.models import Job, OutboxMessage
 from tests.broker_tools import PRIVATE_NODE_POSSIBLE, PrivateRabbit
 from tests.conftest import wait_for
 
-CHAIN = [
-    {"name": "to-es", "kind": "translate", "options": {"text": "The cat is black.", "source_lang": "en",
-                                                        "target_lang": "es"}},
-    {"name": "back", "kind": "translate", "input": "to-es", "options": {"source_lang": "es", "target_lang": "en"}},
-    {"name": "to-ca", "kind": "translate", "input": "back", "options": {"source_lang": "en", "target_lang": "ca"}},
-]
+
+def chain(length: int = 3) -> list[dict]:
+    """English to Spanish, back to English, into Catalan: steps named uniquely for this test.
+
+    Other tests leave pipelines with steps of the same shape queued (their outbox rows pending,
+    which the relays here publish too): a unique suffix lets a test stop the relay at its own step.
+    """
+    tag = uuid.uuid4().hex[:8]
+    return [
+        {"name": f"to-es-{tag}", "kind": "translate", "options": {
+            "text": "The cat is black.", "source_lang": "en", "target_lang": "es"}},
+        {"name": f"back-{tag}", "kind": "translate", "input": f"to-es-{tag}",
+         "options": {"source_lang": "es", "target_lang": "en"}},
+        {"name": f"to-ca-{tag}", "kind": "translate", "input": f"back-{tag}",
+         "options": {"source_lang": "en", "target_lang": "ca"}},
+    ][:length]
 
 
 def submit(client, user, steps):
-    reply = client.post("/api/v1/pipelines", headers=user.headers, json={"steps": steps})
+    # High priority: jobs other tests left queued (this run's queues are shared) wait behind these.
+    reply = client.post("/api/v1/pipelines", headers=user.headers, json={"steps": steps, "priority": "high"})
     assert reply.status_code == 202, reply.json
     return reply.json
 
@@ -132,32 +143,34 @@ def test_the_relay_killed_between_a_steps_success_and_the_next_publish_loses_and
     caplog.set_level(logging.INFO, logger="shared.worker.consumer")
     user = make_user()
     marker = tmp_path / "paused"
-    victim = start_process(["tests.integration.pausing_relay", str(marker), "back", point])
+    steps = chain()
+    first, second, third = (step["name"] for step in steps)
+    victim = start_process(["tests.integration.pausing_relay", str(marker), second, point])
     processes.append(victim)
-    pipeline = submit(client, user, CHAIN)
-    wait_for(marker.exists, timeout=60, message=f"the relay to stop {point} of step 'back'")
-    back = step_job(app, pipeline["id"], "back")
+    pipeline = submit(client, user, steps)
+    wait_for(marker.exists, timeout=120, message=f"the relay to stop {point} of the second step")
+    back = step_job(app, pipeline["id"], second)
     assert back is not None and str(back.id) == marker.read_text()
-    # The success of 'to-es' committed the next step's job and its outbox row together.
-    assert step_job(app, pipeline["id"], "to-es").status == "succeeded"
+    # The first step's success committed the next step's job and its outbox row together.
+    assert step_job(app, pipeline["id"], first).status == "succeeded"
     kill_nine(victim)
     [row] = outbox_rows(app, back.id)
     assert row.sent_at is None, "the relay died before marking the row sent"
     if point == "before-mark-sent":
         # The broker has the message already (it was confirmed): the worker may be running it now.
-        assert step_job(app, pipeline["id"], "back").status in ("queued", "running", "succeeded")
+        assert step_job(app, pipeline["id"], second).status in ("queued", "running", "succeeded")
     else:
-        assert step_job(app, pipeline["id"], "back").status == "queued"
-        assert "to-ca" not in step_jobs(app, pipeline["id"])
+        assert step_job(app, pipeline["id"], second).status == "queued"
+        assert third not in step_jobs(app, pipeline["id"])
 
     processes.append(start_process(["services.relay"]))  # the real relay, supervised, as make up runs it
-    jobs = assert_ran_once_each(client, user, app, pipeline, CHAIN, "gat")
-    assert [job.attempts for job in (jobs["to-es"][0], jobs["back"][0], jobs["to-ca"][0])] == [1, 1, 1]
+    jobs = assert_ran_once_each(client, user, app, pipeline, steps, "gat")
+    assert [jobs[name][0].attempts for name in (first, second, third)] == [1, 1, 1]
     assert outbox_rows(app, back.id)[0].sent_at is not None
     if point == "before-mark-sent":
         # The message went out twice; the second delivery found the step started and did nothing.
         wait_for(lambda: f"job {back.id}: nothing to do" in caplog.text, timeout=30,
-                 message="the second delivery of 'back' to be dropped")
+                 message="the second delivery of the second step to be dropped")
         assert caplog.text.count(f"job {back.id}: started") == 1
 
 
@@ -166,18 +179,19 @@ def test_a_worker_killed_in_the_middle_of_a_step_runs_it_again_and_starts_the_ne
     user = make_user()
     victim = start_process(["tests.integration.slow_worker"], CONVEYOR_API_URL=live_api, SLOW_WORKER_STEPS="30")
     processes.append(victim)
-    steps = CHAIN[:2]
+    steps = chain(2)
+    first, second = (step["name"] for step in steps)
     pipeline = submit(client, user, steps)
-    first = pipeline["steps"][0]["job_id"]
-    wait_for(lambda: client.get(f"/api/v1/jobs/{first}/chunks", headers=user.headers).json, timeout=60,
-             message="the victim to be in the middle of step 'to-es'")
+    first_job = pipeline["steps"][0]["job_id"]
+    wait_for(lambda: client.get(f"/api/v1/jobs/{first_job}/chunks", headers=user.headers).json, timeout=120,
+             message="the victim to be in the middle of the first step")
     kill_nine(victim)
-    assert step_job(app, pipeline["id"], "to-es").status == "running"
-    assert "back" not in step_jobs(app, pipeline["id"])
+    assert step_job(app, pipeline["id"], first).status == "running"
+    assert second not in step_jobs(app, pipeline["id"])
     start_worker()  # a real Apertium worker takes the step over once the lease has run out
     jobs = assert_ran_once_each(client, user, app, pipeline, steps, "cat")
-    assert jobs["to-es"][0].attempts == 2 and jobs["back"][0].attempts == 1
-    assert [row.payload.get("attempt") for row in outbox_rows(app, jobs["back"][0].id)] == [1]
+    assert jobs[first][0].attempts == 2 and jobs[second][0].attempts == 1
+    assert [row.payload.get("attempt") for row in outbox_rows(app, jobs[second][0].id)] == [1]
 
 
 @pytest.fixture
@@ -204,7 +218,9 @@ def test_a_broker_restart_between_two_steps_runs_the_next_step_once(
     monkeypatch.setenv("AMQP_URL", private_rabbit.url)
     monkeypatch.setenv("CONVEYOR_AMQP_PREFIX", prefix)
     entered, release = threading.Event(), threading.Event()
-    first_text = CHAIN[0]["options"]["text"]
+    steps = chain(2)
+    first, second = (step["name"] for step in steps)
+    first_text = steps[0]["options"]["text"]
 
     def held_first_step(job, io):
         """Apertium's translation, held at the first step until the test has stopped the broker."""
@@ -220,24 +236,23 @@ def test_a_broker_restart_between_two_steps_runs_the_next_step_once(
     try:
         start_worker(handler=held_first_step, capabilities=lambda: {"pairs": translate_pairs})
         user = make_user()
-        steps = CHAIN[:2]
         pipeline = submit(client, user, steps)
-        wait_for(entered.is_set, timeout=120, message="the worker to run step 'to-es'")
+        wait_for(entered.is_set, timeout=120, message="the worker to run the first step")
         private_rabbit.halt()
         release.set()
 
         def next_step_held_back():
-            back = step_job(app, pipeline["id"], "back")
+            back = step_job(app, pipeline["id"], second)
             rows = outbox_rows(app, back.id) if back is not None else []
             return rows and rows[0].sent_at is None and rows[0].attempts >= 1
-        wait_for(next_step_held_back, timeout=60, message="the relay to fail publishing step 'back'")
-        assert step_job(app, pipeline["id"], "to-es").status == "succeeded"
-        assert step_job(app, pipeline["id"], "back").status == "queued"
+        wait_for(next_step_held_back, timeout=60, message="the relay to fail publishing the second step")
+        assert step_job(app, pipeline["id"], first).status == "succeeded"
+        assert step_job(app, pipeline["id"], second).status == "queued"
 
         private_rabbit.start()
         jobs = assert_ran_once_each(client, user, app, pipeline, steps, "cat")
-        assert [jobs[name][0].attempts for name in ("to-es", "back")] == [1, 1]
-        [row] = outbox_rows(app, jobs["back"][0].id)
+        assert [jobs[name][0].attempts for name in (first, second)] == [1, 1]
+        [row] = outbox_rows(app, jobs[second][0].id)
         assert row.sent_at is not None
     finally:
         release.set()
