@@ -39,12 +39,13 @@ def chain(length: int = 3) -> list[dict]:
     """English to Spanish, back to English, into Catalan: steps named uniquely for this test.
 
     Other tests leave pipelines with steps of the same shape queued (their outbox rows pending,
-    which the relays here publish too): a unique suffix lets a test stop the relay at its own step.
+    which the relays here publish too): a unique number in the names and the text lets a test stop
+    the relay, or hold a worker, at its own step.
     """
-    tag = uuid.uuid4().hex[:8]
+    tag = str(uuid.uuid4().int)[:8]  # digits: Apertium passes them through as they are
     return [
         {"name": f"to-es-{tag}", "kind": "translate", "options": {
-            "text": "The cat is black.", "source_lang": "en", "target_lang": "es"}},
+            "text": f"The cat is black. {tag}", "source_lang": "en", "target_lang": "es"}},
         {"name": f"back-{tag}", "kind": "translate", "input": f"to-es-{tag}",
          "options": {"source_lang": "es", "target_lang": "en"}},
         {"name": f"to-ca-{tag}", "kind": "translate", "input": f"back-{tag}",
