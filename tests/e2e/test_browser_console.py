@@ -267,6 +267,27 @@ def test_a_recording_is_transcribed_and_translated_by_a_pipeline_whose_steps_run
     page.locator("tbody tr[data-pipeline] .status").get_by_text("succeeded").wait_for()
     tab.screenshot("console-pipelines-list")
 
+
+def test_a_notice_is_read_and_translated_line_by_line_by_a_pipeline(stack, tab):
+    from tests.unit.vision_drawing import printed_text
+
+    base, page = stack["base"], tab.page
+    log_in(tab, base, new_user(base))
+    page.get_by_role("link", name="Pipelines").click()
+    page.get_by_label("Preset").select_option("read-translate")
+    page.get_by_label("Spanish (es)").check()
+    notice = io.BytesIO()
+    Image.fromarray(printed_text("Good morning", scale=2.0, thickness=5)[0]).save(notice, format="PNG")
+    page.locator("input[type=file]").set_input_files(
+        {"name": "notice.png", "mimeType": "image/png", "buffer": notice.getvalue()})
+    page.get_by_role("button", name="Start pipeline").click()
+    results = page.get_by_role("region", name="Results")
+    results.wait_for(timeout=JOB_TIMEOUT_MS)
+    assert page.locator(".job-head .status").inner_text() == "succeeded"
+    cells = results.locator("table.read-lines tbody tr").first.locator("td").all_inner_texts()
+    assert cells[0].lower() == "good morning" and "días" in cells[1].lower(), cells
+    tab.screenshot("console-pipeline-read-translate")
+
 def test_the_account_page_makes_and_revokes_api_keys_and_shows_the_webhook_secret(stack, tab):
     base, page = stack["base"], tab.page
     log_in(tab, base, new_user(base))
