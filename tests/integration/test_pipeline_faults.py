@@ -34,6 +34,9 @@ from shared.models import Job, OutboxMessage
 from tests.broker_tools import PRIVATE_NODE_POSSIBLE, PrivateRabbit
 from tests.conftest import wait_for
 
+# Submits are checked against the translate workers' registrations; the victims register late.
+pytestmark = pytest.mark.usefixtures("translate_pairs_registered")
+
 
 def chain(length: int = 3) -> list[dict]:
     """English to Spanish, back to English, into Catalan: steps named uniquely for this test.
@@ -175,10 +178,17 @@ def test_the_relay_killed_between_a_steps_success_and_the_next_publish_loses_and
         assert caplog.text.count(f"job {back.id}: started") == 1
 
 
+@pytest.mark.parametrize("supervised", [False, True], ids=["lease", "supervisor"])
 def test_a_worker_killed_in_the_middle_of_a_step_runs_it_again_and_starts_the_next_once(
-        client, make_user, app, relay, live_api, start_worker, processes):
+        client, make_user, app, relay, live_api, start_worker, processes, supervised):
+    """Killed alone, the step comes back when its lease runs out (a real Apertium worker takes it
+    over); killed under its supervisor, as ``make up`` runs workers, the supervisor hands it back
+    at once and the restarted worker runs it and the next step."""
     user = make_user()
-    victim = start_process(["tests.integration.slow_worker"], CONVEYOR_API_URL=live_api, SLOW_WORKER_STEPS="30")
+    env = {"CONVEYOR_API_URL": live_api, "SLOW_WORKER_STEPS": "30"}
+    if supervised:
+        env["SLOW_WORKER_SUPERVISED"] = "1"
+    victim = start_process(["tests.integration.slow_worker"], **env)
     processes.append(victim)
     steps = chain(2)
     first, second = (step["name"] for step in steps)
@@ -186,11 +196,17 @@ def test_a_worker_killed_in_the_middle_of_a_step_runs_it_again_and_starts_the_ne
     first_job = pipeline["steps"][0]["job_id"]
     wait_for(lambda: client.get(f"/api/v1/jobs/{first_job}/chunks", headers=user.headers).json, timeout=120,
              message="the victim to be in the middle of the first step")
-    kill_nine(victim)
-    assert step_job(app, pipeline["id"], first).status == "running"
+    if supervised:
+        # The worker process itself (named slow-<pid>), not its supervisor.
+        os.kill(int(step_job(app, pipeline["id"], first).worker_id.removeprefix("slow-")), signal.SIGKILL)
+    else:
+        kill_nine(victim)
+        assert step_job(app, pipeline["id"], first).status == "running"
     assert second not in step_jobs(app, pipeline["id"])
-    start_worker()  # a real Apertium worker takes the step over once the lease has run out
-    jobs = assert_ran_once_each(client, user, app, pipeline, steps, "cat")
+    if not supervised:
+        start_worker()  # a real Apertium worker takes the step over once the lease has run out
+    # The slow worker's stand-in handler answers "done"; Apertium translates the cat back.
+    jobs = assert_ran_once_each(client, user, app, pipeline, steps, "done" if supervised else "cat")
     assert jobs[first][0].attempts == 2 and jobs[second][0].attempts == 1
     assert [row.payload.get("attempt") for row in outbox_rows(app, jobs[second][0].id)] == [1]
 
