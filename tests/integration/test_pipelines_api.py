@@ -348,6 +348,27 @@ def test_a_pipeline_reserves_all_its_steps_against_the_active_job_limit(client, 
     assert [submit_job(client, user).status_code for _ in range(3)] == [202, 202, 429]
 
 
+
+def test_a_retry_reserves_again_the_steps_it_will_run(client, make_user, worker, app):
+    user = make_user()
+    view = submit(client, user, steps=THREE_STEPS)
+    first = steps_by_name(view)["to-es"]["job_id"]
+    claimed = claim(worker, first)
+    worker("POST", f"/jobs/{first}/fail", json={"claim_id": claimed["claim_id"], "error": "out of ink",
+                                                "transient": False})
+    assert show(client, user, view["id"])["status"] == "failed"  # its three slots are free again
+    jobs = [submit_job(client, user) for _ in range(3)]
+    assert [reply.status_code for reply in jobs] == [202] * 3
+    # Running it again needs its three steps: six with the three jobs.
+    refused = client.post(f"/api/v1/pipelines/{view['id']}/retry", headers=user.headers)
+    assert refused.status_code == 429, refused.json
+    assert show(client, user, view["id"])["status"] == "failed" and step_jobs(app, view["id"]) == [
+        ("to-es", 1, "failed")]
+    assert client.post(f"/api/v1/jobs/{jobs[0].json['id']}/cancel", headers=user.headers).status_code == 200
+    retried = client.post(f"/api/v1/pipelines/{view['id']}/retry", headers=user.headers)
+    assert retried.status_code == 202 and retried.json["run"] == 2, retried.json
+    assert submit_job(client, user).status_code == 429
+
 def test_a_pipeline_with_more_steps_than_the_limit_is_refused_as_one_that_could_never_run(client, make_user, app):
     user = make_user()
     steps = [{"name": f"s{i}", "kind": "translate", "options": {"text": "Hello.", "source_lang": "en",
