@@ -39,15 +39,6 @@ NATIVE_SKIPPED = {
     ("GET", "/api/v1/jobs/{job_id}/events"): "a server-sent event stream, which Postman cannot assert on",
     ("POST", "/api/v1/jobs/{job_id}/webhooks/{delivery_id}/redeliver"): "needs a delivered webhook",
     ("GET", "/.well-known/jwks.json"): "served by the gateway, the same document as /auth/v1/jwks.json",
-    # Pipelines (README, "Pipelines") are new; tests/integration/test_pipelines_*.py drive each of
-    # these, and a pipeline scenario in this collection is still to be written.
-    ("POST", "/api/v1/pipelines"): "pipelines: no Postman scenario yet",
-    ("GET", "/api/v1/pipelines"): "pipelines: no Postman scenario yet",
-    ("GET", "/api/v1/pipelines/{pipeline_id}"): "pipelines: no Postman scenario yet",
-    ("GET", "/api/v1/pipelines/{pipeline_id}/events"): "a server-sent event stream, which Postman cannot assert on",
-    ("POST", "/api/v1/pipelines/{pipeline_id}/cancel"): "pipelines: no Postman scenario yet",
-    ("POST", "/api/v1/pipelines/{pipeline_id}/retry"): "pipelines: no Postman scenario yet",
-    ("GET", "/api/v1/pipelines/{pipeline_id}/subtitles/{lang}"): "needs a transcript: an asr worker and speech",
     ("POST", "/api/v1/admin/translate/packages"): "needs an .argosmodel file; none ships "
                                                  "(tests/integration/test_argos_packages_api.py builds one)",
     ("DELETE", "/api/v1/admin/translate/packages/{name}"): "needs an installed Argos package",
@@ -257,6 +248,86 @@ def native_job(kind: str, body: dict[str, Any], ok: str, result_tests: list[str]
     return items
 
 
+def native_pipelines() -> dict[str, Any]:
+    """A preset pipeline from upload to its outputs, its steps, stream and subtitles; another one cancelled."""
+    pipeline, cancelled = "/api/v1/pipelines/{{pipelineId}}", "/api/v1/pipelines/{{cancelPipelineId}}"
+    step_job = "body.steps.find(s => s.name === '%s').job_id"
+    return folder("Pipelines", [
+        request("Submit a transcribe-translate pipeline", "POST", "/api/v1/pipelines", 202, [
+            BODY, expect("pm.expect(body.preset).to.eql('transcribe-translate')", "the preset"),
+            expect("pm.expect(body.steps.map(s => s.name)).to.eql(['transcribe', 'translate-es'])",
+                   "an asr step, then a translate step reading it"),
+            expect(f"pm.expect(body.steps[0].status).to.be.oneOf({json.dumps(ACTIVE_NATIVE)})", "asr queued"),
+            expect("pm.expect(body.steps[1].status).to.eql('pending')", "the translation waits for it"),
+            capture("pipelineId", "body.id")],
+            body=form_body({"preset": "transcribe-translate", "options": '{"target_langs": ["es"]}'},
+                           {"file": "samples/hello.mp3"})),
+        poll("Wait for the pipeline", pipeline, done="body.status !== 'running'",
+             ok="pm.expect(body.status).to.eql('succeeded'); pm.expect(body.progress.percent).to.eql(100); "
+                + capture("pipelineAsrJobId", step_job % "transcribe") + " "
+                + capture("pipelineTranslateJobId", step_job % "translate-es"),
+             ok_title="the pipeline succeeded"),
+        request("The pipeline's steps", "GET", pipeline, 200, [
+            BODY, expect("pm.expect(body.steps.every(s => s.status === 'succeeded')).to.eql(true)",
+                         "every step succeeded"),
+            expect("pm.expect(body.steps[1].input).to.eql('transcribe')", "the translation read the transcript"),
+            expect("pm.expect(body.steps[1].links.result).to.eql("
+                   "'/api/v1/jobs/' + pm.collectionVariables.get('pipelineTranslateJobId') + '/result')",
+                   "a link to each step's result"),
+            expect("pm.expect(body.input.filename).to.eql('hello.mp3')", "the upload, stored once")]),
+        request("The pipeline's steps are jobs in my list", "GET", "/api/v1/jobs", 200, [
+            BODY, expect("pm.expect(body.items.filter(j => j.pipeline_id === pm.collectionVariables.get("
+                         "'pipelineId')).map(j => j.pipeline_step)).to.eql(['transcribe'])",
+                         "the asr step, with its pipeline id")],
+            query={"kind": "asr", "page": "1", "per_page": "100"}),
+        request("The pipeline's result: the Spanish translation", "GET",
+                "/api/v1/jobs/{{pipelineTranslateJobId}}/result", 200, [
+                    BODY, expect("pm.expect(body.result.route).to.eql(['en', 'es'])", "English into Spanish"),
+                    expect("pm.expect(body.result.translated_text.toLowerCase()).to.include('gato')",
+                           "the transcript's cat, in Spanish")]),
+        request("The pipeline's Spanish subtitles", "GET", pipeline + "/subtitles/es", 200, [
+            expect("pm.expect(pm.response.text()).to.match(/^WEBVTT/)", "a WebVTT file"),
+            expect("pm.expect(pm.response.text()).to.include('-->')", "timed cues")], query={"format": "vtt"}),
+        request("The pipeline's event stream (it has ended)", "GET", pipeline + "/events", 200, [
+            expect("pm.expect(pm.response.headers.get('Content-Type')).to.include('text/event-stream')",
+                   "server-sent events"),
+            expect("pm.expect(pm.response.text()).to.include('event: end')", "the stream ends with the pipeline"),
+            expect("pm.expect(pm.response.text()).to.include('\"succeeded\"')", "its last status")]),
+        request("List my pipelines", "GET", "/api/v1/pipelines", 200, [
+            BODY, expect("pm.expect(body.items.map(p => p.id)).to.include(pm.collectionVariables.get('pipelineId'))",
+                         "the pipeline is listed")], query={"page": "1", "per_page": "20"}),
+        request("Retry a succeeded pipeline (409)", "POST", pipeline + "/retry", 409, [
+            BODY, expect("pm.expect(body.message).to.match(/cannot retry/i)", "says why")]),
+        request("Submit a pipeline to cancel", "POST", "/api/v1/pipelines", 202, [
+            BODY, expect("pm.expect(body.steps.length).to.eql(3)", "asr, then Spanish and Catalan"),
+            capture("cancelPipelineId", "body.id")],
+            body=form_body({"preset": "transcribe-translate", "options": '{"target_langs": ["es", "ca"]}'},
+                           {"file": "samples/lecture.mp3"})),
+        request("Cancel the pipeline", "POST", cancelled + "/cancel", (200, 409), [
+            BODY, "if (pm.response.code === 200) {",
+            "    " + expect("pm.expect(body.status).to.eql('cancelled')", "cancelled"),
+            "    " + expect("pm.expect(body.steps.filter(s => s.status === 'pending').length).to.be.above(0)",
+                            "the translations never start"),
+            "} else {  // the workers were quicker than the cancel",
+            "    " + expect("pm.expect(body.message).to.match(/cannot cancel/i)", "already finished"),
+            "}"]),
+        request("Retry the cancelled pipeline", "POST", cancelled + "/retry", (202, 409), [
+            BODY, "if (pm.response.code === 202) {",
+            "    " + expect("pm.expect(body.run).to.eql(2)", "a second run"),
+            "    " + expect("pm.expect(body.status).to.eql('running')", "running again"),
+            "} else {  // it had succeeded before the cancel",
+            "    " + expect("pm.expect(body.message).to.match(/cannot retry/i)", "says why"),
+            "}"]),
+        request("Cancel it again", "POST", cancelled + "/cancel", (200, 409), [
+            BODY, "if (pm.response.code === 200) {",
+            "    " + expect("pm.expect(body.status).to.eql('cancelled')", "cancelled"),
+            "} else {",
+            "    " + expect("pm.expect(body.message).to.match(/cannot cancel/i)", "already finished"),
+            "}"]),
+    ], "A preset pipeline (speech to text, then into Spanish) with a real recording: submit, wait, its steps, "
+       "result, subtitles and event stream; then one cancelled, retried and cancelled again.")
+
+
 def native_collection() -> dict[str, Any]:
     samples = {"asr": "samples/hello.mp3", "vision": "samples/shapes.png"}
     account = folder("Account", [
@@ -375,10 +446,11 @@ def native_collection() -> dict[str, Any]:
         native_logout(),
         request("The token no longer works", "GET", "/auth/v1/me", 401),
     ])
-    items = [account, catalog, jobs, keys, admin, logout]
+    items = [account, catalog, jobs, native_pipelines(), keys, admin, logout]
     return collection("Conveyor", "The native API and auth service as a user meets them: register, log in, a job "
                       "of each kind (translate, asr, vision, convert) from submit to result, export and artifacts, "
-                      "cancel and delete, API keys, the webhook secret, the administrator's views, log out. "
+                      "cancel and delete, a pipeline (transcribe-translate) from upload to its outputs and one "
+                      "cancelled, API keys, the webhook secret, the administrator's views, log out. "
                       + VARIABLES_NOTE.format(file="conveyor.postman_collection.json",
                                               extra=" --env-var adminUsername=... --env-var adminPassword=..."),
                       items, bearer(), captured_variables(items))

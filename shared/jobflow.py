@@ -38,7 +38,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from shared.clock import utcnow
 from shared.db import db
 from shared.messaging import encode_message
-from shared.models import PRIORITIES, Job, JobChunk, JobLog, OutboxMessage, User
+from shared.models import PRIORITIES, Job, JobChunk, JobLog, OutboxMessage, Pipeline, User
 from shared.states import ACTIVE, JobStatus, check_transition, is_terminal, stopped_status, values
 
 LOGGER = logging.getLogger(__name__)
@@ -132,13 +132,38 @@ def create_job(user_id: int, kind: str, params: dict[str, Any], priority: str = 
 
 
 def lock_user_and_count_active_jobs(user_id: int) -> int:
-    """Count the user's active jobs under a lock on the user's row, in one round trip.
+    """Lock the user's row, then count what the active-job limit (CONVEYOR_MAX_ACTIVE_JOBS) counts.
 
-    The lock (held until commit) serializes one user's submissions, so the limit cannot be raced.
+    That is the user's active jobs (queued, running, retrying) plus the steps their running
+    pipelines have yet to start: a pipeline reserves its whole remaining DAG when it is submitted
+    (or retried), so a step that starts later never passes the limit and never has to wait for a
+    slot, and a job submitted meanwhile cannot take the slot a pipeline's next step will need.
+
+    The lock (held until commit) serializes one user's submissions. The count is a second
+    statement on purpose: under READ COMMITTED each statement sees what was committed before it
+    began, so counting after the lock was granted sees the jobs and pipelines of the submission
+    that held it; a count inside the locking statement would use the snapshot taken before the
+    wait, and two submissions at once could both pass.
     """
-    active = (select(func.count()).select_from(Job)
-              .where(Job.user_id == user_id, Job.status.in_(values(ACTIVE))).scalar_subquery())
-    return db.session.scalar(select(active).select_from(User).where(User.id == user_id).with_for_update(of=User))
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    active = db.session.scalar(select(func.count()).select_from(Job)
+                               .where(Job.user_id == user_id, Job.status.in_(values(ACTIVE)))) or 0
+    return active + _reserved_pipeline_steps(user_id)
+
+
+def _reserved_pipeline_steps(user_id: int) -> int:
+    """Steps of the user's running pipelines that have no active or succeeded job yet (they will start)."""
+    # "running" is shared.pipelineflow.RUNNING (that module imports this one).
+    running = db.session.execute(select(Pipeline.id, Pipeline.steps)
+                                 .where(Pipeline.user_id == user_id, Pipeline.status == "running")).all()
+    if not running:
+        return 0
+    started = dict(db.session.execute(
+        select(Job.pipeline_id, func.count(func.distinct(Job.pipeline_step)))
+        .where(Job.pipeline_id.in_([row.id for row in running]),
+               Job.status.in_([*values(ACTIVE), JobStatus.SUCCEEDED.value]))
+        .group_by(Job.pipeline_id)).all())
+    return sum(max(0, len(row.steps) - started.get(row.id, 0)) for row in running)
 
 
 def lock_job(job_id: uuid.UUID) -> Optional[Job]:

@@ -99,8 +99,9 @@ def submit(user: User, kind: str, params: dict[str, Any], upload: Optional[Binar
             params = spec.check(params, local_input)
             limit = current_app.config["MAX_ACTIVE_JOBS"]
             if jobflow.lock_user_and_count_active_jobs(user.id) >= limit:
-                raise SubmitRefused(f"You already have {limit} active jobs (queued or running); "
-                                    "wait for one to finish or cancel one.", 429)
+                raise SubmitRefused(f"You already have {limit} active jobs (queued or running, counting the "
+                                    "steps your running pipelines have yet to start); wait for one to finish "
+                                    "or cancel one.", 429)
             job = jobflow.create_job(user.id, kind, params, priority, job_id=job_id)
             if callback_url:
                 job.callback_url, job.callback_progress = callback_url, callback_progress

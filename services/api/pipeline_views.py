@@ -122,8 +122,10 @@ def _pipeline_submission() -> tuple[dict, object, str | None, str | None]:
                      "content": {"application/json": {"schema": {"type": "object"}},
                                  "multipart/form-data": {"schema": {"type": "object", "properties": {
                                      "file": {"type": "string", "format": "binary"}}}}}},
-        responses={"400": {"description": "A step that cannot run here"}, "413": {"description": "Too large"},
-                   "429": {"description": "Too many active jobs"}, "503": {"description": "No worker"}})
+        responses={"400": {"description": "A step that cannot run here, or more steps than the active-job limit"},
+                   "413": {"description": "Too large"},
+                   "429": {"description": "Its steps would pass the active-job limit (each counts until it ends)"},
+                   "503": {"description": "No worker"}})
 @bp.response(202, PipelineSchema)
 def submit():
     """Submit a pipeline; the steps that can start are queued at once, the others as their inputs finish."""

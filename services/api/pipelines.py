@@ -5,6 +5,14 @@ The DAG's shape is checked by shared.pipelineflow, each step's options by its ki
 serves, OCR that no vision worker offers) is refused at submit with 400, not failed later. The
 steps that can start at once are queued in the submit's own transaction (job and outbox rows);
 shared.pipelineflow.advance starts the others as their inputs succeed.
+
+Limits count a pipeline's steps. The upload is stored once under CONVEYOR_MAX_UPLOAD_MB, like a
+job's (413 past it). For CONVEYOR_MAX_ACTIVE_JOBS a pipeline reserves its whole DAG at submit:
+every step counts as an active job from then until its job has ended (see
+shared.jobflow.lock_user_and_count_active_jobs), so a pipeline is refused with the same 429 as a
+job when its steps would take the user past the limit, and a step starting later never does
+(nor waits for a slot). A pipeline with more steps than the limit could never run: 400. A retry
+reserves again the steps it will run.
 """
 from __future__ import annotations
 
@@ -205,7 +213,7 @@ def submit(user: User, body: dict[str, Any], upload: Optional[BinaryIO] = None, 
                 pipeline.input_filename = safe_filename(filename)
                 pipeline.input_content_type = (content_type or mimetypes.guess_type(pipeline.input_filename)[0]
                                                or "application/octet-stream")
-            _check_active_limit(user, sum(1 for s in stored if not pipelineflow.parents_of(s)))
+            _check_active_limit(user, len(stored))
             db.session.add(pipeline)
             db.session.flush()
             started = pipelineflow.start_ready_steps(pipeline)
@@ -234,12 +242,20 @@ def _store_upload(pipeline_id: uuid.UUID, upload: BinaryIO, filename: Optional[s
         raise SubmitRefused("The file is larger than the upload limit.", 413) from None
 
 
-def _check_active_limit(user: User, starting: int) -> None:
-    """429 when the steps starting now would take the user past the active-job limit."""
+def _check_active_limit(user: User, reserving: int) -> None:
+    """429 when ``reserving`` more steps would take the user past the active-job limit (400 if they never fit).
+
+    The count (taken under a lock on the user's row) holds the user's active jobs and the steps of
+    their running pipelines not started yet, this one's too once it is in the session.
+    """
     limit = current_app.config["MAX_ACTIVE_JOBS"]
-    if jobflow.lock_user_and_count_active_jobs(user.id) + starting > limit:
-        raise SubmitRefused(f"You already have {limit} active jobs (queued or running), or this pipeline's "
-                            "first steps would pass that; wait for some to finish or cancel some.", 429)
+    if reserving > limit:
+        raise SubmitRefused(f"This pipeline has {reserving} steps; with the limit of {limit} active jobs "
+                            "it could never run. Split it into smaller pipelines.")
+    if jobflow.lock_user_and_count_active_jobs(user.id) + reserving > limit:
+        raise SubmitRefused(f"You already have {limit} active jobs (queued or running, counting every step "
+                            "of your running pipelines), or this pipeline's steps would pass that; wait for "
+                            "some to finish or cancel some.", 429)
 
 
 def earlier_pipeline(user: User, key: str, digest: str) -> Optional[Pipeline]:

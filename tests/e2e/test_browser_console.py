@@ -64,7 +64,7 @@ def test_a_person_registers_finds_the_sections_and_logs_out(stack, tab):
     nav.get_by_role("link", name="Jobs").wait_for()
     page.get_by_label("To").locator("option").first.wait_for(state="attached")  # the view has loaded
     assert nav.get_by_role("link").all_inner_texts() == [
-        "Translate", "Speech to text", "Images", "Convert", "Jobs", "Account"]
+        "Translate", "Speech to text", "Images", "Convert", "Pipelines", "Jobs", "Account"]
     cookies = {c["name"]: c for c in page.context.cookies()}
     assert cookies["conveyor_access"]["httpOnly"] and cookies["conveyor_access"]["sameSite"] == "Strict"
     assert cookies["conveyor_refresh"]["httpOnly"] and not cookies["conveyor_csrf"]["httpOnly"]
@@ -219,6 +219,75 @@ def test_a_running_job_is_cancelled_from_its_page_and_from_the_list(stack, tab, 
     page.get_by_text("No jobs yet.").wait_for()
 
 
+
+@pytest.mark.skipif(not have_espeak(), reason="espeak-ng is not installed (make system)")
+def test_a_recording_is_transcribed_and_translated_by_a_pipeline_whose_steps_run_live(stack, tab, tmp_path):
+    base, page = stack["base"], tab.page
+    log_in(tab, base, new_user(base))
+    page.get_by_role("link", name="Pipelines").click()
+    page.get_by_label("Preset").select_option("transcribe-translate")
+    page.get_by_label("Spanish (es)").wait_for()
+    page.locator("input[type=file]").set_input_files(str(speak(SPOKEN, tmp_path / "lecture.wav")))
+    page.get_by_label("Spanish (es)").check()
+    page.get_by_label("Catalan (ca)").check()
+    tab.screenshot("console-pipeline-form")
+    page.get_by_role("button", name="Start pipeline").click()
+    steps = page.get_by_role("region", name="Steps")
+    steps.wait_for()
+    assert sorted(steps.locator("tbody th").all_inner_texts()) == ["transcribe", "translate-ca", "translate-es"]
+    # The steps change as they run, fed by the pipeline's event stream: the asr step runs while the
+    # translations wait for it.
+    wait_for(lambda: steps.locator("tr[data-step=transcribe] .status").inner_text() in ("running", "succeeded"),
+             timeout=JOB_TIMEOUT_MS / 1000, message="the asr step to start")
+    if steps.locator("tr[data-step=translate-es] .status").inner_text() == "pending":
+        tab.screenshot("console-pipeline-live")
+    spanish = page.locator(".translation[data-lang=es]")
+    spanish.wait_for(timeout=JOB_TIMEOUT_MS * 2)
+    assert page.locator(".job-head .status").inner_text() == "succeeded"
+    assert steps.locator(".status").all_inner_texts() == ["succeeded"] * 3
+    text = spanish.inner_text().lower()
+    assert "zorro" in text and "viaje" in text, text
+    assert "viatge" in page.locator(".translation[data-lang=ca]").inner_text().lower()
+    vtt = page.get_by_role("link", name="Subtitles (vtt)").first.get_attribute("href")
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    assert requests.get(base + vtt, cookies=cookies, timeout=10).text.startswith("WEBVTT")
+    tab.screenshot("console-pipeline-done")
+    # Its steps are in the jobs list too, each leading back to the pipeline.
+    pipeline_url = page.url
+    page.get_by_role("link", name="Jobs").click()
+    links = page.get_by_role("link", name=re.compile("^step .* of a pipeline$"))
+    links.first.wait_for()
+    assert sorted(links.all_inner_texts()) == ["step transcribe of a pipeline", "step translate-ca of a pipeline",
+                                               "step translate-es of a pipeline"]
+    tab.screenshot("console-jobs-with-pipeline-steps")
+    links.first.click()
+    page.get_by_role("region", name="Results").wait_for()
+    assert page.url == pipeline_url
+    page.get_by_role("link", name="Pipelines").click()
+    page.locator("tbody tr[data-pipeline] .status").get_by_text("succeeded").wait_for()
+    tab.screenshot("console-pipelines-list")
+
+
+def test_a_notice_is_read_and_translated_line_by_line_by_a_pipeline(stack, tab):
+    from tests.unit.vision_drawing import printed_text
+
+    base, page = stack["base"], tab.page
+    log_in(tab, base, new_user(base))
+    page.get_by_role("link", name="Pipelines").click()
+    page.get_by_label("Preset").select_option("read-translate")
+    page.get_by_label("Spanish (es)").check()
+    notice = io.BytesIO()
+    Image.fromarray(printed_text("Good morning", scale=2.0, thickness=5)[0]).save(notice, format="PNG")
+    page.locator("input[type=file]").set_input_files(
+        {"name": "notice.png", "mimeType": "image/png", "buffer": notice.getvalue()})
+    page.get_by_role("button", name="Start pipeline").click()
+    results = page.get_by_role("region", name="Results")
+    results.wait_for(timeout=JOB_TIMEOUT_MS)
+    assert page.locator(".job-head .status").inner_text() == "succeeded"
+    cells = results.locator("table.read-lines tbody tr").first.locator("td").all_inner_texts()
+    assert cells[0].lower() == "good morning" and "días" in cells[1].lower(), cells
+    tab.screenshot("console-pipeline-read-translate")
+
 def test_the_account_page_makes_and_revokes_api_keys_and_shows_the_webhook_secret(stack, tab):
     base, page = stack["base"], tab.page
     log_in(tab, base, new_user(base))
@@ -267,7 +336,8 @@ def test_the_admin_manages_users_and_sees_every_job(stack, tab):
     jobs = page.get_by_role("table").nth(3)
     jobs.get_by_role("cell", name="Translation").first.wait_for()
     page.get_by_label("Kind").select_option("translate")
-    wait_for(lambda: set(jobs.locator("tbody tr td:nth-child(2)").all_inner_texts()) == {"Translation"},
+    # (A pipeline's step says so under its kind.)
+    wait_for(lambda: set(jobs.locator("tbody tr td:nth-child(2) .kind").all_inner_texts()) == {"Translation"},
              timeout=10, message="the list to show translations only")
     tab.screenshot("console-admin")
 

@@ -12,98 +12,27 @@ every 0.5 s) and never touches the shared one. Starting a node takes 5-10 s on a
 """
 from __future__ import annotations
 
-import glob
-import logging
-import os
-import signal
-import socket
-import subprocess
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
 import pika
 import pytest
 
+from tests.broker_tools import PRIVATE_NODE_POSSIBLE, PrivateRabbit
 from tests.conftest import wait_for
 from tests.integration.test_pipeline import submit, wait_status
 
-SERVER = sorted(glob.glob("/usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin/rabbitmq-server"))
 CONSUMER_TIMEOUT_MS = 2000
 JOB_SECONDS = 6.0
 TIMED_OUT = "timed out waiting for delivery acknowledgement"
 
 pytestmark = [pytest.mark.usefixtures("translate_pairs_registered"),
-              pytest.mark.skipif(not SERVER or os.geteuid() != 0,
+              pytest.mark.skipif(not PRIVATE_NODE_POSSIBLE,
                                  reason="needs RabbitMQ's server scripts and root (a private node)")]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class PrivateRabbit:
-    """A RabbitMQ node of this test's own, listening on 127.0.0.1:<port>, with no plugins."""
-
-    def __init__(self):
-        self.root = Path(tempfile.mkdtemp(prefix="conveyor-r12-"))
-        self.port, self.name = free_port(), f"r12faults{uuid.uuid4().hex[:6]}@localhost"
-        (self.root / "rabbitmq.conf").write_text(
-            f"listeners.tcp.default = {self.port}\nconsumer_timeout = {CONSUMER_TIMEOUT_MS}\n")
-        # The timeout is checked on the channel's tick (60 s by default): tick every 0.5 s here.
-        (self.root / "advanced.config").write_text("[{rabbit, [{channel_tick_interval, 500}]}].\n")
-        (self.root / "enabled_plugins").write_text("[].\n")
-        (self.root / "env.conf").write_text("")  # not /etc/rabbitmq/rabbitmq-env.conf (the shared node's)
-        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
-        self.process: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 240.0) -> None:
-        env = {"PATH": "/usr/sbin:/usr/bin:/bin", "HOME": str(self.root), "ERL_EPMD_ADDRESS": "127.0.0.1",
-               "RABBITMQ_CONF_ENV_FILE": str(self.root / "env.conf"), "RABBITMQ_NODENAME": self.name,
-               "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1", "RABBITMQ_NODE_PORT": str(self.port),
-               "RABBITMQ_DIST_PORT": str(free_port()), "RABBITMQ_MNESIA_BASE": str(self.root / "mnesia"),
-               "RABBITMQ_LOG_BASE": str(self.root / "log"), "RABBITMQ_CONFIG_FILE": str(self.root / "rabbitmq"),
-               "RABBITMQ_ADVANCED_CONFIG_FILE": str(self.root / "advanced.config"),
-               "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.root / "enabled_plugins"),
-               "RABBITMQ_PLUGINS_EXPAND_DIR": str(self.root / "plugins-expand"),
-               "RABBITMQ_PID_FILE": str(self.root / "pid")}
-        self.process = subprocess.Popen([SERVER[-1]], env=env, cwd=self.root, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
-        pika_logger = logging.getLogger("pika")
-        level = pika_logger.level
-        pika_logger.setLevel(logging.CRITICAL)  # each refused try while the node boots is expected
-        try:
-            wait_for(self._accepts_amqp, timeout=timeout, interval=1.0, message="the private RabbitMQ node")
-        finally:
-            pika_logger.setLevel(level)
-
-    def _accepts_amqp(self) -> bool:
-        try:
-            pika.BlockingConnection(pika.URLParameters(self.url + "?connection_attempts=1")).close()
-            return True
-        except pika.exceptions.AMQPError:
-            return False
-
-    def log(self) -> str:
-        return "".join(path.read_text(errors="replace") for path in (self.root / "log").glob("*.log"))
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        subprocess.run(["rm", "-rf", str(self.root)], check=False)
 
 
 @pytest.fixture
 def private_rabbit():
-    rabbit = PrivateRabbit()
+    rabbit = PrivateRabbit("r12faults", consumer_timeout_ms=CONSUMER_TIMEOUT_MS, channel_tick_ms=500)
     try:
         rabbit.start()
         yield rabbit

@@ -6,6 +6,7 @@ The same flows with real workers and media are in test_pipelines_workers.py.
 """
 from __future__ import annotations
 
+import io
 import threading
 
 import pytest
@@ -314,3 +315,123 @@ def test_a_step_that_hands_on_no_text_fails_the_pipeline_and_retrying_it_is_refu
     assert again.status_code == 409 and "no text" in again.json["message"]
     assert show(client, user, view["id"])["status"] == "failed"
     assert step_jobs(app, view["id"]) == [("to-es", 1, "succeeded")]
+
+
+THREE_STEPS = [*TWO_STEPS, {"name": "to-ca", "kind": "translate", "input": "back",
+                            "options": {"source_lang": "en", "target_lang": "ca"}}]
+
+
+def submit_job(client, user, text="Good morning."):
+    return client.post("/api/v1/jobs/translate", headers=user.headers,
+                       json={"text": text, "source_lang": "en", "target_lang": "es"})
+
+
+def test_a_pipeline_reserves_all_its_steps_against_the_active_job_limit(client, make_user, worker, config):
+    assert config.MAX_ACTIVE_JOBS == 5
+    user = make_user()
+    view = submit(client, user, steps=THREE_STEPS)  # one step queued, two to come: three reserved
+    assert [submit_job(client, user).status_code for _ in range(3)] == [202, 202, 429]
+    first = steps_by_name(view)["to-es"]["job_id"]
+    claimed = claim(worker, first)
+    worker("POST", f"/jobs/{first}/succeed",
+           json={"claim_id": claimed["claim_id"], "result": {"translated_text": "El gato es negro."}})
+    # The next step started in the slot it had reserved; the finished step's slot is free.
+    assert steps_by_name(show(client, user, view["id"]))["back"]["status"] == "queued"
+    assert submit_job(client, user).status_code == 202
+    refused = submit_job(client, user)
+    assert refused.status_code == 429 and "pipelines" in refused.json["message"], refused.json
+    # A pipeline is refused like a job (its two steps would make seven).
+    again = client.post("/api/v1/pipelines", headers=user.headers, json={"steps": TWO_STEPS})
+    assert again.status_code == 429 and "active jobs" in again.json["message"]
+    # Cancelling the pipeline frees its steps, the pending one too.
+    assert client.post(f"/api/v1/pipelines/{view['id']}/cancel", headers=user.headers).status_code == 200
+    assert [submit_job(client, user).status_code for _ in range(3)] == [202, 202, 429]
+
+
+
+def test_a_retry_reserves_again_the_steps_it_will_run(client, make_user, worker, app):
+    user = make_user()
+    view = submit(client, user, steps=THREE_STEPS)
+    first = steps_by_name(view)["to-es"]["job_id"]
+    claimed = claim(worker, first)
+    worker("POST", f"/jobs/{first}/fail", json={"claim_id": claimed["claim_id"], "error": "out of ink",
+                                                "transient": False})
+    assert show(client, user, view["id"])["status"] == "failed"  # its three slots are free again
+    jobs = [submit_job(client, user) for _ in range(3)]
+    assert [reply.status_code for reply in jobs] == [202] * 3
+    # Running it again needs its three steps: six with the three jobs.
+    refused = client.post(f"/api/v1/pipelines/{view['id']}/retry", headers=user.headers)
+    assert refused.status_code == 429, refused.json
+    assert show(client, user, view["id"])["status"] == "failed" and step_jobs(app, view["id"]) == [
+        ("to-es", 1, "failed")]
+    assert client.post(f"/api/v1/jobs/{jobs[0].json['id']}/cancel", headers=user.headers).status_code == 200
+    retried = client.post(f"/api/v1/pipelines/{view['id']}/retry", headers=user.headers)
+    assert retried.status_code == 202 and retried.json["run"] == 2, retried.json
+    assert submit_job(client, user).status_code == 429
+
+def test_a_pipeline_with_more_steps_than_the_limit_is_refused_as_one_that_could_never_run(client, make_user, app):
+    user = make_user()
+    steps = [{"name": f"s{i}", "kind": "translate", "options": {"text": "Hello.", "source_lang": "en",
+                                                                "target_lang": "es"}} for i in range(6)]
+    reply = client.post("/api/v1/pipelines", headers=user.headers, json={"steps": steps})
+    assert reply.status_code == 400 and "6 steps" in reply.json["message"] and "limit of 5" in reply.json["message"]
+    assert submit_job(client, user).status_code == 202  # nothing of it was kept
+
+
+def _at_once(requests_to_send) -> list[int]:
+    """Send the requests from as many threads, released together; their status codes in order."""
+    gate = threading.Barrier(len(requests_to_send))
+    codes: list[int] = [0] * len(requests_to_send)
+
+    def send(index, url, body, headers):
+        gate.wait()
+        codes[index] = requests.post(url, json=body, headers=headers, timeout=60).status_code
+    threads = [threading.Thread(target=send, args=(index, *request)) for index, request in enumerate(requests_to_send)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    return codes
+
+
+def reserved(app, user_id) -> int:
+    with app.app_context():
+        from shared import jobflow
+        count = jobflow.lock_user_and_count_active_jobs(user_id)
+        handle.session.rollback()
+        handle.session.remove()
+    return count
+
+
+def test_pipelines_submitted_at_once_cannot_pass_the_limit_together(client, make_user, live_api, app):
+    user = make_user()
+    pipeline = (f"{live_api}/api/v1/pipelines", {"steps": TWO_STEPS}, user.headers)
+    codes = _at_once([pipeline] * 6)
+    # Two pipelines (four steps) fit under five; a third would make six.
+    assert sorted(codes) == [202, 202, 429, 429, 429, 429], codes
+    assert reserved(app, user.id) == 4
+
+    other = make_user()
+    pipeline = (f"{live_api}/api/v1/pipelines", {"steps": TWO_STEPS}, other.headers)
+    job = (f"{live_api}/api/v1/jobs/translate", {"text": "Hello.", "source_lang": "en", "target_lang": "es"},
+           other.headers)
+    codes = _at_once([pipeline, job] * 4)
+    accepted = sum(2 if request is pipeline else 1
+                   for request, code in zip([pipeline, job] * 4, codes) if code == 202)
+    assert set(codes) == {202, 429}, codes
+    # Whatever order they ran in: never past five, and nothing refused that would have fitted
+    # (a refused job means five were taken, a refused pipeline at least four).
+    assert reserved(app, other.id) == accepted and 4 <= accepted <= 5, codes
+
+
+def test_a_pipeline_upload_larger_than_the_limit_is_refused_with_413_and_nothing_is_kept(
+        client, make_user, config):
+    """HARDENING S7 for pipelines, as for a job's upload (the test limit is 1 MB)."""
+    user = make_user()
+    too_big = io.BytesIO(b"\0" * (config.MAX_UPLOAD_BYTES + 1))
+    reply = client.post("/api/v1/pipelines", headers=user.headers, content_type="multipart/form-data",
+                        data={"preset": "transcribe-translate", "options": '{"target_lang": "es"}',
+                              "file": (too_big, "too-big-lecture.wav")})
+    assert reply.status_code == 413 and reply.json["code"] == 413, reply.json
+    assert client.get("/api/v1/pipelines", headers=user.headers).json["total"] == 0
+    assert not list(config.STORAGE_DIR.rglob("too-big-lecture.wav"))

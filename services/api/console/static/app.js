@@ -7,6 +7,7 @@ const SECTIONS = [
   ['speech', 'Speech to text', () => import('./speech.js')],
   ['images', 'Images', () => import('./images.js')],
   ['convert', 'Convert', () => import('./convert.js')],
+  ['pipelines', 'Pipelines', () => import('./pipelines.js')],
   ['jobs', 'Jobs', () => import('./jobs.js')],
   ['account', 'Account', () => import('./account.js')],
   ['admin', 'Admin', () => import('./admin.js')],

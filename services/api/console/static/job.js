@@ -116,7 +116,9 @@ export function jobHeader(job) {
     h('h1', {}, `${KIND_NAMES[job.kind] || job.kind} #${job.number}`),
     h('p', {}, h('span', { class: `status s-${job.status}` }, job.status), ' ',
       h('span', { class: 'muted' }, `submitted ${when(job.created_at)}`),
-      job.input ? h('span', { class: 'muted' }, ` · ${job.input.filename}`) : null),
+      job.input ? h('span', { class: 'muted' }, ` · ${job.input.filename}`) : null,
+      job.pipeline_id ? h('span', {}, ' · ', h('a', { href: `#/pipelines/${job.pipeline_id}` },
+        `step ${job.pipeline_step} of a pipeline`)) : null),
     job.error ? h('p', { class: 'message error' }, job.error) : null);
 }
 

@@ -42,7 +42,8 @@ export function jobsTable(container, path, { title, admin = false }) {
   };
   const row = (job) => h('tr', { 'data-job': job.id },
     h('td', {}, String(job.number)),
-    h('td', {}, KIND_NAMES[job.kind] || job.kind),
+    h('td', {}, h('span', { class: 'kind' }, KIND_NAMES[job.kind] || job.kind), job.pipeline_id ? h('div', {}, h('a', {
+      href: `#/pipelines/${job.pipeline_id}`, class: 'pipeline-link' }, `step ${job.pipeline_step} of a pipeline`)) : null),
     h('td', {}, h('span', { class: `status s-${job.status}` }, job.status)),
     h('td', {}, job.progress && job.progress.message ? job.progress.message
       : job.progress && job.progress.percent !== null && job.progress.percent !== undefined ? `${Math.round(job.progress.percent)} %` : ''),
