@@ -64,6 +64,9 @@ class PipelineSchema(Schema):
                        "(box centre and size as fractions of the image)"})
     created_at = fields.DateTime(dump_only=True)
     finished_at = fields.DateTime(dump_only=True, allow_none=True)
+    expires_at = fields.DateTime(dump_only=True, allow_none=True, metadata={
+        "description": "when the pipeline, its steps' jobs and all their files are deleted "
+                       "(CONVEYOR_RETENTION_DAYS after it ended); null while it runs or when kept"})
 
 
 class PipelinePageSchema(Schema):
@@ -110,8 +113,10 @@ def _pipeline_submission() -> tuple[dict, object, str | None, str | None]:
                      "content": {"application/json": {"schema": {"type": "object"}},
                                  "multipart/form-data": {"schema": {"type": "object", "properties": {
                                      "file": {"type": "string", "format": "binary"}}}}}},
-        responses={"400": {"description": "A step that cannot run here"}, "413": {"description": "Too large"},
-                   "429": {"description": "Too many active jobs"}, "503": {"description": "No worker"}})
+        responses={"400": {"description": "A step that cannot run here"},
+                   "413": {"description": "Too large (than the upload limit or the whole storage quota)"},
+                   "429": {"description": "Too many active jobs, or the file does not fit in the storage quota"},
+                   "503": {"description": "No worker"}})
 @bp.response(202, PipelineSchema)
 def submit():
     """Submit a pipeline; the steps that can start are queued at once, the others as their inputs finish."""
