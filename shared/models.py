@@ -99,6 +99,8 @@ class Job(db.Model):
     __table_args__ = (
         Index("ix_jobs_user_created", "user_id", "created_at"),
         Index("ix_jobs_status_lease", "status", "lease_expires_at"),
+        # The retention sweeper's (services.relay.sweeper): ended jobs that are no pipeline's step.
+        Index("ix_jobs_standalone_finished", "finished_at", postgresql_where="pipeline_id IS NULL"),
         UniqueConstraint("pipeline_id", "pipeline_step", "pipeline_run", name="uq_jobs_pipeline_step_run"),
     )
 
@@ -274,7 +276,8 @@ class Pipeline(db.Model):
     """A DAG of job steps submitted at once; steps start as their inputs become ready."""
 
     __tablename__ = "pipelines"
-    __table_args__ = (Index("ix_pipelines_user_created", "user_id", "created_at"),)
+    __table_args__ = (Index("ix_pipelines_user_created", "user_id", "created_at"),
+                      Index("ix_pipelines_finished", "finished_at"))
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

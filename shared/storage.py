@@ -36,9 +36,9 @@ class StorageLimitExceeded(Exception):
 class StoredObject:
     """What a backend knows of a stored object without reading it (for HTTP validators).
 
-    ``etag`` (unquoted) changes whenever the bytes may have: S3's own ETag, or the file's size and
-    modification time in nanoseconds locally (a save replaces the file, so both move). ``modified``
-    is timezone-aware UTC.
+    ``etag`` (unquoted) changes whenever the bytes may have: S3's own ETag, or the file's inode, size
+    and modification time locally (a save renames a new file over the old one). ``modified`` is
+    timezone-aware UTC.
     """
 
     size: int
@@ -156,7 +156,9 @@ class LocalStorage(Storage):
 
     def stat(self, key: str) -> StoredObject:
         found = self.local_path(key).stat()
-        return StoredObject(found.st_size, f"{found.st_size:x}-{found.st_mtime_ns:x}",
+        # The inode too: a save renames a new file over the old one, and two saves within the
+        # filesystem's timestamp granularity (milliseconds) may leave equal size and mtime.
+        return StoredObject(found.st_size, f"{found.st_ino:x}-{found.st_size:x}-{found.st_mtime_ns:x}",
                             datetime.fromtimestamp(found.st_mtime, timezone.utc))
 
     def iter_bytes(self, key: str, start: int = 0, stop: Optional[int] = None) -> Iterator[bytes]:
