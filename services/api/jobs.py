@@ -15,7 +15,7 @@ from services.api import quota
 from services.api.idempotency import remember
 from services.api.kinds import SPECS, KindSpec, SubmitRefused
 from services.api.queue_info import progress_view
-from shared import jobflow, metrics, webhooks
+from shared import jobflow, metrics, pipelineflow, webhooks
 from shared.db import db, transaction, unit_of_work
 from shared.models import Job, JobChunk, Pipeline, User
 from shared.retention import expiry
@@ -173,7 +173,8 @@ def expires_at(job: Job) -> Any:
     if job.pipeline_id is None:
         return expiry(job.finished_at, days)
     pipeline = db.session.get(Pipeline, job.pipeline_id)
-    return expiry(pipeline.finished_at if pipeline is not None and pipeline.status != "running" else None, days)
+    ended = pipeline is not None and pipeline.status != pipelineflow.RUNNING
+    return expiry(pipeline.finished_at if ended else None, days)
 
 
 def active_job_count(user_id: int) -> int:
