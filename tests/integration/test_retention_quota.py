@@ -21,6 +21,7 @@ from shared.db import db as handle
 from shared.models import Artifact, Job
 from shared.storage import S3Storage
 from tests.clock import HandClock
+from tests.conftest import wait_for
 from tests.integration.test_convert_jobs import registered_convert_worker  # noqa: F401 - convert steps
 from tests.integration.test_storage_s3_jobs import backend  # noqa: F401 - the local/s3 fixture
 
@@ -168,6 +169,33 @@ def test_the_sweeper_deletes_an_expired_job_with_its_files_but_never_a_running_o
     for alive in (running, queued):  # as old, but not ended: rows and files stay
         assert job_row_exists(app, alive["id"])
         assert stored_keys(backend, f"jobs/{alive['id']}") == [f"jobs/{alive['id']}/input/note.txt"]
+
+
+def test_the_relays_sweeper_thread_sweeps_on_its_own_and_stops_when_asked(
+        client, make_user, app, config, monkeypatch, hand_clock, translate_pairs_registered, backend):  # noqa: F811
+    """The loop the relay process runs (services.relay.__main__ starts it beside the outbox relay)."""
+    monkeypatch.setitem(app.config, "SWEEP_SECONDS", 0.2)
+    user = make_user()
+    done = finished_job(client, config, user)
+    stop = threading.Event()
+    thread = threading.Thread(target=sweeper.Sweeper(app, backend).run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        hand_clock.advance(app.config["RETENTION_DAYS"] * DAY + 60)
+        wait_for(lambda: not job_row_exists(app, done["id"]), timeout=20, message="the sweeper to delete the job")
+        assert stored_keys(backend, f"jobs/{done['id']}") == []
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_with_retention_off_the_sweeper_thread_ends_at_once(app, monkeypatch, backend):  # noqa: F811
+    monkeypatch.setitem(app.config, "RETENTION_DAYS", 0)
+    thread = threading.Thread(target=sweeper.Sweeper(app, backend).run, args=(threading.Event(),), daemon=True)
+    thread.start()
+    thread.join(5)
+    assert not thread.is_alive()
 
 
 def test_two_sweepers_at_once_delete_each_expired_job_once(client, make_user, app, config, hand_clock,
