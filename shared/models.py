@@ -48,6 +48,9 @@ class User(db.Model):
     webhook_secret: Mapped[Optional[str]] = mapped_column(String(64))
     # Tokens issued before this instant are void (password change, deactivation).
     tokens_valid_after: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    # Bytes of this user's stored files (own inputs, artifacts): kept by triggers (migration 0007),
+    # never written by the application; the storage quota reads it.
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, server_default="0")
     created_at: Mapped[datetime] = _now_column()
     last_login_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
 

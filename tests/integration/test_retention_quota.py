@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import requests
+from sqlalchemy import text
 
 from services.relay import sweeper
 from shared.db import db as handle
@@ -364,6 +365,62 @@ def test_concurrent_uploads_cannot_slip_past_the_quota_together(live_api, make_u
     assert sorted(statuses) == [202] * 3 + [429] * 5  # 3 x 300 fit in 1000, a fourth does not
     used = requests.get(f"{live_api}/api/v1/usage", headers=user.headers, timeout=10).json()["storage"]
     assert used == {"used_bytes": 900, "limit_bytes": 1000, "retention_days": app.config["RETENTION_DAYS"]}
+
+
+def counted_from_rows(app, user_id: int) -> tuple[int, int]:
+    """(users.stored_bytes, the same sum recounted from the rows) for one user."""
+    recount = text("""
+        SELECT stored_bytes,
+               (SELECT coalesce(sum(input_size), 0) FROM jobs WHERE user_id = :u AND pipeline_id IS NULL)
+             + (SELECT coalesce(sum(input_size), 0) FROM pipelines WHERE user_id = :u)
+             + (SELECT coalesce(sum(a.size), 0) FROM artifacts a JOIN jobs j ON j.id = a.job_id WHERE j.user_id = :u)
+        FROM users WHERE id = :u""")
+    with app.app_context():
+        counter, rows = handle.session.execute(recount, {"u": user_id}).one()
+        handle.session.remove()
+    return counter, rows
+
+
+def test_the_stored_bytes_counter_follows_every_change_of_the_rows(
+        client, make_user, app, config, hand_clock, registered_convert_worker,  # noqa: F811
+        translate_pairs_registered):
+    """users.stored_bytes is kept by triggers: submit, artifact added and replaced, job deleted, pipeline
+    swept (its steps' jobs and their artifacts go by cascade), account deleted."""
+    user = make_user()
+    checks = []
+
+    def check(expected: int) -> None:
+        counter, rows = counted_from_rows(app, user.id)
+        checks.append((counter, rows, expected))
+        assert counter == rows == expected
+
+    kept = finished_job(client, config, user, content=b"k" * 11, artifact=b"a" * 7)
+    check(18)
+    job = submit_text_file(client, user, b"j" * 100).json
+    claim_id = claim(client, config, job["id"])
+    put_artifact(client, config, job["id"], claim_id, "out.txt", b"1" * 40)
+    check(158)
+    put_artifact(client, config, job["id"], claim_id, "out.txt", b"2" * 25)  # replaced: 40 -> 25
+    check(143)
+    assert client.delete(f"/api/v1/jobs/{job['id']}", headers=user.headers).status_code == 204
+    check(18)
+
+    picture = png_bytes()
+    body = {"steps": convert_steps(2), "file": (io.BytesIO(picture), "note.png")}
+    pipeline = client.post("/api/v1/pipelines", headers=user.headers, data=body,
+                           content_type="multipart/form-data").json
+    check(18 + len(picture))  # two steps read the upload: counted once
+    for step in pipeline["steps"]:
+        step_claim = claim(client, config, str(step["job_id"]))
+        put_artifact(client, config, str(step["job_id"]), step_claim, "note.jpg", b"j" * 9)
+        worker_call(client, config, "POST", f"/jobs/{step['job_id']}/succeed",
+                    json={"claim_id": step_claim, "result": {}})
+    check(18 + len(picture) + 18)
+    hand_clock.advance(app.config["RETENTION_DAYS"] * DAY + 60)
+    with app.app_context():
+        assert sweeper.sweep_pipelines(sweeper.storage_from_config(app.config),
+                                       sweeper.cutoff(hand_clock(), app.config["RETENTION_DAYS"])) >= 1
+    check(0 if not job_row_exists(app, kept["id"]) else 18)
 
 
 def test_usage_without_a_quota_has_no_limit(client, make_user, quota):
