@@ -110,15 +110,18 @@ def test_a_replaced_artifact_gets_a_new_etag_and_old_validators_stop_matching(
     assert after.headers["ETag"] != before.headers["ETag"]
     resumed = client.get(url, headers={**user.headers, "Range": "bytes=6-", "If-Range": before.headers["ETag"]})
     assert resumed.status_code == 200 and resumed.data == b"other version"
+    # Gone now, so that no lease of this test expires under another test's reaper.
+    assert client.delete(f"/api/v1/jobs/{job_id}", headers=user.headers).status_code == 204
 
 
 def test_the_worker_input_route_sends_the_same_validators(client, stored, config):
-    _user, _url, first, job = stored
+    user, _url, first, job = stored
     claim_id = claim(client, config, job["id"])
     worker = {"X-Worker-Token": config.WORKER_TOKEN, "X-Claim-Id": claim_id}
     reply = client.get(f"/internal/v1/jobs/{job['id']}/input",
                        headers={**worker, "If-None-Match": first.headers["ETag"]})
     assert reply.status_code == 304
+    assert client.delete(f"/api/v1/jobs/{job['id']}", headers=user.headers).status_code == 204
 
 
 def test_finished_jobs_artifacts_have_validators_too(client, make_user, config, translate_pairs_registered,

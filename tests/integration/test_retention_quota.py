@@ -170,6 +170,8 @@ def test_the_sweeper_deletes_an_expired_job_with_its_files_but_never_a_running_o
     for alive in (running, queued):  # as old, but not ended: rows and files stay
         assert job_row_exists(app, alive["id"])
         assert stored_keys(backend, f"jobs/{alive['id']}") == [f"jobs/{alive['id']}/input/note.txt"]
+        # Gone now, so that no lease of this test expires under another test's reaper.
+        assert client.delete(f"/api/v1/jobs/{alive['id']}", headers=user.headers).status_code == 204
 
 
 def test_the_relays_sweeper_thread_sweeps_on_its_own_and_stops_when_asked(
