@@ -5,7 +5,7 @@ goes through :func:`send_stored`, so seeking works the same everywhere: a media 
 ``Range: bytes=N-`` and gets 206 with only those bytes, read from the store by a ranged read (a
 local seek or an S3 ranged GET), never by reading through the file from its start.
 
-Every answer carries validators of the stored object, a strong ``ETag`` (S3's own, or size and
+Every answer carries validators of the stored object, a strong ``ETag`` (S3's own, or inode, size and
 modification time of the local file) and ``Last-Modified``, and the conditional requests that use
 them are honoured (RFC 9110 section 13): ``If-None-Match`` / ``If-Modified-Since`` answer 304 without
 a body, ``If-Match`` / ``If-Unmodified-Since`` answer 412 when the file changed, and ``If-Range``

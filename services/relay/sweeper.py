@@ -11,7 +11,7 @@ Several relays may sweep at once (two API hosts, two relays): each batch is take
 The files go before the rows, inside the transaction holding the row locks: if the store fails,
 the rows stay and the next sweep tries again (deleting what is already gone is no error), so no
 object outlives its row. The row lock also keeps an owner's concurrent DELETE waiting until the
-sweep commits, and an administrator's retry of a failed pipeline cannot start while it is swept.
+sweep commits, and a retry of a failed pipeline cannot start while it is swept.
 """
 from __future__ import annotations
 
