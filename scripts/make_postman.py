@@ -392,6 +392,9 @@ def native_collection() -> dict[str, Any]:
                          ".to.include(pm.collectionVariables.get('translateJobId'))", "the job is listed"),
             expect("pm.expect(body.items.every(j => j.kind === 'translate')).to.eql(true)", "only translate jobs")],
             query={"kind": "translate", "status": "succeeded", "page": "1", "per_page": "20"}),
+        request("My storage and active jobs", "GET", "/api/v1/usage", 200, [
+            BODY, expect("pm.expect(body.storage.used_bytes).to.be.above(0)", "the uploads count"),
+            expect("pm.expect(body.jobs.limit).to.be.above(0)", "the active-job limit")]),
         request("Cancel a finished job (409)", "POST", "/api/v1/jobs/{{translateJobId}}/cancel", 409, [
             BODY, expect("pm.expect(body.message).to.match(/cannot cancel/i)", "says why")]),
         request("Submit a job to cancel", "POST", "/api/v1/jobs/asr", 202, [

@@ -40,6 +40,22 @@ def _env_float(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
 
 
+def _env_optional_int(name: str, default: int) -> int:
+    """A number where an empty value means 0 (no limit), like leaving the line as ``NAME=``."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return int(value) if value.strip() else 0
+
+
+def _env_optional_float(name: str, default: float) -> float:
+    """As :func:`_env_optional_int`, for a decimal number."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return float(value) if value.strip() else 0.0
+
+
 def _env_flag(name: str, default: bool) -> bool:
     """A yes/no setting: 1, true, yes or on (any case) mean yes; unset means the default."""
     value = os.environ.get(name)
@@ -115,6 +131,13 @@ class Config:
         self.MAX_UPLOAD_BYTES = _env_int("CONVEYOR_MAX_UPLOAD_MB", 200) * 1024 * 1024
         self.MAX_CONTENT_LENGTH = self.MAX_UPLOAD_BYTES
         self.MAX_ACTIVE_JOBS = _env_int("CONVEYOR_MAX_ACTIVE_JOBS", 10)
+        # Bytes of stored files (inputs and artifacts) each user may hold; 0: no quota.
+        self.USER_QUOTA_BYTES = _env_optional_int("CONVEYOR_USER_QUOTA_MB", 2048) * 1024 * 1024
+        # A finished job (or pipeline) and its files are deleted this many days after it ended, by the
+        # relay's sweeper (services.relay.sweeper); 0 or empty: kept until their owner deletes them.
+        self.RETENTION_DAYS = _env_optional_float("CONVEYOR_RETENTION_DAYS", 30.0)
+        # How often the sweeper looks for expired jobs (seconds).
+        self.SWEEP_SECONDS = _env_float("CONVEYOR_SWEEP_SECONDS", 300)
         self.MAX_TEXT_CHARS = _env_int("CONVEYOR_MAX_TEXT_CHARS", 100_000)
         # Speech-to-text uploads shorter or longer than this are refused at submit (seconds).
         self.MIN_AUDIO_SECONDS = _env_float("CONVEYOR_MIN_AUDIO_SECONDS", 1.0)

@@ -48,6 +48,9 @@ class User(db.Model):
     webhook_secret: Mapped[Optional[str]] = mapped_column(String(64))
     # Tokens issued before this instant are void (password change, deactivation).
     tokens_valid_after: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    # Bytes of this user's stored files (own inputs, artifacts): kept by triggers (migration 0007),
+    # never written by the application; the storage quota reads it.
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, server_default="0")
     created_at: Mapped[datetime] = _now_column()
     last_login_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
 
@@ -99,6 +102,8 @@ class Job(db.Model):
     __table_args__ = (
         Index("ix_jobs_user_created", "user_id", "created_at"),
         Index("ix_jobs_status_lease", "status", "lease_expires_at"),
+        # The retention sweeper's (services.relay.sweeper): ended jobs that are no pipeline's step.
+        Index("ix_jobs_standalone_finished", "finished_at", postgresql_where="pipeline_id IS NULL"),
         UniqueConstraint("pipeline_id", "pipeline_step", "pipeline_run", name="uq_jobs_pipeline_step_run"),
     )
 
@@ -274,7 +279,8 @@ class Pipeline(db.Model):
     """A DAG of job steps submitted at once; steps start as their inputs become ready."""
 
     __tablename__ = "pipelines"
-    __table_args__ = (Index("ix_pipelines_user_created", "user_id", "created_at"),)
+    __table_args__ = (Index("ix_pipelines_user_created", "user_id", "created_at"),
+                      Index("ix_pipelines_finished", "finished_at"))
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -12,6 +12,8 @@ import os
 import shutil
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, Mapping, Optional
 
@@ -28,6 +30,20 @@ PRESIGN_SECONDS = 300
 
 class StorageLimitExceeded(Exception):
     """A stream was longer than the caller allowed."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """What a backend knows of a stored object without reading it (for HTTP validators).
+
+    ``etag`` (unquoted) changes whenever the bytes may have: S3's own ETag, or the file's inode, size
+    and modification time locally (a save renames a new file over the old one). ``modified`` is
+    timezone-aware UTC.
+    """
+
+    size: int
+    etag: str
+    modified: datetime
 
 
 def checked_key(key: str) -> str:
@@ -49,9 +65,13 @@ class Storage:
         """Raise unless files can be stored now (the API's /readyz asks)."""
         raise NotImplementedError
 
+    def stat(self, key: str) -> StoredObject:
+        """Size, ETag and modification time of ``key``; FileNotFoundError when there is none."""
+        raise NotImplementedError
+
     def size(self, key: str) -> int:
         """The stored size of ``key`` in bytes; FileNotFoundError when there is none."""
-        raise NotImplementedError
+        return self.stat(key).size
 
     def iter_bytes(self, key: str, start: int = 0, stop: Optional[int] = None) -> Iterator[bytes]:
         """The bytes ``start`` to ``stop`` (exclusive; None: the end) of ``key``, in blocks."""
@@ -134,8 +154,12 @@ class LocalStorage(Storage):
             raise FileNotFoundError(key)
         return path
 
-    def size(self, key: str) -> int:
-        return self.local_path(key).stat().st_size
+    def stat(self, key: str) -> StoredObject:
+        found = self.local_path(key).stat()
+        # The inode too: a save renames a new file over the old one, and two saves within the
+        # filesystem's timestamp granularity (milliseconds) may leave equal size and mtime.
+        return StoredObject(found.st_size, f"{found.st_ino:x}-{found.st_size:x}-{found.st_mtime_ns:x}",
+                            datetime.fromtimestamp(found.st_mtime, timezone.utc))
 
     def iter_bytes(self, key: str, start: int = 0, stop: Optional[int] = None) -> Iterator[bytes]:
         with open(self.local_path(key), "rb") as handle:
@@ -211,13 +235,14 @@ class S3Storage(Storage):
         code = getattr(error, "response", {}).get("Error", {}).get("Code")
         return code in ("404", "NoSuchKey", "NotFound")
 
-    def size(self, key: str) -> int:
+    def stat(self, key: str) -> StoredObject:
         try:
-            return self.client.head_object(Bucket=self.bucket, Key=checked_key(key))["ContentLength"]
+            head = self.client.head_object(Bucket=self.bucket, Key=checked_key(key))
         except Exception as exc:
             if self._missing(exc):
                 raise FileNotFoundError(key) from None
             raise
+        return StoredObject(head["ContentLength"], head["ETag"].strip('"'), head["LastModified"])
 
     def iter_bytes(self, key: str, start: int = 0, stop: Optional[int] = None) -> Iterator[bytes]:
         if stop is not None and stop <= start:
@@ -238,15 +263,20 @@ class S3Storage(Storage):
 
     @contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:
-        """A temporary copy, downloaded block by block and removed after the ``with`` block."""
-        fd, name = tempfile.mkstemp(prefix="conveyor-s3-")
+        """A temporary copy, downloaded block by block and removed after the ``with`` block.
+
+        The copy keeps the key's file name (in a folder of its own): checks that tell a document's
+        format by its extension must see the same name as on the local backend.
+        """
+        folder = Path(tempfile.mkdtemp(prefix="conveyor-s3-"))
+        path = folder / checked_key(key).rsplit("/", 1)[-1]
         try:
-            with os.fdopen(fd, "wb") as out:
+            with open(path, "wb") as out:
                 for block in self.iter_bytes(key):
                     out.write(block)
-            yield Path(name)
+            yield path
         finally:
-            Path(name).unlink(missing_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)
 
     def presigned_get(self, key: str, seconds: int = PRESIGN_SECONDS) -> Optional[str]:
         return self.client.generate_presigned_url(

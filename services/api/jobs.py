@@ -11,13 +11,15 @@ from typing import Any, BinaryIO, Optional, TypeVar
 from flask import current_app, url_for
 from sqlalchemy import func, select
 
+from services.api import quota
 from services.api.idempotency import remember
 from services.api.kinds import SPECS, KindSpec, SubmitRefused
 from services.api.queue_info import progress_view
-from shared import jobflow, metrics, webhooks
+from shared import jobflow, metrics, pipelineflow, webhooks
 from shared.db import db, transaction, unit_of_work
-from shared.models import Job, JobChunk, User
-from shared.states import JobStatus, is_active
+from shared.models import Job, JobChunk, Pipeline, User
+from shared.retention import expiry
+from shared.states import ACTIVE, JobStatus, is_active, is_terminal, values
 from shared.storage import Storage, StorageLimitExceeded, storage_from_config
 
 LOGGER = logging.getLogger(__name__)
@@ -89,10 +91,11 @@ def submit(user: User, kind: str, params: dict[str, Any], upload: Optional[Binar
     size = None
     if upload is not None:
         input_key = f"jobs/{job_id}/input/{safe_filename(filename)}"
+        size_limit = quota.upload_limit()
         try:
-            size = storage().save(input_key, upload, max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
+            size = storage().save(input_key, upload, max_bytes=size_limit)
         except StorageLimitExceeded:
-            raise SubmitRefused("The file is larger than the upload limit.", 413) from None
+            raise quota.too_large(size_limit) from None
     try:
         # The kind's check probes a file on disk: on S3 that is a temporary copy, gone after the check.
         with transaction(), (storage().local_copy(input_key) if input_key else nullcontext()) as local_input:
@@ -102,6 +105,8 @@ def submit(user: User, kind: str, params: dict[str, Any], upload: Optional[Binar
                 raise SubmitRefused(f"You already have {limit} active jobs (queued or running, counting the "
                                     "steps your running pipelines have yet to start); wait for one to finish "
                                     "or cancel one.", 429)
+            if input_key:
+                quota.check(user.id, size)  # under the user's row lock taken just above
             job = jobflow.create_job(user.id, kind, params, priority, job_id=job_id)
             if callback_url:
                 job.callback_url, job.callback_progress = callback_url, callback_progress
@@ -137,6 +142,10 @@ def list_jobs(filters: dict[str, Any], user: Optional[User] = None) -> dict[str,
     page, per_page = filters["page"], filters["per_page"]
     jobs = db.session.scalars(query.order_by(Job.created_at.desc(), Job.number.desc())
                               .offset((page - 1) * per_page).limit(per_page)).all()
+    # The page's pipelines in one query, so that each step's expires_at finds its pipeline loaded.
+    pipeline_ids = {job.pipeline_id for job in jobs if job.pipeline_id is not None}
+    if pipeline_ids and current_app.config["RETENTION_DAYS"]:
+        db.session.scalars(select(Pipeline).where(Pipeline.id.in_(pipeline_ids))).all()
     return {"items": [job_view(job) for job in jobs], "page": page, "per_page": per_page, "total": total}
 
 
@@ -152,7 +161,27 @@ def job_view(job: Job, with_position: bool = False) -> dict[str, Any]:
         "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at,
         "user_id": job.user_id, "worker_id": job.worker_id,
         "pipeline_id": job.pipeline_id, "pipeline_step": job.pipeline_step,
+        "expires_at": expires_at(job),
     }
+
+
+def expires_at(job: Job) -> Any:
+    """When the sweeper deletes the job and its files: RETENTION_DAYS after it ended (after its
+    pipeline ended, for a step); None while it runs or when nothing expires."""
+    days = current_app.config["RETENTION_DAYS"]
+    if not days or not is_terminal(job.status):
+        return None
+    if job.pipeline_id is None:
+        return expiry(job.finished_at, days)
+    pipeline = db.session.get(Pipeline, job.pipeline_id)
+    ended = pipeline is not None and pipeline.status != pipelineflow.RUNNING
+    return expiry(pipeline.finished_at if ended else None, days)
+
+
+def active_job_count(user_id: int) -> int:
+    """The user's queued, running and retrying jobs (what the active-job limit counts)."""
+    return db.session.scalar(select(func.count()).select_from(Job)
+                             .where(Job.user_id == user_id, Job.status.in_(values(ACTIVE)))) or 0
 
 
 def export_source(job: Job) -> Optional[dict[str, Any]]:

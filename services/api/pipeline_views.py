@@ -76,6 +76,9 @@ class PipelineSchema(Schema):
                        "(box centre and size as fractions of the image)"})
     created_at = fields.DateTime(dump_only=True)
     finished_at = fields.DateTime(dump_only=True, allow_none=True)
+    expires_at = fields.DateTime(dump_only=True, allow_none=True, metadata={
+        "description": "when the pipeline, its steps' jobs and all their files are deleted "
+                       "(CONVEYOR_RETENTION_DAYS after it ended); null while it runs or when kept"})
 
 
 class PipelinePageSchema(Schema):
@@ -123,8 +126,9 @@ def _pipeline_submission() -> tuple[dict, object, str | None, str | None]:
                                  "multipart/form-data": {"schema": {"type": "object", "properties": {
                                      "file": {"type": "string", "format": "binary"}}}}}},
         responses={"400": {"description": "A step that cannot run here, or more steps than the active-job limit"},
-                   "413": {"description": "Too large"},
-                   "429": {"description": "Its steps would pass the active-job limit (each counts until it ends)"},
+                   "413": {"description": "Too large (than the upload limit or the whole storage quota)"},
+                   "429": {"description": "Its steps would pass the active-job limit (each counts until it ends), "
+                                          "or the file does not fit in the storage quota"},
                    "503": {"description": "No worker"}})
 @bp.response(202, PipelineSchema)
 def submit():

@@ -27,6 +27,7 @@ from flask import current_app, url_for
 from marshmallow import ValidationError
 from sqlalchemy import func, select
 
+from services.api import quota
 from services.api.idempotency import earlier_job, remember
 from services.api.jobs import NotFound, owned, safe_filename, storage
 from services.api.kinds import SPECS, SubmitRefused
@@ -43,6 +44,7 @@ from shared.kinds.convert.targets import TARGETS
 from shared.kinds.vision.catalog import TEXT_ID
 from shared.models import Job, Pipeline, User
 from shared.pipelineflow import UPLOAD, PipelineRefused, Step
+from shared.retention import expiry
 from shared.states import ACTIVE, JobStatus, values
 from shared.storage import StorageLimitExceeded
 
@@ -214,6 +216,8 @@ def submit(user: User, body: dict[str, Any], upload: Optional[BinaryIO] = None, 
                 pipeline.input_content_type = (content_type or mimetypes.guess_type(pipeline.input_filename)[0]
                                                or "application/octet-stream")
             _check_active_limit(user, len(stored))
+            if input_key:
+                quota.check(user.id, size)  # under the user's row lock _check_active_limit took
             db.session.add(pipeline)
             db.session.flush()
             started = pipelineflow.start_ready_steps(pipeline)
@@ -236,10 +240,11 @@ def _lent_upload(input_key: Optional[str]) -> ContextManager[Optional[Path]]:
 def _store_upload(pipeline_id: uuid.UUID, upload: BinaryIO, filename: Optional[str]) -> tuple[str, int]:
     """Store the pipeline's file once, where every step reading "upload" will find it: (key, size)."""
     key = f"pipelines/{pipeline_id}/input/{safe_filename(filename)}"
+    size_limit = quota.upload_limit()
     try:
-        return key, storage().save(key, upload, max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
+        return key, storage().save(key, upload, max_bytes=size_limit)
     except StorageLimitExceeded:
-        raise SubmitRefused("The file is larger than the upload limit.", 413) from None
+        raise quota.too_large(size_limit) from None
 
 
 def _check_active_limit(user: User, reserving: int) -> None:
@@ -326,7 +331,10 @@ def pipeline_view(pipeline: Pipeline) -> dict[str, Any]:
     eta = round(sum(weights.values()) - done, 1) if pipeline.status == pipelineflow.RUNNING else None
     view = {"id": pipeline.id, "status": pipeline.status, "preset": pipeline.preset, "priority": pipeline.priority,
             "run": pipeline.run, "error": pipeline.error, "created_at": pipeline.created_at,
-            "finished_at": pipeline.finished_at, "progress": {"percent": percent, "eta_seconds": eta},
+            "finished_at": pipeline.finished_at,
+            "expires_at": expiry(pipeline.finished_at if pipeline.status != pipelineflow.RUNNING else None,
+                                 current_app.config["RETENTION_DAYS"]),
+            "progress": {"percent": percent, "eta_seconds": eta},
             "input": ({"filename": pipeline.input_filename, "content_type": pipeline.input_content_type,
                        "size": pipeline.input_size} if pipeline.input_key else None),
             "steps": [_step_view(s, current.get(s["name"])) for s in pipeline.steps]}

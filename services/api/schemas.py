@@ -53,6 +53,28 @@ class JobSchema(Schema):
     pipeline_id = fields.UUID(dump_only=True, allow_none=True,
                               metadata={"description": "the pipeline this job is a step of, if any"})
     pipeline_step = fields.String(dump_only=True, allow_none=True, metadata={"description": "its step's name"})
+    expires_at = fields.DateTime(dump_only=True, allow_none=True, metadata={
+        "description": "when the job and its files are deleted (CONVEYOR_RETENTION_DAYS after it ended, "
+                       "or after its pipeline ended for a step); null while it runs or when jobs are kept"})
+
+
+class StorageUsageSchema(Schema):
+    used_bytes = fields.Integer(dump_only=True, metadata={
+        "description": "bytes of the caller's stored files: inputs of their jobs and pipelines, and artifacts"})
+    limit_bytes = fields.Integer(dump_only=True, allow_none=True, metadata={
+        "description": "the quota (CONVEYOR_USER_QUOTA_MB); null: none"})
+    retention_days = fields.Float(dump_only=True, allow_none=True, metadata={
+        "description": "days a finished job and its files are kept (CONVEYOR_RETENTION_DAYS); null: until deleted"})
+
+
+class ActiveJobsSchema(Schema):
+    active = fields.Integer(dump_only=True, metadata={"description": "queued, running or retrying jobs"})
+    limit = fields.Integer(dump_only=True, metadata={"description": "CONVEYOR_MAX_ACTIVE_JOBS"})
+
+
+class UsageSchema(Schema):
+    storage = fields.Nested(StorageUsageSchema, dump_only=True)
+    jobs = fields.Nested(ActiveJobsSchema, dump_only=True)
 
 
 class AdminJobSchema(JobSchema):

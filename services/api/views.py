@@ -9,8 +9,8 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from services.api import idempotency, jobs, operations, schemas
-from services.api.downloads import send_stored
+from services.api import idempotency, jobs, operations, quota, schemas
+from services.api.downloads import DOWNLOAD_RESPONSES, send_stored
 from services.api.events import job_event_stream
 from services.api.kinds import SPECS, SubmitRefused
 from services.api.kinds.docs import SUBMIT_REFUSALS, submit_body
@@ -176,6 +176,7 @@ def logs(job_id):
 @bp.route("/jobs/<job_id>/input", methods=["GET"])
 @login_required
 @bp.response(200, content_type="application/octet-stream")
+@bp.doc(responses=DOWNLOAD_RESPONSES)
 def download_input(job_id):
     """The file the job was submitted with."""
     job = _job_or_404(job_id)
@@ -187,6 +188,7 @@ def download_input(job_id):
 @bp.route("/jobs/<job_id>/artifacts/<name>", methods=["GET"])
 @login_required
 @bp.response(200, content_type="application/octet-stream")
+@bp.doc(responses=DOWNLOAD_RESPONSES)
 def artifact(job_id, name):
     """An output file of the job."""
     job = _job_or_404(job_id)
@@ -233,6 +235,22 @@ def cancel(job_id):
 def delete(job_id):
     """Delete a job and its files."""
     jobs.delete(_job_or_404(job_id, lock=True))
+
+
+@bp.route("/usage", methods=["GET"])
+@login_required
+@bp.response(200, schemas.UsageSchema)
+def usage():
+    """What the caller stores against their quota, and their active jobs against the limit.
+
+    An upload that would pass the quota is refused: 413 when the file alone is larger than the
+    quota, 429 when it does not fit beside the files already stored (free space, then send again).
+    """
+    user = current_user()
+    days = current_app.config["RETENTION_DAYS"]
+    return {"storage": {"used_bytes": quota.used_bytes(user.id), "limit_bytes": quota.limit(),
+                        "retention_days": days or None},
+            "jobs": {"active": jobs.active_job_count(user.id), "limit": current_app.config["MAX_ACTIVE_JOBS"]}}
 
 
 @bp.route("/admin/jobs", methods=["GET"])

@@ -1,4 +1,4 @@
-"""Run the outbox relay and the webhook dispatcher: ``python -m services.relay``.
+"""Run the outbox relay, the webhook dispatcher and the retention sweeper: ``python -m services.relay``.
 
 Like a worker, the relay runs in a child process that its supervisor starts again if it dies
 (shared.worker.supervisor): a crash of the relay must not stop publishing.
@@ -10,6 +10,7 @@ import signal
 import threading
 
 from services.relay.outbox import OutboxRelay
+from services.relay.sweeper import Sweeper
 from services.relay.webhooks import WebhookDispatcher
 from shared.config import Config
 from shared.db import database_app
@@ -21,7 +22,7 @@ LOGGER = logging.getLogger(__name__)
 
 
 def serve(config: Config) -> None:
-    """Relay the outbox until SIGTERM or SIGINT, with the webhook dispatcher beside it."""
+    """Relay the outbox until SIGTERM or SIGINT, with the webhook dispatcher and the sweeper beside it."""
     configure_logging()
     app = database_app(config)
     relay = OutboxRelay(app, Publisher(config.AMQP_URL, config.AMQP_PREFIX))
@@ -29,7 +30,8 @@ def serve(config: Config) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     threading.Thread(target=WebhookDispatcher(app).run, args=(stop,), name="webhooks", daemon=True).start()
-    LOGGER.info("outbox relay and webhook dispatcher started (prefix %s)", config.AMQP_PREFIX)
+    threading.Thread(target=Sweeper(app).run, args=(stop,), name="sweeper", daemon=True).start()
+    LOGGER.info("outbox relay, webhook dispatcher and sweeper started (prefix %s)", config.AMQP_PREFIX)
     relay.run(stop)
 
 

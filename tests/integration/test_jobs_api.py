@@ -29,8 +29,10 @@ def test_submit_answers_at_once_with_the_queued_job(client, make_user, app):
     assert job["progress"]["queue_position"] is None  # computed on GET, kept off the hot submit path
     assert client.get(f"/api/v1/jobs/{job['id']}", headers=user.headers).json["progress"]["queue_position"] >= 1
     assert set(job) == {"id", "number", "kind", "status", "priority", "progress", "params", "input", "artifacts",
-                        "error", "attempts", "created_at", "started_at", "finished_at", "pipeline_id", "pipeline_step"}
+                        "error", "attempts", "created_at", "started_at", "finished_at", "pipeline_id", "pipeline_step",
+                        "expires_at"}
     assert job["pipeline_id"] is None and job["pipeline_step"] is None  # a job of its own, not a pipeline's step
+    assert job["expires_at"] is None  # a job expires only once it has ended
     with app.app_context():
         outbox = handle.session.query(OutboxMessage).filter_by(job_id=job["id"]).one()
         assert outbox.payload["job_id"] == job["id"] and outbox.payload["attempt"] == 1

@@ -119,3 +119,19 @@ def test_optional_paths_and_logging_settings(monkeypatch, tmp_path):
     config = Config()
     assert config.VISION_MODELS_DIR == tmp_path
     assert (config.LOG_FORMAT, config.LOG_LEVEL) == ("text", "DEBUG")
+
+
+@pytest.mark.parametrize("days, quota_mb, expected_days, expected_quota", [
+    (None, None, 30.0, 2048 * 1024 * 1024),  # the defaults
+    ("0", "0", 0.0, 0),                       # 0: kept for ever, no quota
+    ("", " ", 0.0, 0),                        # empty (NAME= in .env) means the same
+    ("0.5", "10", 0.5, 10 * 1024 * 1024),
+])
+def test_retention_and_quota_take_0_or_empty_as_off(monkeypatch, days, quota_mb, expected_days, expected_quota):
+    for name, value in (("CONVEYOR_RETENTION_DAYS", days), ("CONVEYOR_USER_QUOTA_MB", quota_mb)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    config = Config()
+    assert (config.RETENTION_DAYS, config.USER_QUOTA_BYTES) == (expected_days, expected_quota)

@@ -9,9 +9,11 @@ from services.api.kinds.base import KindSpec
 SUBMIT_REFUSALS = {
     "400": {"description": "The file or the parameters cannot work (the message says why)"},
     "404": {"description": "Not a job kind"},
-    "413": {"description": "Too large a file or text"},
+    "413": {"description": "Too large a file or text (a file larger than the upload limit, or than "
+                           "the user's whole storage quota)"},
     "422": {"description": "A parameter of the wrong type or out of range"},
-    "429": {"description": "Too many active jobs"},
+    "429": {"description": "Too many active jobs, or the file does not fit in the user's storage quota "
+                           "beside the files already stored (GET /api/v1/usage shows both)"},
     "503": {"description": "No worker of this kind is running"},
 }
 _UPLOAD_SCHEMAS: dict[str, type[Schema]] = {}
