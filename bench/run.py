@@ -21,6 +21,7 @@ BENCHES = {
     "documents": ["bench.bench_documents"],
     "storage": ["bench.bench_storage", "--mb", "200"],
     "docs-page": ["bench.bench_docs_page"],
+    "capacity": ["bench.bench_capacity"],
 }
 
 
