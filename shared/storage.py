@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Iterator, Mapping, Optional
 
 from shared.config import settings_of
@@ -238,15 +238,20 @@ class S3Storage(Storage):
 
     @contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:
-        """A temporary copy, downloaded block by block and removed after the ``with`` block."""
-        fd, name = tempfile.mkstemp(prefix="conveyor-s3-")
+        """A temporary copy, downloaded block by block and removed after the ``with`` block.
+
+        It keeps the key's file name, as the local backend's path does: a check that reads the
+        format from the name (a document to translate) must see the same name on either backend.
+        """
+        folder = Path(tempfile.mkdtemp(prefix="conveyor-s3-"))
+        path = folder / PurePosixPath(checked_key(key)).name
         try:
-            with os.fdopen(fd, "wb") as out:
+            with open(path, "wb") as out:
                 for block in self.iter_bytes(key):
                     out.write(block)
-            yield Path(name)
+            yield path
         finally:
-            Path(name).unlink(missing_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)
 
     def presigned_get(self, key: str, seconds: int = PRESIGN_SECONDS) -> Optional[str]:
         return self.client.generate_presigned_url(
