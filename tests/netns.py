@@ -139,6 +139,7 @@ class Forwarder:
         self.listener = socket.create_server((bind, 0))
         self.address, self.port = bind, self.listener.getsockname()[1]
         self.connections = 0
+        self.peers: set[str] = set()  # the addresses connections came from
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, name=f"forward-{self.port}", daemon=True).start()
@@ -146,7 +147,7 @@ class Forwarder:
     def _accept(self) -> None:
         while True:
             try:
-                outer, _ = self.listener.accept()
+                outer, (peer, _) = self.listener.accept()
             except OSError:
                 return
             try:
@@ -157,6 +158,7 @@ class Forwarder:
                 continue
             with self._lock:
                 self.connections += 1
+                self.peers.add(peer)
                 self._sockets += [outer, inner]
             for source, sink in ((outer, inner), (inner, outer)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()

@@ -1,6 +1,7 @@
 """A translate worker for the "other host" tests, run as a process inside a network namespace.
 
-Its handler works in silence: a job whose text is ``work <seconds> s`` posts one log line, then
+Its handler works in silence: a job whose text (or input file, fetched as every worker fetches its
+input: from the object store by presigned URL on S3) is ``work <seconds> s`` posts one log line, then
 computes for that long without a single event (as ffmpeg or a model does between reports; only the
 worker's lease heartbeats travel meanwhile) and returns a result naming this worker. Run as
 ``python -m tests.integration.far_worker`` with FAR_WORKER_ID and the usual settings.
@@ -18,7 +19,8 @@ WORKER_ID = os.environ.get("FAR_WORKER_ID", f"far-{os.getpid()}")
 
 
 def silent_handler(job: dict[str, Any], io: JobIO) -> dict[str, Any]:
-    match = re.fullmatch(r"work (\d+(?:\.\d+)?) s", job["params"]["text"])
+    text = io.input_path().read_text().strip() if job.get("input") else job["params"]["text"]
+    match = re.fullmatch(r"work (\d+(?:\.\d+)?) s", text)
     seconds = float(match.group(1)) if match else 0.0
     io.log(f"working {seconds:g} s on {WORKER_ID}")
     deadline = time.monotonic() + seconds

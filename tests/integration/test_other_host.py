@@ -1,15 +1,19 @@
 """A worker on another host loses its network in the middle of a job, for longer than the lease.
 
 The "other host" is a network namespace joined by a veth link (tests/netns.py); the worker there
-(tests/integration/far_worker.py, a separate process) reaches RabbitMQ and the API only through
-forwarders bound on the link's root address, and nothing else (checked first). The files are the
-API's local store here, so the API is also its object store. Then the link goes down while the far
+(tests/integration/far_worker.py, a separate process) reaches RabbitMQ, the API and the object store
+only through forwarders bound on the link's root address, and nothing else (checked first). Twice:
+with the API's local store (the API is then the object store too), and with a real SeaweedFS S3
+store, from which both workers fetch the job's input file by presigned URL. The store's endpoint is
+its forwarder's address, which the API and the near worker reach as well (a local address of this
+host), as a deployment names one address every host reaches. Then the link goes down while the far
 worker computes: its lease runs out, the relay's reaper hands the job back, a worker on this host
 finishes it. When the link returns, the far worker's late heartbeats and its result are refused
 (409, stale claim), the job keeps the near worker's result, and the far worker takes the next job.
 """
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -53,13 +57,39 @@ def _refused_calls(caplog, job_id: str) -> list[str]:
     return [match.group(1) for line in lines if (match := pattern.search(line))]
 
 
+def _submit_work(client, user, seconds: int, as_file: bool) -> dict:
+    if not as_file:
+        return submit(client, user, text=f"work {seconds} s")
+    reply = client.post("/api/v1/jobs/translate", headers=user.headers, data={
+        "file": (io.BytesIO(f"work {seconds} s\n".encode()), "work.txt"), "source_lang": "en", "target_lang": "es"})
+    assert reply.status_code == 202, reply.json
+    return reply.json
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request, app, other_host, monkeypatch):
+    """None (the API's local files), or the forwarder to a real SeaweedFS the app now stores in."""
+    if request.param == "local":
+        monkeypatch.setitem(app.config, "STORAGE", "local")
+        yield None
+        return
+    settings = request.getfixturevalue("seaweedfs")
+    endpoint = urlsplit(settings["S3_ENDPOINT"])
+    to_store = Forwarder(other_host.root_address, (endpoint.hostname, endpoint.port))
+    for name, value in {**settings, "S3_ENDPOINT": f"http://{to_store.address}:{to_store.port}"}.items():
+        monkeypatch.setitem(app.config, name, value)
+    yield to_store
+    to_store.close()
+
+
 def test_a_worker_cut_off_past_its_lease_loses_the_job_once_and_carries_on(
-        client, make_user, app, config, relay, live_api, start_worker, other_host, caplog, tmp_path):
+        client, make_user, app, config, relay, live_api, start_worker, other_host, storage, caplog, tmp_path):
     caplog.set_level(logging.INFO, logger="werkzeug")
     broker = urlsplit(config.AMQP_URL)
     api_port = urlsplit(live_api).port
     to_broker = Forwarder(other_host.root_address, (broker.hostname, broker.port or 5672))
     to_api = Forwarder(other_host.root_address, ("127.0.0.1", api_port))
+    as_file = storage is not None
     try:
         # The other host sees the two forwarded services and nothing of this machine's loopback.
         assert reachable_from(other_host, to_broker.address, to_broker.port)
@@ -83,13 +113,15 @@ def test_a_worker_cut_off_past_its_lease_loses_the_job_once_and_carries_on(
             return [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
 
         user = make_user()
-        job = submit(client, user, text="work 24 s")
+        job = _submit_work(client, user, 24, as_file)
         wait_for(lambda: job_row(app, job["id"]).worker_id == far_id and
                  job_row(app, job["id"]).status == "running", timeout=30, message="the far worker running the job")
         near_calls: list[str] = []
 
         def near_handler(job, io):
             near_calls.append(job["id"])
+            if job.get("input"):
+                assert io.input_path().read_text() == "work 24 s\n"
             return {"translated_text": "done near", "worker": "near"}
 
         near = start_worker(handler=near_handler)
@@ -119,13 +151,16 @@ def test_a_worker_cut_off_past_its_lease_loses_the_job_once_and_carries_on(
         # It carries on: with the near worker gone, the far one takes and finishes the next job.
         near.stop()
         wait_for(lambda: near._connection is None, timeout=20, message="the near worker stopping")
-        second = submit(client, user, text="work 0 s")
+        second = _submit_work(client, user, 0, as_file)
         finished = wait_status(client, user, second["id"], timeout=60)
         assert finished["status"] == "succeeded" and finished["attempts"] == 1
         assert client.get(f"/api/v1/jobs/{second['id']}/result",
                           headers=user.headers).json["result"]["worker"] == far_id
+        if as_file:  # the far worker fetched its inputs from the store, over its link
+            assert other_host.host_address in storage.peers, storage.peers
         reconnected = [line["message"] for line in far_log() if "broker connection lost" in line.get("message", "")]
-        print(f"\n[other host] link cut {CUT_SECONDS:.0f}s; job handed over and finished on this host "
+        where = "S3" if as_file else "local"
+        print(f"\n[other host, {where} storage] link cut {CUT_SECONDS:.0f}s; job handed over and finished on this host "
               f"{handed_over:.1f}s after the cut; far worker refused {len(refused)}x ({sorted(set(refused))}); "
               f"next job on the far worker {time.monotonic() - restored_at:.1f}s after the link returned; "
               f"far worker reconnections: {len(reconnected)}")
