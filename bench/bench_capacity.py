@@ -451,10 +451,9 @@ def main() -> None:
     with ExitStack() as stack:
         api_process = stack.enter_context(process(gunicorn, env, workdir / "api.log"))
         wait_http(f"{gunicorn_api}/healthz")
-        register = psycopg.connect(PG_URL, autocommit=True)
-        register.execute("DELETE FROM workers")
-        register.close()
-        register_translate_pairs_in(DATABASE)
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute("DELETE FROM workers")  # part 1's worker; submits need only a registration
+        register_translate_pairs(DATABASE)
         body = '{"text": "house", "source_lang": "en", "target_lang": "es"}'
         submit = cpu_per_request(f"{gunicorn_api}/api/v1/jobs/translate", body, {"Content-Type": "application/json"},
                                  tokens, args.seconds, api_process.pid, workdir)
@@ -502,16 +501,6 @@ def main() -> None:
         print(f"{workers} translate worker(s): {seconds:6.1f} s, {args.batch / seconds:5.1f} jobs/s; CPU per job: "
               + ", ".join(f"{name} {value:.1f} ms" for name, value in cpu.items())
               + f" (total {sum(cpu.values()):.1f} ms); load average {os.getloadavg()[0]:.1f}")
-
-
-def register_translate_pairs_in(database: str) -> None:
-    assert database == DATABASE
-    import bench.bench_platform as platform
-    saved, platform.BENCH_DB = platform.BENCH_DB, database
-    try:
-        register_translate_pairs()
-    finally:
-        platform.BENCH_DB = saved
 
 
 def tokens_owner(job_id: str, tokens: list[str]) -> str:

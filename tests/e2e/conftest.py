@@ -28,6 +28,18 @@ def database_url(database: str, driver: str = "postgresql") -> str:
     return TEST_DATABASE.set(drivername=driver, database=database).render_as_string(hide_password=False)
 
 
+def create_database(database: str) -> None:
+    """A fresh, empty ``database`` on the test database's server (dropped first if a run left it)."""
+    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {database}")
+
+
+def drop_database(database: str) -> None:
+    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -41,9 +53,7 @@ def stack(request):
     # The run's pid in the name: two runs on one machine (two checkouts) never share a stack's database.
     module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
     database = f"conveyor_test_stack_{module}_{os.getpid()}"
-    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {database}")
+    create_database(database)
     ports = {name: free_port() for name in ("CONVEYOR_PORT", "CONVEYOR_AUTH_PORT", "CONVEYOR_API_PORT")}
     env = {key: value for key, value in os.environ.items() if not key.startswith("CONVEYOR_")}
     env.update({name: str(port) for name, port in ports.items()})
@@ -80,8 +90,7 @@ def stack(request):
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         log.close()
-        with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        drop_database(database)
 
 
 SCREENSHOTS = ROOT / "var" / "screenshots"
@@ -146,8 +155,7 @@ class ReplicatedStack:
     base: str
     database_url: str
     replicas: list[subprocess.Popen]
-    replica_ports: list[int]
-    workers_use: int  # the index of the replica the workers' internal API calls go to
+    replica_ports: list[int]  # the workers' internal API calls go to replica 1
     logs: Path
 
     def kill_replica(self, index: int) -> float:
@@ -180,9 +188,7 @@ def replicated_stack(request):
 
     module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
     database = f"conveyor_test_replicas_{module}_{os.getpid()}"
-    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {database}")
+    create_database(database)
     gateway, auth, api_ports = free_port(), free_port(), [free_port(), free_port()]
     data_dir = RUN_DIR / f"replicas-{module}"
     prefix = f"creplicas{os.getpid()}{module.replace('_', '')}"
@@ -239,7 +245,7 @@ def replicated_stack(request):
 
     try:
         wait_for(ready, timeout=120, interval=0.5, message="the replicated stack to be ready")
-        yield ReplicatedStack(base, database_url(database), replicas, api_ports, 1, logs)
+        yield ReplicatedStack(base, database_url(database), replicas, api_ports, logs)
     finally:
         for process in processes:
             if process.poll() is None:
@@ -251,5 +257,4 @@ def replicated_stack(request):
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(10)
         BrokerTools(env.get("AMQP_URL", TEST_ENV["AMQP_URL"]), prefix).delete_everything()
-        with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        drop_database(database)

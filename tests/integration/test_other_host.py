@@ -22,7 +22,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -30,17 +30,13 @@ from shared.db import db as handle
 from shared.models import WorkerRecord
 from tests.conftest import wait_for
 from tests.integration.test_pipeline import job_row, submit, wait_status
+from tests.integration.test_silent_connection_drop import through
 from tests.netns import Forwarder, reachable_from
 
 ROOT = Path(__file__).resolve().parents[2]
 CUT_SECONDS = 14.0  # well past the 3 s lease and the far worker's AMQP heartbeat (2 s, noticed in ~7-9 s)
 
 pytestmark = pytest.mark.usefixtures("translate_pairs_registered")
-
-
-def _amqp_through(amqp_url: str, address: str, port: int) -> str:
-    parts = urlsplit(amqp_url)
-    return urlunsplit(parts._replace(netloc=f"{parts.netloc.rpartition('@')[0]}@{address}:{port}"))
 
 
 def _registered(app, worker_id: str) -> bool:
@@ -100,7 +96,7 @@ def test_a_worker_cut_off_past_its_lease_loses_the_job_once_and_carries_on(
         far_id = f"far-{uuid.uuid4().hex[:6]}"
         log_path = tmp_path / "far_worker.log"
         env = {**os.environ, "FAR_WORKER_ID": far_id, "PYTHONUNBUFFERED": "1",
-               "AMQP_URL": _amqp_through(config.AMQP_URL, to_broker.address, to_broker.port),
+               "AMQP_URL": through(config.AMQP_URL, to_broker.port, to_broker.address),
                "CONVEYOR_API_URL": f"http://{to_api.address}:{to_api.port}",
                "CONVEYOR_AMQP_HEARTBEAT_SECONDS": "2", "CONVEYOR_LOG_FORMAT": "json"}
         with open(log_path, "wb") as log:
