@@ -5,8 +5,10 @@ Clients submit translate jobs through the gateway without pause, each with its o
 event streams and, when a stream breaks, reconnect with ``Last-Event-ID``. Half-way, every process
 of replica 0 gets SIGKILL. Counted and checked:
 
-* failed requests: only requests in flight at the kill may fail (each started before it), and a
-  retry with the same key gets the job the first try created, if it created one (one job per key);
+* failed requests: only requests in flight at the kill may fail (each started before the replica
+  was gone, i.e. before its port closed, which takes the kernel some milliseconds after SIGKILL), at
+  most one per client, and a retry with the same key gets the job the first try created, if it
+  created one (one job per key);
 * lost jobs: none; every accepted job is in the database and finishes;
 * event streams: every chunk arrives exactly once and the stream ends, across resumes.
 """
