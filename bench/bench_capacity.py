@@ -501,6 +501,22 @@ def main() -> None:
         print(f"{workers} translate worker(s): {seconds:6.1f} s, {args.batch / seconds:5.1f} jobs/s; CPU per job: "
               + ", ".join(f"{name} {value:.1f} ms" for name, value in cpu.items())
               + f" (total {sum(cpu.values()):.1f} ms); load average {os.getloadavg()[0]:.1f}")
+    remove_topology(amqp_url, env["CONVEYOR_AMQP_PREFIX"])
+
+
+def remove_topology(amqp_url: str, prefix: str) -> None:
+    """Delete the bench's queues and exchanges from the shared broker."""
+    from shared.kinds import KINDS
+    from shared.messaging import dead_letter_exchange_name, dead_letter_queue_name, exchange_name
+
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    channel = connection.channel()
+    for kind in KINDS:
+        channel.queue_delete(queue_name(prefix, kind))
+        channel.queue_delete(dead_letter_queue_name(prefix, kind))
+    channel.exchange_delete(exchange_name(prefix))
+    channel.exchange_delete(dead_letter_exchange_name(prefix))
+    connection.close()
 
 
 def tokens_owner(job_id: str, tokens: list[str]) -> str:
