@@ -90,7 +90,7 @@ def test_a_worker_cut_off_past_its_lease_loses_the_job_once_and_carries_on(
     to_api = Forwarder(other_host.root_address, ("127.0.0.1", api_port))
     as_file = storage is not None
     try:
-        # The other host sees the two forwarded services and nothing of this machine's loopback.
+        # The other host sees the forwarded services and nothing of this machine's loopback.
         assert reachable_from(other_host, to_broker.address, to_broker.port)
         assert reachable_from(other_host, to_api.address, to_api.port)
         assert not reachable_from(other_host, "127.0.0.1", broker.port or 5672)
