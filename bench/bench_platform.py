@@ -143,11 +143,11 @@ def wrk(url: str, body: str, headers: dict[str, str], seconds: int, workdir: Pat
             "errors": int(errors.group(1)) if errors else 0}
 
 
-def register_translate_pairs() -> None:
+def register_translate_pairs(database: str = BENCH_DB) -> None:
     """Record the installed pairs as a translate worker would (the API checks submits against them)."""
     from services.translate_worker.apertium import ApertiumTranslator
     pairs = json.dumps({"pairs": ApertiumTranslator().supported_pairs()})
-    with psycopg.connect(f"postgresql://conveyor:conveyor@127.0.0.1:5432/{BENCH_DB}") as conn:
+    with psycopg.connect(f"postgresql://conveyor:conveyor@127.0.0.1:5432/{database}") as conn:
         conn.execute("INSERT INTO workers (id, kind, capabilities) VALUES ('bench-registration', 'translate', %s)",
                      (pairs,))
 

@@ -22,6 +22,7 @@ BENCHES = {
     "storage": ["bench.bench_storage", "--mb", "200"],
     "docs-page": ["bench.bench_docs_page"],
     "pipeline-subtitles": ["bench.bench_pipeline_subtitles"],
+    "capacity": ["bench.bench_capacity"],
 }
 
 

@@ -288,5 +288,7 @@ def relay_factory(database, broker):
         relay.publisher.close()
 
 
-# A real SeaweedFS S3 server for the storage tests (session-scoped; only started when a test asks).
+# Another host on this machine: a network namespace and its veth link (tests/netns.py), and a real
+# SeaweedFS S3 server for the storage tests (session-scoped; only started when a test asks).
+from tests.netns import other_host  # noqa: E402,F401
 from tests.seaweedfs_server import seaweedfs  # noqa: E402,F401

@@ -43,6 +43,10 @@ FIRST_RECONNECT_DELAY = 0.5
 MAX_RECONNECT_DELAY = 2.0
 
 
+class ChannelLost(Exception):
+    """The broker closed the worker's channel, or cancelled its consumer, on a connection still open."""
+
+
 class Worker:
     """Consumes one kind's queue and runs its handler on a work thread, one job at a time."""
 
@@ -62,6 +66,7 @@ class Worker:
         self._connection: Optional[pika.BlockingConnection] = None
         self._channel: Optional[BlockingChannel] = None
         self._consumer_tag: Optional[str] = None
+        self._consumer_cancelled = False
         self._lock = threading.Lock()
         self._busy = threading.Event()
         self._stopping = threading.Event()
@@ -76,10 +81,14 @@ class Worker:
         params.connection_attempts = 1
         connection = pika.BlockingConnection(params)
         channel = connection.channel()
+        # The broker cancels a consumer whose queue was deleted (or, on a cluster, whose queue's node
+        # left); the channel stays open but delivers nothing more: reconnect, which declares it again.
+        channel.add_on_cancel_callback(lambda frame: self._consumer_cancelled_by_broker())
         channel.basic_qos(prefetch_count=1)
         declare_topology(channel, self.config.AMQP_PREFIX, [self.kind])
         with self._lock:
             self._connection, self._channel, self._consumer_tag = connection, channel, None
+            self._consumer_cancelled = False
         if not self._busy.is_set():
             self._start_consuming()
         LOGGER.info("%s connected; consuming %s", self.worker_id, self.queue)
@@ -96,16 +105,31 @@ class Worker:
                 delay = FIRST_RECONNECT_DELAY
                 while not (self._stopping.is_set() and not self._busy.is_set()):
                     self._connection.process_data_events(time_limit=0.5)
+                    self._check_channel()
             except (pika.exceptions.AMQPConnectionError, pika.exceptions.StreamLostError,
-                    pika.exceptions.ConnectionClosedByBroker) as exc:
-                LOGGER.warning("%s: broker connection lost (%s); reconnecting in %.1fs",
-                               self.worker_id, exc.__class__.__name__, delay)
+                    pika.exceptions.ConnectionClosedByBroker, ChannelLost) as exc:
+                LOGGER.warning("%s: broker connection lost (%s); reconnecting in %.1fs [%s]",
+                               self.worker_id, exc.__class__.__name__, delay, exc)
+                self.close()  # a connection left open with a dead channel would never deliver again
                 self._stopping.wait(delay)
                 delay = min(delay * 2, MAX_RECONNECT_DELAY)
         while self._busy.is_set():
             time.sleep(0.1)
         self.close()
         LOGGER.info("%s stopped", self.worker_id)
+
+    def _check_channel(self) -> None:
+        """Raise ChannelLost when the channel is closed (a channel error, a consumer timeout) or the
+        broker cancelled the consumer, although the connection is still open."""
+        channel = self._channel
+        if channel is None or channel.is_closed:
+            raise ChannelLost("the broker closed the channel")
+        if self._consumer_cancelled:
+            raise ChannelLost("the broker cancelled the consumer")
+
+    def _consumer_cancelled_by_broker(self) -> None:
+        self._consumer_cancelled = True
+        self._consumer_tag = None
 
     def stop(self) -> None:
         """Finish the current job (if any), then leave."""

@@ -36,6 +36,8 @@ class RemoteJobIO:
         self.claim_id = claim_id
         self.workdir = workdir
         self.cancelled = threading.Event()
+        # Set (with ``cancelled``) when a heartbeat was refused because the claim is no longer ours.
+        self.claim_lost: Optional[ClaimLost] = None
         self._input: Optional[Path] = None
         self._pending_progress: Optional[dict[str, Any]] = None
         self._last_progress_sent = 0.0
@@ -87,6 +89,8 @@ class RemoteJobIO:
         self._send([{"type": "heartbeat"}])
 
     def check_cancelled(self) -> None:
+        if self.claim_lost is not None:
+            raise self.claim_lost
         if self.cancelled.is_set():
             raise JobCancelled()
 
@@ -112,7 +116,14 @@ class JobRunner:
         try:
             result = self.handler(job, io)
             io.flush()
-            self.api.succeed(job_id, claim_id, result)
+            try:
+                self.api.succeed(job_id, claim_id, result)
+            except ApiError as exc:
+                if exc.status not in (404, 409):
+                    raise
+                # The lease ran out (a cut network, a long pause) and another worker took the job
+                # over, or it was deleted: the API keeps the other attempt's result, not this one.
+                raise ClaimLost(f"result refused: {exc}") from exc
             LOGGER.info("job %s: succeeded in %.2fs", job_id, time.monotonic() - started)
         except JobCancelled:
             LOGGER.info("job %s: cancelled by its owner; stopped", job_id)
@@ -153,5 +164,6 @@ class JobRunner:
             except (ClaimLost, ApiError, ApiUnavailable) as exc:
                 LOGGER.warning("job %s: heartbeat failed (%s)", io.job_id, exc)
                 if isinstance(exc, ClaimLost):
+                    io.claim_lost = exc
                     io.cancelled.set()
                     return

@@ -6,6 +6,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,18 @@ def database_url(database: str, driver: str = "postgresql") -> str:
     return TEST_DATABASE.set(drivername=driver, database=database).render_as_string(hide_password=False)
 
 
+def create_database(database: str) -> None:
+    """A fresh, empty ``database`` on the test database's server (dropped first if a run left it)."""
+    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {database}")
+
+
+def drop_database(database: str) -> None:
+    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -40,9 +53,7 @@ def stack(request):
     # The run's pid in the name: two runs on one machine (two checkouts) never share a stack's database.
     module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
     database = f"conveyor_test_stack_{module}_{os.getpid()}"
-    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {database}")
+    create_database(database)
     ports = {name: free_port() for name in ("CONVEYOR_PORT", "CONVEYOR_AUTH_PORT", "CONVEYOR_API_PORT")}
     env = {key: value for key, value in os.environ.items() if not key.startswith("CONVEYOR_")}
     env.update({name: str(port) for name, port in ports.items()})
@@ -79,8 +90,7 @@ def stack(request):
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         log.close()
-        with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        drop_database(database)
 
 
 SCREENSHOTS = ROOT / "var" / "screenshots"
@@ -137,3 +147,114 @@ def tab(chromium):
     yield tab
     context.close()
     assert tab.unexpected_problems() == []
+
+
+@dataclass
+class ReplicatedStack:
+    """Two API replicas behind the gateway, with auth, the relay and two paced workers (see below)."""
+    base: str
+    database_url: str
+    replicas: list[subprocess.Popen]
+    replica_ports: list[int]  # the workers' internal API calls go to replica 1
+    logs: Path
+
+    def kill_replica(self, index: int) -> float:
+        """kill -9 every process of one replica (its gunicorn master and workers) at once; return the
+        monotonic time from which its port refuses connections (the kernel has closed its sockets)."""
+        process = self.replicas[index]
+        os.killpg(process.pid, signal.SIGKILL)
+
+        def refused() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", self.replica_ports[index]), timeout=1).close()
+                return False
+            except OSError:
+                return True
+        wait_for(refused, timeout=10, interval=0.001, message="the killed replica's port to close")
+        gone_at = time.monotonic()
+        process.wait(10)
+        return gone_at
+
+
+@pytest.fixture(scope="module")
+def replicated_stack(request):
+    """The gateway in front of TWO API replicas (gunicorn, 2 processes x 8 threads each), on free ports.
+
+    The processes are `make up`'s (deploy/Procfile) without their supervisors, so a replica killed
+    by a test stays dead; the workers are tests/e2e/paced_worker.py, whose internal API calls go to
+    replica 1 (workers reach the API directly, not through the gateway), so a test kills replica 0.
+    """
+    from tests.broker_tools import BrokerTools
+
+    module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    database = f"conveyor_test_replicas_{module}_{os.getpid()}"
+    create_database(database)
+    gateway, auth, api_ports = free_port(), free_port(), [free_port(), free_port()]
+    data_dir = RUN_DIR / f"replicas-{module}"
+    prefix = f"creplicas{os.getpid()}{module.replace('_', '')}"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CONVEYOR_")}
+    env.update({
+        "DATABASE_URL": database_url(database, TEST_DATABASE.drivername), "CONVEYOR_AMQP_PREFIX": prefix,
+        "CONVEYOR_DATA_DIR": str(data_dir), "CONVEYOR_PORT": str(gateway), "CONVEYOR_AUTH_PORT": str(auth),
+        "CONVEYOR_PUBLIC_URL": f"http://127.0.0.1:{gateway}",
+        "CONVEYOR_API_URL": f"http://127.0.0.1:{api_ports[1]}",
+        "PROMETHEUS_MULTIPROC_DIR": str(data_dir / "prometheus"), "PYTHONUNBUFFERED": "1",
+        "CONVEYOR_LOG_FORMAT": "text", "GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "8",
+        "CONVEYOR_MAX_ACTIVE_JOBS": "100000",
+    })
+    env.update(getattr(request.module, "STACK_ENV", {}))
+    (data_dir / "prometheus").mkdir(parents=True, exist_ok=True)
+    logs = RUN_DIR / f"replicas-{module}-logs"
+    logs.mkdir(exist_ok=True)
+    python = str(ROOT / ".venv/bin/python")
+    subprocess.run([python, "-m", "services.ops", "init"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    runtime = data_dir / "nginx"
+    subprocess.run([python, "-c", "import sys; from pathlib import Path; sys.path.insert(0, 'scripts');"
+                    f"from render_gateway import render; render(Path({str(runtime)!r}), {api_ports!r})"],
+                   cwd=ROOT, env=env, check=True)
+
+    processes: list[subprocess.Popen] = []
+
+    def start(name: str, argv: list[str]) -> subprocess.Popen:
+        with open(logs / f"{name}.log", "wb") as log:
+            process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        processes.append(process)
+        return process
+
+    gunicorn = [str(ROOT / ".venv/bin/gunicorn"), "-c", "deploy/gunicorn.conf.py", "--bind"]
+    start("auth", [*gunicorn, f"127.0.0.1:{auth}", "services.auth:create_app()"])
+    replicas = [start(f"api{index}", [*gunicorn, f"127.0.0.1:{port}", "services.api:create_app()"])
+                for index, port in enumerate(api_ports)]
+    start("gateway", ["nginx", "-p", str(runtime), "-c", str(runtime / "nginx.conf")])
+    start("relay", [python, "-m", "services.relay"])
+    for index in range(2):
+        start(f"worker{index}", [python, "-m", "tests.e2e.paced_worker"])
+    base = f"http://127.0.0.1:{gateway}"
+
+    def ready():
+        for process in processes:
+            assert process.poll() is None, f"{process.args} exited: see {logs}"
+        try:
+            return all(requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+                       for port in api_ports) and \
+                requests.get(f"{base}/api/v1/languages", timeout=2).json()["pairs"]
+        except (requests.ConnectionError, requests.Timeout, ValueError):
+            return False
+
+    try:
+        wait_for(ready, timeout=120, interval=0.5, message="the replicated stack to be ready")
+        yield ReplicatedStack(base, database_url(database), replicas, api_ports, logs)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+        BrokerTools(env.get("AMQP_URL", TEST_ENV["AMQP_URL"]), prefix).delete_everything()
+        drop_database(database)

@@ -104,11 +104,11 @@ def proxy(config):
     proxy.close()
 
 
-def through(amqp_url: str, port: int) -> str:
+def through(amqp_url: str, port: int, host: str = "127.0.0.1") -> str:
     """``amqp_url`` with its host and port replaced by the proxy's."""
     parts = urlsplit(amqp_url)
     credentials = parts.netloc.rpartition("@")[0]
-    return urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{port}"))
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}:{port}"))
 
 
 def test_a_silently_dropped_connection_is_noticed_and_the_lost_delivery_runs_once(

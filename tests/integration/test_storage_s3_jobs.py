@@ -295,3 +295,14 @@ def test_the_local_backend_hands_out_no_upload_url(client, make_user, registered
     reply = direct(client, job, worker, "out.txt", "", size=5)
 
     assert reply.status_code == 200 and reply.json["url"] is None
+
+
+@pytest.mark.usefixtures("translate_pairs_registered")
+def test_a_document_to_translate_is_accepted_on_either_backend(client, make_user, backend):
+    """The submit checks the document where it was stored; on S3 that is a downloaded copy, which once
+    had a random name, so every document was refused as of unknown format."""
+    user = make_user()
+    reply = client.post("/api/v1/jobs/translate", headers=user.headers, data={
+        "file": (io.BytesIO(b"The cat is black.\n"), "note.txt"), "source_lang": "en", "target_lang": "es"})
+    assert reply.status_code == 202, reply.json
+    assert job_keys(backend, reply.json["id"]) == [f"jobs/{reply.json['id']}/input/note.txt"]
