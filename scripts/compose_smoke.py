@@ -236,9 +236,14 @@ class Stack:
         return run(["podman", *args], env=self.env, check=check)
 
     def containers(self, service: str) -> list[str]:
+        """The service's containers; podman-compose exits 0 even when it could not create one."""
         result = self.podman("ps", "-a", "--filter", f"label=io.podman.compose.project={PROJECT}",
                              "--filter", f"label=com.docker.compose.service={service}", "--format", "{{.Names}}")
-        return sorted(result.stdout.split())
+        names = sorted(result.stdout.split())
+        if not names:
+            raise RuntimeError(f"podman-compose created no container for {service}: "
+                               f"see {(self.logs / 'podman-compose.log').relative_to(REPO)}")
+        return names
 
     def state(self, name: str) -> dict[str, Any]:
         return json.loads(self.podman("inspect", "--format", "{{json .State}}", name).stdout)
@@ -398,7 +403,7 @@ def scale(stack: Stack, compose: dict[str, Any], service: str, replicas: int) ->
     override.write_text(yaml.safe_dump({"services": {service: {"deploy": {"replicas": replicas}}}}))
     stack.files = [COMPOSE_FILE, override]
     # Creates the new replicas; the existing containers' names are taken, which it reports and skips.
-    stack.compose("up", "-d", "--no-build", "--no-start", check=False)
+    stack.compose("up", "--no-build", "--no-start", check=False)
     stack.start_in_order(compose, [service])
     return stack.containers(service)
 
@@ -456,7 +461,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     started = time.monotonic()
     try:
         log("podman-compose up --no-start (creates the network, volumes and containers)")
-        stack.compose("up", "-d", "--no-build", "--no-start")
+        stack.compose("up", "--no-build", "--no-start")
         stack.start_in_order(compose_raw)
         ready = wait_ready(base)
         results["stack up"] = f"{time.monotonic() - started:.0f} s to /readyz 200 ({json.dumps(ready)[:200]})"

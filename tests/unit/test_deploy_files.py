@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -229,9 +230,10 @@ _HEALTH_URL = re.compile(r"http://127\.0\.0\.1:(\d+)(/[^'\"\s]*)")
 @pytest.mark.parametrize("name", ["auth", "api"])
 def test_health_check_asks_the_service_port_for_a_route_the_app_serves(compose, url_maps, name):
     service = compose["services"][name]
-    probe = " ".join(service["healthcheck"]["test"])
-    # The slim image has no curl: the probe must run on the image's Python.
-    assert service["healthcheck"]["test"][:2] == ["CMD", "python"]
+    kind, probe = service["healthcheck"]["test"]
+    # The slim image has no curl: the probe must run on the image's Python. One shell string: the
+    # podman-compose of Debian 12 joins a CMD list unquoted, breaking any item with spaces.
+    assert kind == "CMD-SHELL" and shlex.split(probe)[:2] == ["python", "-c"]
     port, path = _HEALTH_URL.search(probe).groups()
     assert int(port) == _gunicorn(service)[1]
     adapter = url_maps[name].bind("localhost")
