@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -53,8 +54,11 @@ STAND_INS = [
     ("CONVEYOR_RABBITMQ_IMAGE", "localhost/conveyor-smoke/rabbitmq:3.10", "Dockerfile.rabbitmq"),
     ("CONVEYOR_NGINX_IMAGE", "localhost/conveyor-smoke/nginx:1.22", "Dockerfile.nginx"),
 ]
+# The worker service scaled to 2: convert jobs last a second or two, long enough to be shared.
+SCALED = "convert_worker"
 TOOLS = {"podman": "podman", "podman-compose": "podman-compose", "debootstrap": "debootstrap", "runc": "runc"}
-PASSWORD = "smoke-Passw0rd-" + secrets.token_hex(4)
+# Letters and digits, and neither user name in it (the auth service refuses that).
+PASSWORD = "Cv" + secrets.token_hex(8) + "x7"
 
 
 def log(message: str) -> None:
@@ -284,8 +288,9 @@ class Stack:
         pending = list(services or compose["services"])
         started: list[str] = []
         while pending:
+            # A dependency outside ``services`` runs already; its condition is still checked below.
             ready = [name for name in pending
-                     if all(dep in started for dep in compose["services"][name].get("depends_on", {}))]
+                     if not set(compose["services"][name].get("depends_on", {})) & set(pending)]
             if not ready:
                 raise RuntimeError(f"depends_on cycle among {pending}")
             for name in ready:
@@ -311,10 +316,12 @@ class Client:
         if register_email:
             answer = self.session.post(f"{self.base}/auth/v1/register", timeout=30, json={
                 "username": username, "email": register_email, "password": password})
-            answer.raise_for_status()
+            if answer.status_code != 201:
+                raise RuntimeError(f"register {username}: {answer.status_code} {answer.text[:300]}")
         answer = self.session.post(f"{self.base}/auth/v1/login", timeout=30,
                                    json={"username": username, "password": password})
-        answer.raise_for_status()
+        if answer.status_code != 200:
+            raise RuntimeError(f"login {username}: {answer.status_code} {answer.text[:300]}")
         self.session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
 
     def submit(self, kind: str, path: Optional[Path] = None, **fields: Any) -> str:
@@ -372,12 +379,28 @@ def make_media(directory: Path) -> dict[str, Path]:
     return {"speech": speech, "clip": clip, "photo": photo}
 
 
-def summary_of(job: dict[str, Any], result: Any) -> str:
-    text = json.dumps(result, ensure_ascii=False)
-    return f"{job['kind']:9} {job['status']:9} worker {job['worker_id']}  {text[:160]}"
+def workers_of(admin: Client, kind: str) -> dict[str, str]:
+    """Job id -> the worker that ran it (the administrators' job list shows it; owners do not see it)."""
+    answer = admin.session.get(f"{admin.base}/api/v1/admin/jobs", params={"kind": kind, "per_page": 100},
+                               timeout=30)
+    answer.raise_for_status()
+    return {job["id"]: job["worker_id"] for job in answer.json()["items"]}
 
 
-def one_job_of_each_kind(client: Client, media: dict[str, Path]) -> list[str]:
+def summary_of(job: dict[str, Any], answer: dict[str, Any], worker: str) -> str:
+    """One line: the kind, its worker, and what shows the work was done."""
+    result = answer.get("result") or {}
+    shown: Any = {
+        "translate": result.get("translated_text"),
+        "asr": result.get("text"),
+        "vision": [f"{d['label']} {d['probability']:.2f}" for d in result.get("detections", [])][:4]
+        or [f"{c['label']} {c['score']:.2f}" for c in result.get("class_scores", [])][:3],
+        "convert": {"artifact": result.get("artifact"), "audio": result.get("audio")},
+    }.get(job["kind"]) or result
+    return f"{job['kind']:9} {job['status']:9} by {worker}: {json.dumps(shown, ensure_ascii=False)[:200]}"
+
+
+def one_job_of_each_kind(client: Client, admin: Client, media: dict[str, Path]) -> list[str]:
     submitted = [
         client.submit("translate", text="The cat is black. I would like a cup of coffee.",
                       source_lang="en", target_lang="es"),
@@ -388,7 +411,7 @@ def one_job_of_each_kind(client: Client, media: dict[str, Path]) -> list[str]:
     lines = []
     for job_id in submitted:
         job = client.wait(job_id)
-        lines.append(summary_of(job, client.result(job_id)))
+        lines.append(summary_of(job, client.result(job_id), workers_of(admin, job["kind"]).get(job_id, "?")))
         log(lines[-1])
         if job["status"] != "succeeded":
             raise RuntimeError(f"{job['kind']} job {job_id} {job['status']}: {job.get('error')}")
@@ -408,16 +431,21 @@ def scale(stack: Stack, compose: dict[str, Any], service: str, replicas: int) ->
     return stack.containers(service)
 
 
-def spread_over_replicas(client: Client, stack: Stack, service: str, media: dict[str, Path],
+def spread_over_replicas(client: Client, admin: Client, media: dict[str, Path],
                          jobs: int = 8) -> dict[str, list[int]]:
-    # The replicas' heartbeats name them; each must have registered before the jobs go out.
-    ids = [client.submit("convert", media["clip"], target="mp3", audio_bitrate="64k") for _ in range(jobs)]
-    by_worker: dict[str, list[int]] = {}
+    """Convert jobs submitted at once; the job numbers each worker ran (prefetch 1: they share)."""
+    ids = [client.submit(SCALED.removesuffix("_worker"), media["clip"], target="mp3", audio_bitrate="64k")
+           for _ in range(jobs)]
+    numbers = {}
     for job_id in ids:
         job = client.wait(job_id)
         if job["status"] != "succeeded":
             raise RuntimeError(f"convert job {job_id} {job['status']}: {job.get('error')}")
-        by_worker.setdefault(job["worker_id"], []).append(job["number"])
+        numbers[job_id] = job["number"]
+    workers = workers_of(admin, SCALED.removesuffix("_worker"))
+    by_worker: dict[str, list[int]] = {}
+    for job_id, number in numbers.items():
+        by_worker.setdefault(workers[job_id], []).append(number)
     return by_worker
 
 
@@ -433,7 +461,6 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--skip-build", action="store_true", help="use the images already built")
     parser.add_argument("--keep", action="store_true", help="leave the stack running (no `down -v`)")
-    parser.add_argument("--scale-service", default="convert_worker", help="the worker service scaled to 2")
     args = parser.parse_args(argv)
 
     WORK.mkdir(parents=True, exist_ok=True)
@@ -442,8 +469,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         shutil.rmtree(logs)
     logs.mkdir()
     ensure_tools()
+    compose_version = re.search(r"podman-composer? version\s+(\S+)",
+                                run(["podman-compose", "version"], check=False).stdout)
     report: dict[str, Any] = {"podman": run(["podman", "--version"]).stdout.strip(),
-                              "podman-compose": run(["podman-compose", "version"], check=False).stdout.split("\n")[1:2]}
+                              "podman-compose": compose_version.group(1) if compose_version else "?"}
 
     base_seconds = build_base(logs)
     report["base image"] = f"built in {base_seconds:.0f} s" if base_seconds else "existed"
@@ -470,18 +499,18 @@ def main(argv: Optional[list[str]] = None) -> int:
         media = make_media(Path(tempfile.mkdtemp(dir=WORK)))
         client = Client(base)
         client.login("smoke", PASSWORD, register_email="smoke@example.com")
-        results["one job of each kind"] = one_job_of_each_kind(client, media)
-
         admin = Client(base)
         admin.login(variables["CONVEYOR_ADMIN_USERNAME"], PASSWORD)
-        kind = args.scale_service.removesuffix("_worker")
-        replicas = scale(stack, compose_raw, args.scale_service, 2)
-        log(f"{args.scale_service} replicas: {replicas}")
+        results["one job of each kind"] = one_job_of_each_kind(client, admin, media)
+
+        kind = SCALED.removesuffix("_worker")
+        replicas = scale(stack, compose_raw, SCALED, 2)
+        log(f"{SCALED} replicas: {replicas}")
         deadline = time.monotonic() + 120
         while len(live_workers(admin, kind)) < 2 and time.monotonic() < deadline:
             time.sleep(2)
         results["live workers after scaling"] = live_workers(admin, kind)
-        spread = spread_over_replicas(client, stack, args.scale_service, media)
+        spread = spread_over_replicas(client, admin, media)
         results["jobs per worker"] = spread
         log(f"jobs per {kind} worker: {spread}")
         if len(spread) < 2:
@@ -496,6 +525,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         if not args.keep:
             log("podman-compose down -v")
             stack.compose("down", "-v", check=False)
+            # podman-compose 1.0.3 leaves the project's network behind.
+            networks = stack.podman("network", "ls", "-q", "--filter", f"label=io.podman.compose.project={PROJECT}",
+                                    check=False).stdout.split()
+            if networks:
+                stack.podman("network", "rm", *networks, check=False)
 
     print("\n=== compose smoke summary ===")
     for name, value in report.items():
