@@ -56,7 +56,8 @@ STAND_INS = [
 ]
 # The worker service scaled to 2: convert jobs last a second or two, long enough to be shared.
 SCALED = "convert_worker"
-TOOLS = {"podman": "podman", "podman-compose": "podman-compose", "debootstrap": "debootstrap", "runc": "runc"}
+TOOLS = {"podman": "podman", "podman-compose": "podman-compose", "debootstrap": "debootstrap", "runc": "runc",
+         "espeak-ng": "espeak-ng"}  # espeak-ng speaks the asr job's input
 # Letters and digits, and neither user name in it (the auth service refuses that).
 PASSWORD = "Cv" + secrets.token_hex(8) + "x7"
 
