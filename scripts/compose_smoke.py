@@ -27,7 +27,7 @@ import re
 import secrets
 import shutil
 import socket
-import subprocess  # nosec B404: runs podman, podman-compose and debootstrap with fixed arguments
+import subprocess
 import sys
 import tempfile
 import time
@@ -74,10 +74,10 @@ def run(command: list[str], *, env: Optional[dict[str, str]] = None, log_file: O
         with log_file.open("a") as out:
             out.write(f"$ {' '.join(command)}\n")
             out.flush()
-            result = subprocess.run(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,  # nosec B603
+            result = subprocess.run(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                                     text=True, timeout=timeout)
     else:
-        result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True,  # nosec B603
+        result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True,
                                 timeout=timeout)
     if check and result.returncode != 0:
         where = f"see {log_file}" if log_file else (result.stderr or result.stdout).strip()[-3000:]
@@ -129,8 +129,8 @@ def build_base(logs: Path) -> Optional[float]:
     # (it is made here for the smoke run and never pushed anywhere).
     if HOST_CA_BUNDLE.is_file():
         shutil.copyfile(HOST_CA_BUNDLE, rootfs / "etc" / "ssl" / "certs" / "ca-certificates.crt")
-    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)  # nosec B603 B607
-    imported = subprocess.run(["podman", "import", "--change", "CMD [\"python3\"]", "-", BASE_IMAGE],  # nosec B603 B607
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+    imported = subprocess.run(["podman", "import", "--change", "CMD [\"python3\"]", "-", BASE_IMAGE],
                               stdin=tar.stdout, env=podman_env(), capture_output=True, text=True)
     tar.wait()
     if tar.returncode or imported.returncode:

@@ -703,3 +703,18 @@ def test_the_smoke_runs_podman_with_runc_and_limits_this_machine_accepts():
     settings = tomllib.loads((LOCAL / "containers.conf").read_text())
     assert settings["engine"]["runtime"] == "runc"
     assert {limit.split("=")[0] for limit in settings["containers"]["default_ulimits"]} == {"nofile", "nproc"}
+
+
+def test_compose_smoke_builds_each_image_once_as_the_services_that_run_it_say(compose):
+    from scripts.compose_smoke import STAND_INS, images_to_build
+
+    specs = images_to_build(compose)
+    names = [spec["image"] for spec in specs]
+    assert len(names) == len(set(names))
+    built = {spec["image"]: spec for spec in specs}
+    for name, service in conveyor_services(compose).items():
+        # Services sharing an image (init, auth, api, relay) must agree on how it is built.
+        assert built[service["image"]]["dockerfile"] == service["build"]["dockerfile"], name
+        assert built[service["image"]]["args"] == service["build"].get("args", {}), name
+    assert {spec["args"].get("KIND") for spec in specs} >= set(KINDS)
+    assert {image for _, image, _ in STAND_INS} <= set(built)
