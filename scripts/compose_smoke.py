@@ -175,8 +175,8 @@ def image_sizes(names: list[str]) -> dict[str, str]:
     sizes = {}
     for name in names:
         result = run(["podman", "image", "inspect", "--format", "{{.Size}}", name], env=podman_env(), check=False)
-        if result.returncode == 0:
-            sizes[name] = f"{int(result.stdout.strip()) / 1e6:.0f} MB"
+        sizes[name] = (f"{int(result.stdout.strip()) / 1e6:.0f} MB" if result.returncode == 0
+                       else f"? ({(result.stderr or result.stdout).strip()[:200]})")
     return sizes
 
 
@@ -274,6 +274,17 @@ class Stack:
                     raise RuntimeError(f"{name} not {condition} after {timeout:.0f} s "
                                        f"(status {state['Status']}):\n{self.tail(name)}")
                 time.sleep(2)
+
+    def remove_leftovers(self) -> None:
+        """Remove the project's containers, volumes and networks, found by podman-compose's label."""
+        label = f"label=io.podman.compose.project={PROJECT}"
+        for what, listing, removal in (("container", ["ps", "-a", "-q"], ["rm", "-f", "-t", "10"]),
+                                       ("volume", ["volume", "ls", "-q"], ["volume", "rm", "-f"]),
+                                       ("network", ["network", "ls", "-q"], ["network", "rm", "-f"])):
+            found = self.podman(*listing, "--filter", label, check=False).stdout.split()
+            if found:
+                log(f"removing {len(found)} {what}(s) of project {PROJECT}")
+                self.podman(*removal, *found, check=False)
 
     def tail(self, name: str, lines: int = 40) -> str:
         result = self.podman("logs", "--tail", str(lines), name, check=False)
@@ -478,13 +489,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     base_seconds = build_base(logs)
     report["base image"] = f"built in {base_seconds:.0f} s" if base_seconds else "existed"
     variables = write_secrets()
-    # The file as compose sees it with this run's variables (no ${...:?} left unset).
+    # Read as written: only the services' names, images, builds and depends_on are used here.
     compose_raw = yaml.safe_load(COMPOSE_FILE.read_text())
     build_times = {} if args.skip_build else build_images(compose_raw, logs)
     names = [BASE_IMAGE, *(spec["image"] for spec in images_to_build(compose_raw))]
     sizes = image_sizes(names)
 
     stack = Stack(variables, logs)
+    stack.remove_leftovers()  # of a run left up with --keep, or cut short
     base = f"http://127.0.0.1:{variables['CONVEYOR_PORT']}"
     results: dict[str, Any] = {}
     failed: Optional[BaseException] = None
@@ -526,11 +538,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         if not args.keep:
             log("podman-compose down -v")
             stack.compose("down", "-v", check=False)
-            # podman-compose 1.0.3 leaves the project's network behind.
-            networks = stack.podman("network", "ls", "-q", "--filter", f"label=io.podman.compose.project={PROJECT}",
-                                    check=False).stdout.split()
-            if networks:
-                stack.podman("network", "rm", *networks, check=False)
+            stack.remove_leftovers()  # podman-compose 1.0.3 leaves the project's network behind
 
     print("\n=== compose smoke summary ===")
     for name, value in report.items():
