@@ -523,6 +523,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         while len(live_workers(admin, kind)) < 2 and time.monotonic() < deadline:
             time.sleep(2)
         results["live workers after scaling"] = live_workers(admin, kind)
+        if len(results["live workers after scaling"]) < 2:
+            raise RuntimeError(f"the operations view shows {results['live workers after scaling']} after scaling")
         spread = spread_over_replicas(client, admin, media)
         results["jobs per worker"] = spread
         log(f"jobs per {kind} worker: {spread}")
