@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONVEYOR_ASR_MODELS_DIR ?= $(CURDIR)/var/models/asr
 export CONVEYOR_ASR_MODELS_DIR
 
-.PHONY: up test test-unit lint audit bench postman newman system deps lock clean-venv
+.PHONY: up test test-unit lint audit bench postman newman system deps lock clean-venv compose-smoke
 
 # requirements.lock pins every package with its hashes (`make lock` writes it from requirements*.txt);
 # pip refuses any file whose hash differs. --no-deps: the lock already holds the whole closure.
@@ -64,6 +64,12 @@ test-unit: deps
 
 bench: system deps
 	$(VENV)/bin/python -m bench.run
+
+# Builds the compose stack's images and runs deploy/docker-compose.yml for real with podman-compose
+# (installed from Debian when missing), one job of each kind, a worker kind scaled to 2, then down -v.
+# Slow (image builds) and not part of make test; README, "Production", shows what it printed here.
+compose-smoke: deps
+	$(VENV)/bin/python scripts/compose_smoke.py
 
 postman: deps
 	$(VENV)/bin/python scripts/make_postman.py

@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -229,9 +230,10 @@ _HEALTH_URL = re.compile(r"http://127\.0\.0\.1:(\d+)(/[^'\"\s]*)")
 @pytest.mark.parametrize("name", ["auth", "api"])
 def test_health_check_asks_the_service_port_for_a_route_the_app_serves(compose, url_maps, name):
     service = compose["services"][name]
-    probe = " ".join(service["healthcheck"]["test"])
-    # The slim image has no curl: the probe must run on the image's Python.
-    assert service["healthcheck"]["test"][:2] == ["CMD", "python"]
+    kind, probe = service["healthcheck"]["test"]
+    # The slim image has no curl: the probe must run on the image's Python. One shell string: the
+    # podman-compose of Debian 12 joins a CMD list unquoted, breaking any item with spaces.
+    assert kind == "CMD-SHELL" and shlex.split(probe)[:2] == ["python", "-c"]
     port, path = _HEALTH_URL.search(probe).groups()
     assert int(port) == _gunicorn(service)[1]
     adapter = url_maps[name].bind("localhost")
@@ -312,7 +314,9 @@ def test_only_auth_and_init_get_the_private_signing_key(compose):
         assert has_private == (name in {"auth", "init"}), name
     assert compose["services"]["api"]["secrets"] == ["jwt_public.pem"]
     for secret in compose["secrets"].values():
-        assert secret["file"].startswith("./secrets/")
+        # deploy/secrets/ unless CONVEYOR_SECRETS_DIR names another directory (make compose-smoke's)
+        assert interpolate(secret["file"], {}).startswith("./secrets/")
+        assert interpolate(secret["file"], {"CONVEYOR_SECRETS_DIR": "/elsewhere"}).startswith("/elsewhere/")
     ignored = (REPO_ROOT / ".dockerignore").read_text().split()
     assert {"deploy/secrets", ".env", ".venv", ".git", "var"} <= set(ignored)
 
@@ -454,11 +458,11 @@ def test_compose_gateway_is_valid_nginx(tmp_path):
                     reason="needs Debian's docker-compose (v1) to validate the file")
 def test_docker_compose_v1_accepts_the_file(tmp_path, compose_text, strong_env):
     # v1 predates the top-level `name` key of the Compose Specification; everything else it checks.
-    body = re.sub(r"(?m)^name: .*\n", "", compose_text).replace("env_file: ../.env",
-                                                                 f"env_file: {tmp_path}/app.env")
+    body = re.sub(r"(?m)^name: .*\n", "", compose_text)
     (tmp_path / "docker-compose.yml").write_text(body)
     (tmp_path / "app.env").write_text("")
-    (tmp_path / "vars.env").write_text("".join(f"{k}={v}\n" for k, v in strong_env.items()))
+    variables = {**strong_env, "CONVEYOR_ENV_FILE": f"{tmp_path}/app.env"}
+    (tmp_path / "vars.env").write_text("".join(f"{k}={v}\n" for k, v in variables.items()))
     result = subprocess.run(
         ["docker-compose", "--env-file", str(tmp_path / "vars.env"),
          "--project-directory", str(DEPLOY), "-f", str(tmp_path / "docker-compose.yml"),
@@ -612,7 +616,9 @@ def test_the_import_scan_notices_a_missing_distribution(tmp_path):
 def test_images_run_as_an_unprivileged_user_and_stay_offline():
     for dockerfile in (SERVICE_DOCKERFILE, WORKER_DOCKERFILE):
         text = dockerfile.read_text()
-        assert re.search(r"^FROM python:3\.11-slim", text, re.M)
+        # The public Python image unless the build passes another base (make compose-smoke does).
+        assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim", text, re.M)
+        assert re.findall(r"^FROM\s+(\S+)", text, re.M) == ["${BASE_IMAGE}"]
         user = re.findall(r"^USER\s+(\S+)", text, re.M)
         assert user and user[-1] not in {"root", "0"}
         assert not re.search(r"\b(build-essential|gcc|g\+\+)\b", text)
@@ -623,3 +629,92 @@ def test_images_run_as_an_unprivileged_user_and_stay_offline():
     pairs = re.search(r'APERTIUM_PAIRS="([^"]+)"', bootstrap)
     for package in pairs.group(1).split():
         assert package in worker, f"the translate image lacks {package}, which `make up` installs"
+
+
+# --- the pulled images and make compose-smoke's stand-ins ---------------------------------------
+
+LOCAL = DEPLOY / "docker" / "local"
+OFFICIAL_IMAGES = {"postgres": "postgres:16", "rabbitmq": "rabbitmq:3.13-management",
+                   "broker-topology": "rabbitmq:3.13-management", "gateway": "nginx:1.27-alpine"}
+
+
+def _pulled(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: service for name, service in compose["services"].items() if "build" not in service}
+
+
+def test_pulled_images_default_to_the_official_ones_and_each_has_a_stand_in(compose):
+    from scripts.compose_smoke import STAND_INS
+
+    pulled = _pulled(compose)
+    assert {name: interpolate(service["image"], {}) for name, service in pulled.items()} == OFFICIAL_IMAGES
+    stand_ins = {variable: image for variable, image, _ in STAND_INS}
+    for name, service in pulled.items():
+        variable = _VARIABLE.fullmatch(service["image"]).group(1)
+        assert variable in stand_ins, f"{name}: make compose-smoke has no stand-in for {variable}"
+        assert interpolate(service["image"], {variable: stand_ins[variable]}) == stand_ins[variable]
+    for _, _, dockerfile in STAND_INS:
+        text = (LOCAL / dockerfile).read_text()
+        assert "TEST STAND-IN" in text
+        assert re.findall(r"^FROM\s+(\S+)", text, re.M) == ["${BASE_IMAGE}"]
+
+
+def _reads(script: Path) -> set[str]:
+    return set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", script.read_text()))
+
+
+def test_the_postgres_stand_in_honours_what_compose_uses_of_the_official_image(compose):
+    service = compose["services"]["postgres"]
+    assert set(service["environment"]) <= _reads(LOCAL / "postgres-standin.sh")
+    dockerfile = (LOCAL / "Dockerfile.postgres").read_text()
+    data_dir = re.search(r"^ENV PGDATA=(\S+)", dockerfile, re.M).group(1)
+    assert [volume.split(":")[1] for volume in service["volumes"]] == [data_dir]
+    assert service["healthcheck"]["test"][1] == "pg_isready"
+    assert "postgresql-client" in dockerfile  # pg_isready
+
+
+def test_the_rabbitmq_stand_in_honours_what_compose_uses_of_the_official_image(compose):
+    broker, topology = compose["services"]["rabbitmq"], compose["services"]["broker-topology"]
+    assert set(broker["environment"]) <= _reads(LOCAL / "rabbitmq-standin.sh")
+    for volume in broker["volumes"]:
+        target = volume.split(":")[1]
+        assert target == "/var/lib/rabbitmq" or target.startswith("/etc/rabbitmq/conf.d/")
+    assert "/etc/rabbitmq/conf.d" in (LOCAL / "rabbitmq-standin.sh").read_text()
+    dockerfile = (LOCAL / "Dockerfile.rabbitmq").read_text()
+    # Debian's rabbitmq-server brings rabbitmq-diagnostics (health check) and rabbitmqadmin (topology).
+    assert "rabbitmq-server" in dockerfile and "enable --offline rabbitmq_management" in dockerfile
+    assert broker["healthcheck"]["test"][1] == "rabbitmq-diagnostics"
+    assert "rabbitmqadmin " in topology["command"][-1]
+
+
+def test_the_nginx_stand_in_reads_the_gateway_where_compose_mounts_it(compose):
+    mounts = [volume.split(":")[1] for volume in compose["services"]["gateway"]["volumes"]]
+    assert mounts == ["/etc/nginx/conf.d/default.conf"]
+    main = (LOCAL / "nginx.conf").read_text()
+    assert "include /etc/nginx/conf.d/*.conf;" in main
+    # compose.conf sets these in the http block; a second one would stop nginx ("duplicate").
+    for directive in re.findall(r"^(\w+)\s", COMPOSE_GATEWAY.read_text(), re.M):
+        if directive not in {"upstream", "server", "map", "log_format"}:
+            assert not re.search(rf"^\s*{directive}\s", main, re.M), directive
+
+
+def test_the_smoke_runs_podman_with_runc_and_limits_this_machine_accepts():
+    import tomllib
+
+    settings = tomllib.loads((LOCAL / "containers.conf").read_text())
+    assert settings["engine"]["runtime"] == "runc"
+    assert {limit.split("=")[0] for limit in settings["containers"]["default_ulimits"]} == {"nofile", "nproc"}
+
+
+def test_compose_smoke_builds_each_image_once_as_the_services_that_run_it_say(compose):
+    from scripts.compose_smoke import STAND_INS, images_to_build
+
+    specs = images_to_build(compose)
+    names = [spec["image"] for spec in specs]
+    assert len(names) == len(set(names))
+    built = {spec["image"]: spec for spec in specs}
+    for name, service in conveyor_services(compose).items():
+        # Services sharing an image (init, auth, api, relay) must agree on how it is built.
+        assert built[service["image"]]["dockerfile"] == service["build"]["dockerfile"], name
+        assert built[service["image"]]["args"] == service["build"].get("args", {}), name
+    assert {spec["args"].get("KIND") for spec in specs} >= set(KINDS)
+    assert {image for _, image, _ in STAND_INS} <= set(built)
