@@ -15,6 +15,7 @@ import requests
 from PIL import Image
 from skimage import data as skimage_data
 
+from shared.media_probe import probe
 from tests.conftest import wait_for
 from tests.media import ENGLISH_SENTENCES, have_espeak, speak, with_video, word_error_rate
 
@@ -266,6 +267,43 @@ def test_a_recording_is_transcribed_and_translated_by_a_pipeline_whose_steps_run
     page.get_by_role("link", name="Pipelines").click()
     page.locator("tbody tr[data-pipeline] .status").get_by_text("succeeded").wait_for()
     tab.screenshot("console-pipelines-list")
+
+
+@pytest.mark.skipif(not have_espeak(), reason="espeak-ng is not installed (make system)")
+def test_a_lecture_video_comes_back_with_its_spanish_subtitles_muxed_in_and_plays(stack, tab, tmp_path):
+    base, page = stack["base"], tab.page
+    log_in(tab, base, new_user(base))
+    page.get_by_role("link", name="Pipelines").click()
+    page.get_by_label("Spanish (es)").wait_for()
+    assert not page.get_by_label("Subtitle streams").is_visible()  # transcribe-translate has no video out
+    page.get_by_label("Preset").select_option("subtitles")
+    lecture = with_video(speak(SPOKEN, tmp_path / "lecture.wav"), tmp_path / "lecture.mp4")
+    page.locator("input[type=file]").set_input_files(str(lecture))
+    page.get_by_label("Spanish (es)").check()
+    # The video choices belong to this preset only, and burning in offers the ticked languages.
+    assert page.get_by_label("Burned into the picture").locator("option").all_inner_texts() == ["None", "Spanish (es)"]
+    page.get_by_label("Subtitle streams").select_option("mp4")
+    tab.screenshot("console-pipeline-subtitles-form")
+    page.get_by_role("button", name="Start pipeline").click()
+    steps = page.get_by_role("region", name="Steps")
+    steps.wait_for()
+    assert steps.locator("tbody th").all_inner_texts()[-1] == "add-subtitles"
+    player = page.locator("video.subtitled-video")
+    player.wait_for(timeout=JOB_TIMEOUT_MS * 2)
+    assert steps.locator(".status").all_inner_texts() == ["succeeded"] * steps.locator(".status").count()
+    # The browser reads the muxed file's header: a real video of the lecture's length.
+    duration = wait_for(lambda: page.evaluate("document.querySelector('video.subtitled-video').duration"),
+                        timeout=20, message="the player to read the video's duration")
+    assert abs(duration - probe(lecture).duration) < 0.5, duration
+    href = page.get_by_role("link", name=re.compile(r"^Download .*\.mp4$")).get_attribute("href")
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    muxed = tmp_path / "muxed.mp4"
+    muxed.write_bytes(requests.get(base + href, cookies=cookies, timeout=30).content)
+    streams = probe(muxed).streams
+    assert [(st.codec_name, st.language) for st in streams if st.codec_type == "subtitle"] == [("mov_text", "spa")]
+    tab.screenshot("console-pipeline-subtitled-video")
+    # As with the recording's player: Chromium lets go of the video's held response on closing.
+    tab.expected_problems.append("/lecture.mp4 (net::ERR_ABORTED)")
 
 
 def test_a_notice_is_read_and_translated_line_by_line_by_a_pipeline(stack, tab):

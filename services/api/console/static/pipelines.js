@@ -16,7 +16,7 @@ export const PRESETS = {
   },
   subtitles: {
     title: 'Subtitles', file: 'Video or recording', accept: 'video/*,audio/*',
-    about: 'The sound track as 16 kHz audio, speech to text, then each language: srt and vtt files with the speech\'s timings.',
+    about: 'The sound track as 16 kHz audio, speech to text, then each language: srt and vtt files with the speech\'s timings, and if you like the video back with them, as streams or drawn into the picture.',
   },
   'read-translate': {
     title: 'Read and translate a picture', file: 'Picture with printed text', accept: 'image/*',
@@ -37,15 +37,32 @@ function drawForm(container) {
   const zoneSlot = h('div');
   const source = h('select', { name: 'source_lang' });
   const targets = h('fieldset', { class: 'targets' }, h('legend', {}, 'Into'));
+  // The subtitles preset can also put them into the video: as streams a player switches between
+  // (mux), or drawn into the picture (burn_in, one of the ticked languages).
+  const mux = h('select', { name: 'mux' }, h('option', { value: '' }, 'No video, only subtitle files'),
+    ...['mp4', 'mkv', 'webm'].map((target) => h('option', { value: target }, `${target}: one subtitle stream per language`)));
+  const burnIn = h('select', { name: 'burn_in' });
+  const video = h('fieldset', { class: 'targets video-out' }, h('legend', {}, 'Into the video'),
+    h('div', { class: 'row' }, field('Subtitle streams', mux), field('Burned into the picture', burnIn)));
   const button = h('button', { type: 'submit', class: 'primary' }, 'Start pipeline');
   const form = h('form', { class: 'card' }, h('h1', {}, 'Run a pipeline'), message,
     field('Preset', preset), about, zoneSlot,
-    h('div', { class: 'row' }, field('Spoken or written in', source)), targets, h('div', {}, button));
+    h('div', { class: 'row' }, field('Spoken or written in', source)), targets, video, h('div', {}, button));
   container.append(form);
+
+  const tickedLanguages = () => [...targets.querySelectorAll('input:checked')].map((box) => box.value);
+  const fillBurnIn = () => {
+    const kept = burnIn.value;
+    burnIn.replaceChildren(h('option', { value: '' }, 'None'),
+      ...tickedLanguages().map((code) => h('option', { value: code }, languageName(code))));
+    burnIn.value = tickedLanguages().includes(kept) ? kept : '';
+  };
+  targets.addEventListener('change', fillBurnIn);
 
   const showPreset = () => {
     const chosen = PRESETS[preset.value];
     about.textContent = chosen.about;
+    video.hidden = preset.value !== 'subtitles';
     file = null;
     zoneSlot.replaceChildren(dropZone(chosen.file, chosen.accept, (picked) => { file = picked; }));
   };
@@ -57,6 +74,7 @@ function drawForm(container) {
       return h('label', { class: 'check' }, box, ` ${languageName(p.target)}${p.via.length ? ` (via ${p.via.join(', ')})` : ''}`);
     });
     targets.replaceChildren(h('legend', {}, 'Into'), ...boxes);
+    fillBurnIn();
   };
   api('/api/v1/languages').then((catalog) => {
     pairs = catalog.pairs;
@@ -73,13 +91,18 @@ function drawForm(container) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     message.show('');
-    const langs = [...targets.querySelectorAll('input:checked')].map((box) => box.value);
+    const langs = tickedLanguages();
     if (!file) { message.show('Choose or drop a file first.'); return; }
     if (!langs.length) { message.show('Tick at least one language to translate into.'); return; }
+    const options = { source_lang: source.value, target_langs: langs };
+    if (preset.value === 'subtitles') {
+      if (mux.value) options.mux = mux.value;
+      if (burnIn.value) options.burn_in = burnIn.value;
+    }
     const body = new FormData();
     body.append('file', file);
     body.append('preset', preset.value);
-    body.append('options', JSON.stringify({ source_lang: source.value, target_langs: langs }));
+    body.append('options', JSON.stringify(options));
     button.disabled = true;
     try {
       const pipeline = await api('/api/v1/pipelines', { method: 'POST', form: body });
@@ -163,6 +186,15 @@ async function drawOutputs(container, pipeline) {
         h('a', { class: 'button', href: `/api/v1/jobs/${step.job_id}/export?format=txt`, download: '' }, 'Download as text'),
         ...Object.entries(subtitles || {}).map(([fmt, href]) => h('a', { class: 'button', href, download: '' },
           `Subtitles (${fmt})`))));
+  }
+  // The subtitles preset's last step (add-subtitles): the video with its subtitles, to play or keep.
+  for (const step of pipeline.steps) {
+    if (!(step.subtitles || []).length || step.status !== 'succeeded' || !step.links.artifacts) continue;
+    for (const [name, href] of Object.entries(step.links.artifacts)) {
+      section.append(h('h3', {}, 'The video with its subtitles'),
+        h('video', { class: 'subtitled-video', controls: '', preload: 'metadata', src: href }),
+        h('div', { class: 'actions' }, h('a', { class: 'button', href, download: name }, `Download ${name}`)));
+    }
   }
   if (section.children.length === 1) section.append(h('p', { class: 'muted' }, 'Nothing was made.'));
 }
