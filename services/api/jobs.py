@@ -11,7 +11,6 @@ from typing import Any, BinaryIO, Optional, TypeVar
 from flask import current_app, url_for
 from sqlalchemy import func, select
 
-from services.api.idempotency import remember
 from services.api.kinds import SPECS, KindSpec, SubmitRefused
 from services.api.queue_info import progress_view
 from shared import jobflow, metrics, webhooks
@@ -93,26 +92,27 @@ def submit(user: User, kind: str, params: dict[str, Any], upload: Optional[Binar
             size = storage().save(input_key, upload, max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
         except StorageLimitExceeded:
             raise SubmitRefused("The file is larger than the upload limit.", 413) from None
+    columns: dict[str, Any] = {}
+    if callback_url:
+        columns.update(callback_url=callback_url, callback_progress=callback_progress)
+        if user.webhook_secret is None:
+            with transaction():
+                webhooks.secret_for(user)
+    if input_key:
+        input_filename = safe_filename(filename)
+        columns.update(input_key=input_key, input_filename=input_filename, input_size=size,
+                       input_content_type=(content_type or mimetypes.guess_type(input_filename)[0]
+                                           or "application/octet-stream"))
     try:
         # The kind's check probes a file on disk: on S3 that is a temporary copy, gone after the check.
-        with transaction(), (storage().local_copy(input_key) if input_key else nullcontext()) as local_input:
+        with storage().local_copy(input_key) if input_key else nullcontext() as local_input:
             params = spec.check(params, local_input)
-            limit = current_app.config["MAX_ACTIVE_JOBS"]
-            if jobflow.lock_user_and_count_active_jobs(user.id) >= limit:
-                raise SubmitRefused(f"You already have {limit} active jobs (queued or running); "
-                                    "wait for one to finish or cancel one.", 429)
-            job = jobflow.create_job(user.id, kind, params, priority, job_id=job_id)
-            if callback_url:
-                job.callback_url, job.callback_progress = callback_url, callback_progress
-                webhooks.secret_for(user)
-            if input_key:
-                job.input_key = input_key
-                job.input_filename = safe_filename(filename)
-                job.input_content_type = (content_type or mimetypes.guess_type(job.input_filename)[0]
-                                          or "application/octet-stream")
-                job.input_size = size
-            if idempotency:
-                remember(user.id, idempotency[0], idempotency[1], job)
+        # The limit, the job, its outbox row and the Idempotency-Key: one round trip, one transaction.
+        limit = current_app.config["MAX_ACTIVE_JOBS"]
+        job = jobflow.submit_job(user.id, kind, params, priority, limit, job_id, idempotency, **columns)
+        if job is None:
+            raise SubmitRefused(f"You already have {limit} active jobs (queued or running); "
+                                "wait for one to finish or cancel one.", 429)
     except BaseException:
         if input_key:
             storage().delete_prefix(f"jobs/{job_id}")
