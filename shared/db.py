@@ -29,7 +29,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, Executable, MetaData, Row, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import Pool
 
 from shared.config import Config
@@ -114,6 +114,22 @@ def unit_of_work(function: Function) -> Function:
     return wrapper  # type: ignore[return-value]
 
 
+# Set while the session's transaction has begun on a connection (it may hold locks); the session's
+# own in_transaction() is true as soon as an object is added, before anything reached the database.
+_DATABASE_TRANSACTION = "conveyor_database_transaction"
+
+
+@event.listens_for(Session, "after_begin")
+def _note_database_transaction(session: Session, transaction, connection) -> None:
+    session.info[_DATABASE_TRANSACTION] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _note_transaction_end(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_DATABASE_TRANSACTION, None)
+
+
 def execute_atomic(statement: Executable, params: Optional[dict[str, Any]] = None) -> Sequence[Row]:
     """Run one statement that is a unit of work by itself and return its rows (see the module docstring).
 
@@ -121,7 +137,7 @@ def execute_atomic(statement: Executable, params: Optional[dict[str, Any]] = Non
     row lock the statement would wait on), it runs in that transaction and commits with it.
     """
     session = db.session()
-    if session.info.get(_IN_UNIT) or session.in_transaction():
+    if session.info.get(_IN_UNIT) or session.info.get(_DATABASE_TRANSACTION):
         with transaction():
             return session.execute(statement, params).all()
     with db.engine.connect() as connection:

@@ -172,13 +172,15 @@ def submit_job(user_id: int, kind: str, params: dict[str, Any], priority: str, a
 
 
 def lock_user_and_count_active_jobs(user_id: int) -> int:
-    """Count the user's active jobs under a lock on the user's row, in one round trip.
+    """Count the user's active jobs under a lock on the user's row (held until commit).
 
-    The lock (held until commit) serializes one user's submissions, so the limit cannot be raced.
+    The lock serializes one user's submissions, so the limit cannot be raced. It takes two
+    statements: a count in the locking statement itself would read that statement's snapshot,
+    taken before it waited for the lock, and miss the jobs of the submit that held it.
     """
-    active = (select(func.count()).select_from(Job)
-              .where(Job.user_id == user_id, Job.status.in_(values(ACTIVE))).scalar_subquery())
-    return db.session.scalar(select(active).select_from(User).where(User.id == user_id).with_for_update(of=User))
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    return db.session.scalar(select(func.count()).select_from(Job)
+                             .where(Job.user_id == user_id, Job.status.in_(values(ACTIVE))))
 
 
 def lock_job(job_id: uuid.UUID) -> Optional[Job]:

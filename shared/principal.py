@@ -26,6 +26,7 @@ from datetime import timedelta
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives import serialization
 from flask import Flask, current_app, g, has_request_context, request
 from flask_jwt_extended import JWTManager, decode_token, get_current_user, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException
@@ -155,6 +156,17 @@ def _revoked_token(header: dict, payload: dict):
 @jwt.user_lookup_error_loader
 def _unknown_user(header: dict, payload: dict):
     return _unauthorized("Token has been revoked.")
+
+
+@jwt.decode_key_loader
+def _verification_key(header: dict, payload: dict):
+    """The public key, parsed once per process (given the PEM text, PyJWT parses it on every request)."""
+    return _public_key(current_app.config["JWT_PUBLIC_KEY"])
+
+
+@functools.lru_cache(maxsize=4)
+def _public_key(pem: str):
+    return serialization.load_pem_public_key(pem.encode())
 
 
 @jwt.token_in_blocklist_loader
