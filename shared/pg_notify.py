@@ -134,6 +134,7 @@ class Listener:
                     for channel in CHANNELS:
                         connection.execute(f"LISTEN {channel}")
                     self._connected.set()
+                    self._reset()  # what changed before the LISTENs went unheard: look again
                     for notify in connection.notifies():
                         self._dispatch(notify.channel, notify.payload)
             except Exception as exc:  # noqa: BLE001 - a lost database must not end the listener

@@ -85,3 +85,36 @@ def test_a_logout_in_another_process_ends_a_cached_login(app, client, make_user,
     wait_for(lambda: cache.get(session_id, user.id) is None, timeout=10, message="the NOTIFY of the logout")
     reply = client.get("/api/v1/jobs", headers=user.headers)
     assert reply.status_code == 401 and reply.json["message"] == "Token has been revoked."
+
+
+@pytest.mark.timeout(120)
+def test_a_job_stream_wakes_on_the_commit_of_the_change_not_on_a_poll(app, client, make_user, config, monkeypatch):
+    """Polls and keep-alives are pushed out of reach (an hour): only the NOTIFY of each change of the
+    job can wake the stream, so without it this test would hang until its timeout."""
+    from services.api import events
+    from shared import jobflow
+    from shared.db import transaction
+    from shared.pg_notify import listener_for
+    monkeypatch.setattr(events, "POLL_SECONDS", 3600.0)
+    monkeypatch.setattr(events, "KEEPALIVE_SECONDS", 3600.0)
+    assert listener_for(config.SQLALCHEMY_DATABASE_URI).wait_connected(10)
+    user = make_user()
+    job_id = uuid.UUID(client.post("/api/v1/jobs/translate", headers=user.headers, json=BODY).json["id"])
+    reply = client.get(f"/api/v1/jobs/{job_id}/events", headers=user.headers, buffered=False)
+    parts = iter(reply.response)
+    received = []
+    while not any('"queued"' in part for part in received):
+        received.append(next(parts).decode())
+
+    def worker() -> None:  # what the internal API does for a worker, from another thread and connection
+        with app.app_context():
+            with transaction():
+                jobflow.claim(jobflow.lock_job(job_id), "test-worker", 60, 3)
+            with transaction():
+                jobflow.succeed(jobflow.lock_job(job_id), {"translated_text": "El gato es negro."})
+
+    threading.Thread(target=worker).start()
+    received.extend(part.decode() for part in parts)  # ends with the stream's end event
+    body = "".join(received)
+    assert '"succeeded"' in body and body.rstrip().endswith('data: {"status": "succeeded"}')
+    reply.close()
