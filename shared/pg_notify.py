@@ -128,18 +128,23 @@ class Listener:
             reset()
 
     def _run(self) -> None:
+        failures = 0
         while True:
             try:
                 with psycopg.connect(self._url, autocommit=True) as connection:
                     for channel in CHANNELS:
                         connection.execute(f"LISTEN {channel}")
+                    failures = 0
                     self._connected.set()
                     self._reset()  # what changed before the LISTENs went unheard: look again
                     for notify in connection.notifies():
                         self._dispatch(notify.channel, notify.payload)
             except Exception as exc:  # noqa: BLE001 - a lost database must not end the listener
-                LOGGER.warning("notification listener lost its connection (%s); reconnecting",
-                               exc.__class__.__name__)
+                failures += 1
+                # Once per outage: while the database stays away, every second would say it again.
+                LOGGER.log(logging.WARNING if failures == 1 else logging.DEBUG,
+                           "notification listener lost its connection (%s); reconnecting every %.0f s",
+                           exc.__class__.__name__, RECONNECT_SECONDS)
             finally:
                 self._connected.clear()
                 self._reset()
