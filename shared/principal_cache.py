@@ -27,6 +27,8 @@ from shared.models import AuthSession, User
 from shared.pg_notify import PRINCIPAL_CHANNEL, listener_for
 
 MAX_AGE_SECONDS = 1.0
+# Past this many entries, storing one first drops the expired ones (every login is a new session).
+MAX_ENTRIES = 10_000
 _USER_COLUMNS = tuple(column.key for column in User.__table__.columns)
 
 
@@ -55,9 +57,14 @@ class PrincipalCache:
             return
         snapshot = User(**{name: getattr(user, name) for name in _USER_COLUMNS})
         make_transient_to_detached(snapshot)
+        now = time.monotonic()
         with self._lock:
-            if generation == self._generation:
-                self._entries[(session_id, user.id)] = (time.monotonic(), snapshot)
+            if generation != self._generation:
+                return
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries = {key: entry for key, entry in self._entries.items()
+                                 if now - entry[0] <= MAX_AGE_SECONDS}
+            self._entries[(session_id, user.id)] = (now, snapshot)
 
     def forget_user(self, user_id: str) -> None:
         with self._lock:
