@@ -6,9 +6,13 @@
    vs the bare `apertium -u eng-spa` call on the same word.
 3. 1,000 short texts submitted at once until the last result, vs the same texts through one warm
    Apertium pipeline (the worker's own ApertiumTranslator) one by one.
+4. Event-stream push: the time from a worker's success report (the start of its POST .../succeed)
+   to the client's ``status: succeeded`` event on a connected stream (goal: 10 ms).
+5. Resident memory of each kind of process (API gunicorn master and workers, relay, translate worker).
 
-Run: python -m bench.bench_platform [--seconds 10] [--jobs 60] [--texts 1000]. Needs PostgreSQL, RabbitMQ, Apertium
-and wrk (make bench installs them). Uses its own database (conveyor_bench) and queue prefix.
+Run: python -m bench.bench_platform [--seconds 10] [--jobs 60] [--texts 1000] [--json FILE]. Needs PostgreSQL,
+RabbitMQ, Apertium and wrk (make bench installs them). Uses its own database (conveyor_bench) and queue
+prefix. ``--json`` also writes the figures to FILE (bench/run.py sets them beside the Celery peer's).
 """
 from __future__ import annotations
 
@@ -32,7 +36,8 @@ import psycopg
 import requests
 
 from services.translate_worker.apertium import ApertiumTranslator
-from shared.config import DEV_AMQP_URL
+from shared.config import DEV_AMQP_URL, DEV_WORKER_TOKEN
+from shared.internal_api import InternalApi
 from shared.messaging import queue_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -259,12 +264,70 @@ def platform_batch_seconds(base: str, token: str, texts: list[str], clients: int
         time.sleep(0.05)
 
 
+def report_success(worker: InternalApi, job_id: str, claim_id: str) -> float:
+    """Report the job done as its worker does; when the report started."""
+    started = time.perf_counter()
+    worker.succeed(job_id, claim_id, {"translated_text": "casa"})
+    return started
+
+
+def sse_push_ms(base: str, token: str, jobs: int) -> list[float]:
+    """For each job: a client follows its event stream while the bench, as the worker, claims it and
+    reports success through the internal API; the time from the start of that report to the client's
+    ``succeeded`` event."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    worker = InternalApi(base, os.environ.get("CONVEYOR_WORKER_TOKEN", DEV_WORKER_TOKEN))
+    result = []
+    for _ in range(jobs):
+        job_id = session.post(f"{base}/api/v1/jobs/translate",
+                              json={"text": WORD, "source_lang": "en", "target_lang": "es"}).json()["id"]
+        with session.get(f"{base}/api/v1/jobs/{job_id}/events", stream=True) as stream:
+            lines = stream.iter_lines(decode_unicode=True)
+            for line in lines:
+                if line.startswith("data:") and '"queued"' in line:
+                    break
+            claim_id = worker.claim(job_id, "bench-sse")["claim_id"]
+            with ThreadPoolExecutor(1) as pool:
+                reported = pool.submit(report_success, worker, job_id, claim_id)
+                for line in lines:
+                    if line.startswith("data:") and '"succeeded"' in line:
+                        seen = time.perf_counter()
+                        break
+                result.append((seen - reported.result()) * 1000)
+    return result
+
+
+def resident_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def memory_by_kind(processes: dict[str, subprocess.Popen]) -> dict[str, list[float]]:
+    """Resident MB of each process started here, and of gunicorn's workers (the master's children)."""
+    sizes: dict[str, list[float]] = {}
+    for name, proc in processes.items():
+        sizes[name] = [resident_mb(proc.pid)]
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        if name == "API gunicorn master" and children:
+            sizes["API gunicorn worker"] = [resident_mb(int(child)) for child in children]
+        elif children:  # the relay and the workers run their loop in a supervised child
+            sizes[name] = [resident_mb(proc.pid) + sum(resident_mb(int(child)) for child in children)]
+    return sizes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per endpoint")
     parser.add_argument("--jobs", type=int, default=60, help="one-word jobs for the latency figure")
     parser.add_argument("--texts", type=int, default=1000, help="short texts for the batch figure")
+    parser.add_argument("--sse-jobs", type=int, default=40, help="jobs for the event-stream push figure")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
+    figures: dict[str, float] = {}
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk (make bench does)")
     workdir = Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
@@ -275,12 +338,14 @@ def main() -> None:
     api_port, bare_port = free_port(), free_port()
     env["CONVEYOR_API_URL"] = f"http://127.0.0.1:{api_port}"
     gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "-c", "deploy/gunicorn.conf.py"]
+    processes: dict[str, subprocess.Popen] = {}
     with ExitStack() as stack:
-        stack.enter_context(process(gunicorn + ["--bind", f"127.0.0.1:{api_port}", "services.api:create_app()"],
-                                    env, workdir / "api.log"))
+        processes["API gunicorn master"] = stack.enter_context(process(
+            gunicorn + ["--bind", f"127.0.0.1:{api_port}", "services.api:create_app()"], env, workdir / "api.log"))
         stack.enter_context(process(gunicorn + ["--bind", f"127.0.0.1:{bare_port}", "bench.bare_app:create_app()"],
                                     env, workdir / "bare.log"))
-        stack.enter_context(process([sys.executable, "-m", "services.relay"], env, workdir / "relay.log"))
+        processes["outbox relay"] = stack.enter_context(process([sys.executable, "-m", "services.relay"], env,
+                                                                 workdir / "relay.log"))
         api = f"http://127.0.0.1:{api_port}"
         wait_http(f"{api}/healthz")
         wait_http(f"http://127.0.0.1:{bare_port}/echo")
@@ -298,13 +363,22 @@ def main() -> None:
         print(f"bare Flask JSON POST      : {bare['rps']:8.0f} req/s  p50 {bare['p50_ms']:6.1f} ms  "
               f"errors {bare['errors']}")
         # One user's submits queue on that user's row lock (the active-job limit is exact).
-        for label, figures in (("job submit, 1 user", one_user), ("job submit, 16 users", many_users)):
-            print(f"{label:<26}: {figures['rps']:8.0f} req/s  p50 {figures['p50_ms']:6.1f} ms  "
-                  f"errors {figures['errors']}  ratio {figures['rps'] / bare['rps']:.3f} (target >= 0.5)")
+        for label, found in (("job submit, 1 user", one_user), ("job submit, 16 users", many_users)):
+            print(f"{label:<26}: {found['rps']:8.0f} req/s  p50 {found['p50_ms']:6.1f} ms  "
+                  f"errors {found['errors']}  ratio {found['rps'] / bare['rps']:.3f} (target >= 0.5)")
+        figures.update(bare_rps=bare["rps"], submit_1_user_rps=one_user["rps"], submit_16_users_rps=many_users["rps"],
+                       submit_errors=one_user["errors"] + many_users["errors"])
 
         drop_submitted_jobs(env)
-        stack.enter_context(process([sys.executable, "-m", "services.translate_worker"], env,
-                                    workdir / "worker.log"))
+        print(f"== event-stream push, {args.sse_jobs} jobs: the worker's success report -> the client's event ==")
+        push = sse_push_ms(api, tokens[2], args.sse_jobs)
+        figures.update(sse_push_p50_ms=percentile(push, 0.5), sse_push_p95_ms=percentile(push, 0.95))
+        print(f"report -> event            : p50 {figures['sse_push_p50_ms']:7.1f} ms  "
+              f"p95 {figures['sse_push_p95_ms']:7.1f} ms  max {max(push):7.1f} ms  (target <= 10 ms)")
+
+        drop_submitted_jobs(env)
+        processes["translate worker"] = stack.enter_context(process(
+            [sys.executable, "-m", "services.translate_worker"], env, workdir / "worker.log"))
         wait_for_worker(api)
         print(f"== one-word translation, {args.jobs} jobs one after another ==")
         bare_ms = bare_apertium_ms(max(10, args.jobs // 3))
@@ -314,6 +388,7 @@ def main() -> None:
         print(f"bare `apertium -u eng-spa` : p50 {b50:7.1f} ms  p95 {b95:7.1f} ms")
         print(f"Conveyor submit -> result  : p50 {e50:7.1f} ms  p95 {e95:7.1f} ms  (mean {statistics.mean(e2e):.1f})")
         print(f"difference at p50          : {e50 - b50:+7.1f} ms  (target <= +50 ms)")
+        figures.update(translate_e2e_p50_ms=e50, bare_apertium_p50_ms=b50)
 
         drop_submitted_jobs(env)
         texts = short_texts(args.texts)
@@ -323,6 +398,13 @@ def main() -> None:
         print(f"warm Apertium pipeline, one by one : {warm:6.2f} s  ({len(texts) / warm:6.0f} texts/s)")
         print(f"Conveyor, submit -> every result   : {batch:6.2f} s  ({len(texts) / batch:6.0f} texts/s)  "
               f"ratio {batch / warm:.2f}")
+
+        print("== resident memory per process (after the runs above) ==")
+        for name, sizes in memory_by_kind(processes).items():
+            print(f"{name:<26}: {', '.join(f'{size:.0f}' for size in sizes)} MB")
+            figures[f"rss_mb {name}"] = max(sizes)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

@@ -93,7 +93,8 @@ class Config:
         self.S3_PORT = _env_int("CONVEYOR_S3_PORT", 8333)
 
         self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", DEV_DATABASE_URL)
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # Pooled connections are pinged after being idle (shared/db.py), not on every checkout.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {}
         self.AMQP_URL = _env("AMQP_URL", DEV_AMQP_URL)
         # Exchange and queue names start with this, so a test run never touches `make up`'s queues.
         self.AMQP_PREFIX = _env("CONVEYOR_AMQP_PREFIX", "conveyor")

@@ -32,11 +32,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable, Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import String, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shared.clock import utcnow
-from shared.db import db
+from shared.db import db, execute_atomic
 from shared.messaging import encode_message
 from shared.models import PRIORITIES, Job, JobChunk, JobLog, OutboxMessage, Pipeline, User
 from shared.states import ACTIVE, JobStatus, check_transition, is_terminal, stopped_status, values
@@ -128,6 +132,66 @@ def create_job(user_id: int, kind: str, params: dict[str, Any], priority: str = 
     db.session.add(job)
     db.session.flush()
     enqueue(job)
+    return job
+
+
+# Migration 0008: lock the user's row, check the active-job limit (counting the steps running
+# pipelines reserved, as lock_user_and_count_active_jobs does) and the storage quota, insert the job,
+# its outbox row and its Idempotency-Key; no row when the user is at the limit.
+_SUBMIT_JOB = text(
+    "SELECT * FROM conveyor_submit_job(:owner, :active_limit, :active_statuses, :job, :message, "
+    "CAST(:message_priority AS smallint), :idempotency_key, :request_hash, :quota_bytes)"
+).bindparams(bindparam("active_statuses", type_=ARRAY(String)), bindparam("job", type_=JSONB),
+             bindparam("message", type_=JSONB)).columns(*Job.__table__.columns)
+
+
+class QuotaExceeded(Exception):
+    """The job's input does not fit beside the ``used`` bytes the user already stores."""
+
+    def __init__(self, used: int):
+        super().__init__(f"{used} bytes stored")
+        self.used = used
+
+
+# The SQLSTATE conveyor_submit_job raises with when the input passes the quota (its DETAIL: bytes used).
+QUOTA_SQLSTATE = "CQ429"
+
+
+def submit_job(user_id: int, kind: str, params: dict[str, Any], priority: str, active_limit: int,
+               job_id: uuid.UUID, idempotency: Optional[tuple[str, str]] = None,
+               quota_bytes: Optional[int] = None, **columns: Any) -> Optional[Job]:
+    """Queue a job unless the user has ``active_limit`` active jobs (then None), in one round trip.
+
+    With ``quota_bytes``, the job's ``input_size`` must also fit beside what the user stores, or
+    QuotaExceeded is raised.
+
+    What ``create_job`` and ``lock_user_and_count_active_jobs`` do in several, with the same
+    guarantees: the job, its outbox row and the ``(key, request digest)`` of ``idempotency`` commit
+    together, and the user's row lock makes the limit exact under concurrency. ``columns`` are
+    further Job columns (the input file's, the callback's). The job comes back in the session as
+    if loaded, without another query.
+    """
+    try:
+        row = execute_atomic(_SUBMIT_JOB, {
+            "owner": user_id, "active_limit": active_limit, "active_statuses": sorted(values(ACTIVE)),
+            "job": {"id": str(job_id), "kind": kind, "status": JobStatus.QUEUED.value, "priority": priority,
+                    "params": params, **columns},
+            "message": encode_message(str(job_id), kind, 1),
+            "message_priority": PRIORITIES.get(priority, PRIORITIES["normal"]),
+            "idempotency_key": idempotency[0] if idempotency else None,
+            "request_hash": idempotency[1] if idempotency else None,
+            "quota_bytes": quota_bytes,
+        })
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == QUOTA_SQLSTATE:
+            raise QuotaExceeded(int(exc.orig.diag.message_detail)) from None
+        raise
+    if not row:
+        return None
+    job = Job(**row[0]._mapping)
+    make_transient_to_detached(job)
+    set_committed_value(job, "artifacts", [])  # a new job has none: no query to find out
+    db.session.add(job)
     return job
 
 

@@ -26,6 +26,7 @@ from datetime import timedelta
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives import serialization
 from flask import Flask, current_app, g, has_request_context, request
 from flask_jwt_extended import JWTManager, decode_token, get_current_user, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException
@@ -33,6 +34,7 @@ from jwt.exceptions import PyJWTError
 from sqlalchemy import select, update
 
 from shared import credential_throttle as throttle
+from shared import principal_cache
 from shared.clock import utcnow
 from shared.config import Config
 from shared.db import db
@@ -156,11 +158,32 @@ def _unknown_user(header: dict, payload: dict):
     return _unauthorized("Token has been revoked.")
 
 
+@jwt.decode_key_loader
+def _verification_key(header: dict, payload: dict):
+    """The public key, parsed once per process (given the PEM text, PyJWT parses it on every request)."""
+    return _public_key(current_app.config["JWT_PUBLIC_KEY"])
+
+
+@functools.lru_cache(maxsize=4)
+def _public_key(pem: str):
+    return serialization.load_pem_public_key(pem.encode())
+
+
 @jwt.token_in_blocklist_loader
 def _is_revoked(header: dict, payload: dict) -> bool:
+    session_id, user_id = _uuid_or_none(payload.get("sid")), int(payload["sub"])
+    # An access token's live session is remembered per process (shared/principal_cache.py), so most
+    # requests need no query; a refresh token is checked against its row every time (rotation).
+    cache = principal_cache.cache_for(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    cacheable = payload.get("type") == "access" and session_id is not None
+    cached = cache.get(session_id, user_id) if cacheable else None
+    if cached is not None:
+        g.token_user = db.session.merge(cached, load=False)
+        return _issued_before_reset(g.token_user, payload)
+    generation = cache.generation()
     # One round trip for both rows; the user then stays in the session for user_lookup_loader.
     row = db.session.execute(select(AuthSession, User).join(User, User.id == AuthSession.user_id).where(
-        AuthSession.id == _uuid_or_none(payload.get("sid")), User.id == int(payload["sub"]))).first()
+        AuthSession.id == session_id, User.id == user_id)).first()
     if row is None:
         return True
     session, user = row
@@ -170,6 +193,13 @@ def _is_revoked(header: dict, payload: dict) -> bool:
         return True
     if payload.get("type") == "refresh" and not hmac.compare_digest(session.refresh_jti, payload["jti"]):
         return True
+    if cacheable:
+        cache.put(session_id, user, generation)
+    return _issued_before_reset(user, payload)
+
+
+def _issued_before_reset(user: User, payload: dict) -> bool:
+    """A token issued before the user's last password change or deactivation is void."""
     return user.tokens_valid_after is not None and payload["iat"] < user.tokens_valid_after.timestamp()
 
 

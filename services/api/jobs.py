@@ -12,7 +12,6 @@ from flask import current_app, url_for
 from sqlalchemy import func, select
 
 from services.api import quota
-from services.api.idempotency import remember
 from services.api.kinds import SPECS, KindSpec, SubmitRefused
 from services.api.queue_info import progress_view
 from shared import jobflow, metrics, pipelineflow, webhooks
@@ -96,29 +95,33 @@ def submit(user: User, kind: str, params: dict[str, Any], upload: Optional[Binar
             size = storage().save(input_key, upload, max_bytes=size_limit)
         except StorageLimitExceeded:
             raise quota.too_large(size_limit) from None
+    columns: dict[str, Any] = {}
+    if callback_url:
+        columns.update(callback_url=callback_url, callback_progress=callback_progress)
+        if user.webhook_secret is None:
+            with transaction():
+                webhooks.secret_for(user)
+    if input_key:
+        input_filename = safe_filename(filename)
+        columns.update(input_key=input_key, input_filename=input_filename, input_size=size,
+                       input_content_type=(content_type or mimetypes.guess_type(input_filename)[0]
+                                           or "application/octet-stream"))
     try:
         # The kind's check probes a file on disk: on S3 that is a temporary copy, gone after the check.
-        with transaction(), (storage().local_copy(input_key) if input_key else nullcontext()) as local_input:
+        with storage().local_copy(input_key) if input_key else nullcontext() as local_input:
             params = spec.check(params, local_input)
-            limit = current_app.config["MAX_ACTIVE_JOBS"]
-            if jobflow.lock_user_and_count_active_jobs(user.id) >= limit:
-                raise SubmitRefused(f"You already have {limit} active jobs (queued or running, counting the "
-                                    "steps your running pipelines have yet to start); wait for one to finish "
-                                    "or cancel one.", 429)
-            if input_key:
-                quota.check(user.id, size)  # under the user's row lock taken just above
-            job = jobflow.create_job(user.id, kind, params, priority, job_id=job_id)
-            if callback_url:
-                job.callback_url, job.callback_progress = callback_url, callback_progress
-                webhooks.secret_for(user)
-            if input_key:
-                job.input_key = input_key
-                job.input_filename = safe_filename(filename)
-                job.input_content_type = (content_type or mimetypes.guess_type(job.input_filename)[0]
-                                          or "application/octet-stream")
-                job.input_size = size
-            if idempotency:
-                remember(user.id, idempotency[0], idempotency[1], job)
+        # The limits (active jobs, with the steps running pipelines reserved; the storage quota), the
+        # job, its outbox row and the Idempotency-Key: one round trip, one transaction.
+        limit = current_app.config["MAX_ACTIVE_JOBS"]
+        try:
+            job = jobflow.submit_job(user.id, kind, params, priority, limit, job_id, idempotency,
+                                     quota_bytes=quota.limit() if input_key else None, **columns)
+        except jobflow.QuotaExceeded as exc:
+            raise quota.refusal(exc.used, size) from None
+        if job is None:
+            raise SubmitRefused(f"You already have {limit} active jobs (queued or running, counting the "
+                                "steps your running pipelines have yet to start); wait for one to finish "
+                                "or cancel one.", 429)
     except BaseException:
         if input_key:
             storage().delete_prefix(f"jobs/{job_id}")

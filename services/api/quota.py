@@ -61,18 +61,23 @@ def used_bytes(user_id: int) -> int:
 def check(user_id: int, size: int) -> None:
     """Refuse (429) an upload of ``size`` bytes that would take the user past the quota.
 
-    Call it after the user's row is locked (jobflow.lock_user_and_count_active_jobs, which every
-    submit takes before writing a job): uploads of one user are then counted one after the other,
+    Call it after the user's row is locked (jobflow.lock_user_and_count_active_jobs, which a
+    pipeline's submit takes before writing; a job's submit makes the same check inside
+    jobflow.submit_job's one statement): uploads of one user are then counted one after the other,
     and this read, a statement of its own run after the lock was granted, sees every upload committed
     before, so two concurrent uploads cannot both slip under the quota. 429 rather than 413: the
     request itself is acceptable and will be accepted later, once space is freed (see the module).
     """
     quota = limit()
-    if not quota:
-        return
-    used = used_bytes(user_id)
-    if used + size > quota:
-        raise SubmitRefused(
-            f"Storage quota exceeded: your files use {used / MB:.1f} MB of your {quota / MB:.0f} MB and this "
-            f"file needs {size / MB:.1f} MB more. Delete jobs you no longer need, or wait for finished ones "
-            "to expire.", 429)
+    if quota:
+        used = used_bytes(user_id)
+        if used + size > quota:
+            raise refusal(used, size)
+
+
+def refusal(used: int, size: int) -> SubmitRefused:
+    """The 429 for an upload of ``size`` bytes that does not fit beside the ``used`` ones."""
+    return SubmitRefused(
+        f"Storage quota exceeded: your files use {used / MB:.1f} MB of your {limit() / MB:.0f} MB and this "
+        f"file needs {size / MB:.1f} MB more. Delete jobs you no longer need, or wait for finished ones "
+        "to expire.", 429)

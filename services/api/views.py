@@ -1,6 +1,8 @@
 """Public HTTP endpoints of the API service: jobs, results, files, catalogs."""
 from __future__ import annotations
 
+import functools
+
 import pika
 from flask import Blueprint as FlaskBlueprint
 from flask import Response, current_app, request, stream_with_context
@@ -49,6 +51,12 @@ def submission() -> tuple[dict, object, str | None, str | None]:
     return body, None, None, None
 
 
+@functools.cache
+def _params_schema(kind: str):
+    """One schema instance per kind: building one deep-copies every field, and loading keeps no state."""
+    return jobs.kind_spec(kind).params_schema()
+
+
 def _submit(kind: str):
     """Queue a job of ``kind`` at once (every kind's documented route, and the undocumented fallback)."""
     if kind not in KINDS:
@@ -57,8 +65,7 @@ def _submit(kind: str):
     key = idempotency.key_from_request()
     user = current_user()
     try:
-        spec = jobs.kind_spec(kind)
-        params = spec.params_schema().load(raw)
+        params = _params_schema(kind).load(raw)
         digest = idempotency.request_hash(kind, params, upload) if key else ""
         earlier = idempotency.earlier_job(user.id, key, digest) if key else None
         if earlier is not None:

@@ -19,13 +19,13 @@ import pika
 import psycopg
 from flask import Flask
 from sqlalchemy import select, update
-from sqlalchemy.engine import make_url
 
 from shared import jobflow, pipelineflow  # noqa: F401 - subscribes: a reaped step fails its pipeline
 from shared.clock import utcnow
 from shared.db import db, transaction
 from shared.messaging import Publisher, PublishError
 from shared.models import OutboxMessage
+from shared.pg_notify import libpq_url
 
 LOGGER = logging.getLogger(__name__)
 
@@ -104,8 +104,7 @@ class OutboxRelay:
                                                self.config["RETRY_BACKOFF_SECONDS"])
 
     def _listen(self) -> psycopg.Connection:
-        url = make_url(self.config["SQLALCHEMY_DATABASE_URI"]).set(drivername="postgresql")
-        connection = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        connection = psycopg.connect(libpq_url(self.config["SQLALCHEMY_DATABASE_URI"]), autocommit=True)
         connection.execute(f"LISTEN {jobflow.OUTBOX_CHANNEL}")
         return connection
 

@@ -61,14 +61,29 @@ class TranslateParamsSchema(SubmitCommonSchema):
                                   "text")
 
 
+# The pairs made from the last capabilities read (live_capabilities keeps one list until it reads
+# again): every translate submit checks its pair, and building the list costs more than the rest.
+_pairs_made_from: tuple[Optional[list], list[dict[str, Any]]] = (None, [])
+
+
 def translation_pairs() -> list[dict[str, Any]]:
-    """Language pairs the translate workers serve, direct ones first, without repeats.
+    """Language pairs the translate workers serve, direct ones first, without repeats (do not modify it).
 
     Each pair lists the engines any worker serves it with (a worker without engines in its catalog
     is Apertium's) and the shortest of the workers' default routes.
     """
+    global _pairs_made_from
+    capabilities = live_capabilities("translate")
+    made_from, pairs = _pairs_made_from
+    if made_from is not capabilities:
+        pairs = _pairs_of(capabilities)
+        _pairs_made_from = (capabilities, pairs)
+    return pairs
+
+
+def _pairs_of(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     pairs: dict[tuple[str, str], dict[str, Any]] = {}
-    for capabilities in live_capabilities("translate"):
+    for capabilities in workers:
         for pair in capabilities.get("pairs", []):
             key = (pair["source"], pair["target"])
             engines = set(pair.get("engines", [APERTIUM])) | set(pairs.get(key, {}).get("engines", []))
