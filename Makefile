@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONVEYOR_ASR_MODELS_DIR ?= $(CURDIR)/var/models/asr
 export CONVEYOR_ASR_MODELS_DIR
 
-.PHONY: up test test-unit lint audit bench postman newman system deps lock clean-venv
+.PHONY: up test test-unit lint audit bench mutation postman newman system deps lock clean-venv
 
 # requirements.lock pins every package with its hashes (`make lock` writes it from requirements*.txt);
 # pip refuses any file whose hash differs. --no-deps: the lock already holds the whole closure.
@@ -64,6 +64,12 @@ test-unit: deps
 
 bench: system deps
 	$(VENV)/bin/python -m bench.run
+
+# Mutation testing of the core modules against their unit tests (pyproject.toml [tool.mutmut]); prints
+# the share of mutants killed per module. Slow (minutes to tens of minutes), so not in make test or CI.
+# One module: make mutation MUTATION_ARGS="--only jobflow --survivors jobflow".
+mutation: deps
+	$(VENV)/bin/python scripts/mutation_score.py $(MUTATION_ARGS)
 
 postman: deps
 	$(VENV)/bin/python scripts/make_postman.py
