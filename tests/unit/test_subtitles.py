@@ -4,7 +4,9 @@ The cues of real Whisper output are checked in test_asr_exports.
 """
 from __future__ import annotations
 
-from shared.kinds.asr.subtitles import build_cues
+import pytest
+
+from shared.kinds.asr.subtitles import Cue, build_cues, wrap
 from tests.subtitle_checks import MAX_LINE_CHARS, MAX_SECONDS, check_cues
 
 
@@ -72,3 +74,49 @@ def test_fast_speech_borrows_spare_time_from_the_next_cue_to_stay_under_20_cps()
     for cue in cues:
         assert len(" ".join(cue.lines)) / (cue.end - cue.start) <= 20.0 + 1e-9
     assert all(a.end <= b.start for a, b in zip(cues, cues[1:]))
+
+
+def test_a_text_of_exactly_one_line_stays_one_line():
+    assert wrap(["x" * 20, "y" * 21]) == ["x" * 20 + " " + "y" * 21]  # 42 characters
+    assert wrap(["x" * 21, "y" * 21]) == ["x" * 21, "y" * 21]  # 43
+    assert wrap(["x" * 42, "y"]) == ["x" * 42, "y"]  # a first line of exactly 42 is allowed
+    assert wrap(["y", "x" * 42]) == ["y", "x" * 42]
+    assert wrap(["x" * 43, "y"]) is None
+
+
+def test_ten_characters_of_unevenness_weigh_as_much_as_a_clause_cut():
+    # After the comma the lines differ by 13 characters, one word later by 1: 13/2.5 - 4 > 1/2.5.
+    words = "a efg ijkl mnop, qrstu vwxy zabc defg hijk lmn".split()
+    assert wrap(words) == ["a efg ijkl mnop, qrstu", "vwxy zabc defg hijk lmn"]
+    # Differing by 9 after the comma against 1 without: the comma wins (9/2.5 - 4 < 1/2.5).
+    assert wrap("abcd efgh ijkl mnop, qrst uvwx yzab cdef ghij klmn".split()) == [
+        "abcd efgh ijkl mnop,", "qrst uvwx yzab cdef ghij klmn"]
+
+
+def test_a_line_is_cut_before_a_conjunction_rather_than_evenly():
+    # Before "so": 5 characters uneven, less 2 for the conjunction; one word later: 1 character.
+    assert wrap("abcd efgh ijkl mnop so qrst uvwx yzab cdefgh".split()) == [
+        "abcd efgh ijkl mnop", "so qrst uvwx yzab cdefgh"]
+
+
+@pytest.mark.parametrize("article", ["the", "The", "(the"])
+def test_a_line_does_not_end_with_a_word_that_leans_on_the_next(article):
+    words = f"abcd efgh ijkl mnop {article} qrst uvwx yzab cdef ghij".split()
+    assert wrap(words)[0] == "abcd efgh ijkl mnop"
+
+
+def test_a_cue_needs_a_second_at_least_20_characters_a_second_and_7_seconds_at_most():
+    assert Cue(0, 1, ["ab"]).needed_seconds() == 1.0
+    assert Cue(0, 1, ["x" * 30]).needed_seconds() == 1.5
+    assert Cue(0, 1, ["x" * 41, "y" * 40]).characters == 82
+    assert Cue(0, 1, ["x" * 41, "y" * 40]).needed_seconds() == 4.1
+    assert Cue(0, 1, ["x" * 42, "y" * 42, "z" * 100]).needed_seconds() == 7.0
+    assert Cue(0, 1, ["one", "two"]).text == "one\ntwo"
+
+
+def test_a_silence_of_a_second_inside_a_sentence_ends_a_cue():
+    words = [{"word": "Wait", "start": 0.0, "end": 0.5}, {"word": "for", "start": 1.5, "end": 1.8},
+             {"word": "it.", "start": 1.9, "end": 2.2}]
+    assert [c.text for c in build_cues([words])] == ["Wait", "for it."]
+    words[1]["start"] = 1.49  # a shorter silence does not
+    assert [c.text for c in build_cues([words])] == ["Wait for it."]
