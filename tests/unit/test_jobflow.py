@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Callable
 
 import pytest
 
@@ -62,17 +63,32 @@ class RecordingSession:
 
     def __init__(self):
         self.added = []
+        self.found: list = []  # what the next query answers (the reaper's expired or held jobs)
 
     def add(self, row):
         self.added.append(row)
+
+    def flush(self):
+        pass
+
+    def scalars(self, query):
+        return type("Rows", (), {"all": lambda rows: list(self.found)})()
 
 
 @pytest.fixture
 def session(monkeypatch):
     recording = RecordingSession()
     monkeypatch.setattr(jobflow, "db", type("Db", (), {"session": recording})())
-    monkeypatch.setattr(jobflow, "chunk_count", lambda job: 0)
+    monkeypatch.setattr(jobflow, "chunk_count", chunks_of({}))
     return recording
+
+
+def chunks_of(counts: dict) -> "Callable[[Job], int]":
+    """A chunk count per job (0 for any other): the job asked about must be the job itself."""
+    def count(job):
+        assert isinstance(job, Job)
+        return counts.get(job.id, 0)
+    return count
 
 
 @pytest.fixture
@@ -160,6 +176,8 @@ def test_only_the_current_claim_may_call_back(session):
     job.claim_id = None
     with pytest.raises(jobflow.Conflict, match="current claim"):
         jobflow.check_claim(job, str(claim_id))
+    with pytest.raises(jobflow.Conflict, match="current claim"):
+        jobflow.check_claim(job, None)  # no claim on either side is still no claim
     jobflow.succeed(job, {})
     with pytest.raises(jobflow.Conflict, match="^job is already succeeded$"):
         jobflow.check_claim(job, str(claim_id))
@@ -183,20 +201,27 @@ def test_success_keeps_the_result_and_fills_the_progress(session, clock):
     assert untotalled.progress_current == 0.0
 
 
-def test_a_transient_failure_is_retried_with_a_doubling_backoff(session, clock):
+def test_a_transient_failure_is_retried_with_a_doubling_backoff(session, clock, caplog):
     job = running_job()
-    job.attempts = 3
-    jobflow.fail(job, "broker hiccup", transient=True, max_attempts=4, backoff_seconds=0.5)
+    job.attempts = 4
+    with caplog.at_level("INFO", logger="shared.jobflow"):
+        jobflow.fail(job, "broker hiccup", transient=True, max_attempts=5, backoff_seconds=0.5)
     assert (job.status, job.error, job.claim_id, job.lease_expires_at) == ("retrying", "broker hiccup", None, None)
     [row] = outbox(session)
-    assert row.available_at == clock.now + timedelta(seconds=2.0)  # 0.5 * 2 ** (3 - 1)
-    assert row.payload["attempt"] == 4 and "dead_letter" not in row.payload
+    assert row.available_at == clock.now + timedelta(seconds=4.0)  # 0.5 * 2 ** (4 - 1)
+    assert row.payload["attempt"] == 5 and "dead_letter" not in row.payload
+    assert caplog.messages == [f"job {job.id}: attempt 4 failed (broker hiccup); retrying"]
+    first = running_job()
+    jobflow.fail(first, "x", transient=True, max_attempts=5, backoff_seconds=0.5)
+    assert outbox(session)[-1].available_at == clock.now + timedelta(seconds=0.5)
 
 
-def test_the_last_transient_failure_fails_for_good_and_says_so(session):
+def test_the_last_transient_failure_fails_for_good_and_says_so(session, caplog):
     job = running_job()
     job.attempts = 3
-    jobflow.fail(job, "broker hiccup", transient=True, max_attempts=3, backoff_seconds=0.5)
+    with caplog.at_level("INFO", logger="shared.jobflow"):
+        jobflow.fail(job, "broker hiccup", transient=True, max_attempts=3, backoff_seconds=0.5)
+    assert caplog.messages == [f"job {job.id} failed: gave up after 3 attempts: broker hiccup"]
     assert (job.status, job.error) == ("failed", "gave up after 3 attempts: broker hiccup")
     assert [row.payload["dead_letter"] for row in outbox(session)] == [True]
     assert outbox(session)[0].payload["error"] == "gave up after 3 attempts: broker hiccup"
@@ -209,8 +234,8 @@ def test_a_permanent_failure_is_not_retried_and_keeps_its_message(session):
 
 
 def test_a_failure_after_kept_chunks_is_partial(session, monkeypatch):
-    monkeypatch.setattr(jobflow, "chunk_count", lambda job: 2)
     job = running_job()
+    monkeypatch.setattr(jobflow, "chunk_count", chunks_of({job.id: 2}))
     jobflow.fail_for_good(job, "ran out of memory")
     assert (job.status, job.error) == ("partial", "ran out of memory")
 
@@ -235,8 +260,8 @@ def test_a_finished_job_cannot_be_cancelled(session):
 
 
 def test_a_cancelled_job_with_chunks_is_partial(session, monkeypatch, clock):
-    monkeypatch.setattr(jobflow, "chunk_count", lambda job: 1)
     job = running_job()
+    monkeypatch.setattr(jobflow, "chunk_count", chunks_of({job.id: 1}))
     jobflow.cancel(job)
     assert (job.status, job.cancelled_at, job.claim_id) == ("partial", clock.now, None)
 
@@ -257,12 +282,54 @@ def test_progress_keeps_a_known_total_and_unit_when_a_report_lacks_them():
     fresh = running_job()
     jobflow.record_progress(fresh, 7, None, None)
     assert (fresh.progress_current, fresh.progress_total) == (7.0, None)
+    tiny = running_job()
+    jobflow.record_progress(tiny, 0.5, 1, "pages")  # a total of one, a first step under one
+    assert (tiny.progress_current, tiny.progress_total, tiny.progress_percent) == (0.5, 1.0, 50.0)
 
 
 def test_a_transition_nobody_hears_is_logged_once(caplog, monkeypatch, session):
     monkeypatch.setattr(jobflow, "_unheard_reported", False)
+    first = running_job()
     with caplog.at_level("ERROR", logger="shared.jobflow"):
+        jobflow.succeed(first, {})
         jobflow.succeed(running_job(), {})
-        jobflow.succeed(running_job(), {})
-    assert [record.getMessage().split(": ", 1)[1] for record in caplog.records] == [
-        "running -> succeeded and nothing listens to job transitions in this process"]
+    assert caplog.messages == [
+        f"job {first.id}: running -> succeeded and nothing listens to job transitions in this process"]
+
+
+def test_a_new_job_is_queued_with_its_outbox_row(session):
+    job_id = uuid.uuid4()
+    job = jobflow.create_job(7, "translate", {"text": "hi"}, "high", job_id=job_id, pipeline_step="one")
+    assert session.added[0] is job
+    assert (job.id, job.user_id, job.kind, job.params, job.priority, job.status) == (
+        job_id, 7, "translate", {"text": "hi"}, "high", "queued")
+    assert (job.progress_current, job.attempts, job.artifacts, job.pipeline_step) == (0.0, 0, [], "one")
+    [row] = outbox(session)
+    assert (row.job_id, row.priority, row.payload["attempt"]) == (job_id, 9, 1)
+    other = jobflow.create_job(7, "asr", {})
+    assert other.id not in (None, job_id) and other.priority == "normal"
+
+
+def test_the_reaper_hands_back_each_expired_job_as_a_lost_attempt(session, clock, caplog):
+    retried, spent = running_job(), running_job()
+    retried.worker_id = spent.worker_id = "w9"
+    spent.attempts = 3
+    session.found = [retried, spent]
+    with caplog.at_level("WARNING", logger="shared.jobflow"):
+        assert jobflow.reap_expired_leases(lease_seconds=30, max_attempts=3, backoff_seconds=5) == 2
+    assert (retried.status, retried.error) == ("retrying", "worker w9 stopped responding")
+    assert outbox(session)[0].available_at == clock.now  # a lost worker is retried at once
+    assert (spent.status, spent.error) == ("failed", "gave up after 3 attempts: worker w9 stopped responding")
+    assert caplog.messages == [f"job {retried.id}: worker w9 lost its lease (attempt 1)",
+                               f"job {spent.id}: worker w9 lost its lease (attempt 3)"]
+    session.found = []
+    assert jobflow.reap_expired_leases(lease_seconds=30, max_attempts=3, backoff_seconds=5) == 0
+
+
+def test_a_dead_workers_jobs_are_handed_back_with_the_reason(session, caplog):
+    job = running_job()
+    session.found = [job]
+    with caplog.at_level("WARNING", logger="shared.jobflow"):
+        assert jobflow.release_dead_worker("w3", "exit code -9", max_attempts=3) == 1
+    assert (job.status, job.error) == ("retrying", "worker w3 died (exit code -9)")
+    assert caplog.messages == [f"job {job.id}: worker w3 died (exit code -9) (attempt 1)"]
