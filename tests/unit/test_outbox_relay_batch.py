@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pika
 import pytest
+from sqlalchemy.dialects import postgresql
 
 from services.relay import outbox
 from services.relay.outbox import OutboxRelay
@@ -41,12 +42,14 @@ class Session:
 
     def __init__(self, rows):
         self.rows = rows
+        self.queries = []
         self.info = {}
         self.executed = []
         self.commits = 0
         self.rollbacks = 0
 
     def scalars(self, query):
+        self.queries.append(query)
         return type("Rows", (), {"all": lambda _: list(self.rows)})()
 
     def execute(self, statement):
@@ -140,9 +143,35 @@ def test_rows_held_back_by_an_outage_are_due_once_the_broker_confirms_again(monk
     assert relay.relay_batch() == 1
     assert relay._outage_rows == set()
     [statement] = session.executed
-    compiled = statement.compile()
-    assert str(compiled).startswith("UPDATE outbox SET available_at=")
-    assert [7] in compiled.params.values() and clock.now in compiled.params.values()
+    compiled = statement.compile(dialect=postgresql.dialect())
+    # Only the rows still pending: one another relay sent meanwhile stays as it is.
+    assert str(compiled) == ("UPDATE outbox SET available_at=%(available_at)s "
+                             "WHERE outbox.id IN (__[POSTCOMPILE_id_1]) AND outbox.sent_at IS NULL")
+    assert compiled.params == {"available_at": clock.now, "id_1": [7]}
+
+
+def test_a_batch_takes_the_due_pending_rows_best_priority_first_skipping_locked_ones(monkeypatch, clock):
+    relay, session = relay_over(monkeypatch, [])
+    relay.relay_batch()
+    [query] = session.queries
+    compiled = query.compile(dialect=postgresql.dialect())
+    assert " ".join(str(compiled).split()).split(" FROM ", 1)[1] == (
+        "outbox WHERE outbox.sent_at IS NULL AND outbox.available_at <= %(available_at_1)s "
+        "ORDER BY outbox.priority DESC, outbox.id LIMIT %(param_1)s FOR UPDATE SKIP LOCKED")
+    assert compiled.params == {"available_at_1": clock.now, "param_1": 100}
+
+
+def test_the_release_of_held_back_rows_is_logged_with_their_number(monkeypatch, clock, caplog):
+    relay, session = relay_over(monkeypatch, [Row(1), Row(2)])
+    relay.publisher.refusing = ConnectionError("down")
+    relay.relay_batch()
+    session.rows = [Row(2)]
+    relay.relay_batch()  # row 1 is held back too now
+    relay.publisher.refusing = None
+    session.rows = [Row(3)]
+    with caplog.at_level("INFO", logger="services.relay.outbox"):
+        relay.relay_batch()
+    assert caplog.messages[-1] == "broker is back: 2 held-back outbox row(s) are due now"
 
 
 def test_rows_the_broker_refused_on_purpose_are_not_an_outage(monkeypatch, clock):
