@@ -236,3 +236,61 @@ def test_renewal_goes_on_through_an_unreachable_api(api, io):
     api.error = ApiUnavailable("down")
     JobRunner(api, None)._renew_until(io, done, 3)
     assert len(events(api)) == 2 and not io.cancelled.is_set()
+
+
+@pytest.mark.parametrize("raised, logged", [
+    (None, "job j1: succeeded in 0.00s"),
+    (JobCancelled(), "job j1: cancelled by its owner; stopped"),
+    (ClaimLost("409: taken over"), "job j1: claim lost (409: taken over); stopped"),
+    (ApiUnavailable("down"), "job j1: API failure (down); the lease will hand the job back"),
+    (PermanentError("unreadable"), "job j1: failed (permanent, unreadable) -> failed"),
+    (TransientError("busy"), "job j1: failed (transient, busy) -> retrying"),
+    (KeyError("k"), "job j1: failed (transient, internal error (KeyError)) -> retrying"),
+])
+def test_each_end_of_a_job_is_logged(api, caplog, monkeypatch, raised, logged):
+    monkeypatch.setattr(runner_module.time, "monotonic", lambda: 5.0)
+
+    def handler(job, io):
+        if raised is not None:
+            raise raised
+        return {}
+    with caplog.at_level("INFO", logger="shared.worker.runner"):
+        run(api, handler, {"id": "j1", "attempt": 2, "lease_seconds": 60})
+    assert caplog.messages[0] == "job j1: started (attempt 2)"
+    assert caplog.messages[-1] == logged
+
+
+def test_an_unexpected_error_is_logged_with_its_traceback(api, caplog):
+    def handler(job, io):
+        raise KeyError("k")
+    with caplog.at_level("ERROR", logger="shared.worker.runner"):
+        run(api, handler)
+    [record] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert record.getMessage() == "job j1: unexpected error" and record.exc_info[0] is KeyError
+
+
+def test_the_lease_is_renewed_while_the_handler_runs(api):
+    renewed = threading.Event()
+
+    def handler(job, io):
+        # lease_seconds 0.3: the renewal thread beats every 0.2 s, inside this job's context
+        assert renewed.wait(10), "no heartbeat while the handler ran"
+        return {}
+    original = api.post_events
+
+    def post_events(job_id, claim_id, events):
+        if events == [{"type": "heartbeat"}]:
+            renewed.set()
+        return original(job_id, claim_id, events)
+    api.post_events = post_events
+    run(api, handler, {"id": "j1", "lease_seconds": 0.3})
+    assert ("succeed", "j1", "c1", {}) in api.calls
+
+
+def test_a_heartbeat_failure_is_logged_and_a_lost_claim_stops_the_renewal(api, io, caplog):
+    done = threading.Event()
+    done.wait = lambda seconds: False
+    api.error = ApiError(404, "no such job")
+    with caplog.at_level("WARNING", logger="shared.worker.runner"):
+        JobRunner(api, None)._renew_until(io, done, 3)
+    assert caplog.messages == ["job j1: heartbeat failed (404: no such job)"]
