@@ -6,7 +6,7 @@ out or crashed on it; "no tests" (no unit test calls the mutated function) and "
 against the score. Not part of make test or CI: a full run takes tens of minutes.
 
     python scripts/mutation_score.py                 # run mutmut, print the score per module
-    python scripts/mutation_score.py --only states   # mutants of one module only (faster)
+    python scripts/mutation_score.py --only states   # mutants of one module only (faster; repeatable)
     python scripts/mutation_score.py --report        # print the scores of the last run, run nothing
     python scripts/mutation_score.py --survivors states  # ... and the names of its surviving mutants
                                                          # (`mutmut show NAME` prints the diff)
@@ -80,7 +80,8 @@ def report(found: dict[str, dict[str, str]], survivors_of: str | None) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=MODULES, help="mutate and test this module only")
+    parser.add_argument("--only", choices=MODULES, action="append",
+                        help="mutate and test this module only (may be given more than once)")
     parser.add_argument("--report", action="store_true", help="print the last run's scores, run nothing")
     parser.add_argument("--survivors", choices=MODULES, help="also list this module's surviving mutants")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
@@ -89,8 +90,8 @@ def main() -> int:
         # A fresh copy each run: mutmut's cache does not see tests added since the last run.
         shutil.rmtree(MUTANTS, ignore_errors=True)
         names = []
-        if options.only:
-            names = [".".join(Path(pattern).with_suffix("").parts) + "*" for pattern in MODULES[options.only]]
+        for module in options.only or []:
+            names += [".".join(Path(pattern).with_suffix("").parts) + "*" for pattern in MODULES[module]]
         mutmut = Path(sys.executable).parent / "mutmut"
         # mutmut's progress line is long and redrawn in place; its summary is the table below.
         run = subprocess.run([str(mutmut), "run", "--max-children", str(options.max_children), *names],
@@ -100,7 +101,7 @@ def main() -> int:
             return run.returncode
     found = results()
     if options.only:
-        found = {options.only: found[options.only]}
+        found = {module: found[module] for module in options.only}
     report(found, options.survivors)
     return 0
 
