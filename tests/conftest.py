@@ -227,12 +227,14 @@ def broker(config, _own_queue_prefix):
 
 
 @pytest.fixture(autouse=True)
-def _clean_registrations(request):
+def _clean_registrations(request, _own_queue_prefix):
     """Worker registrations as they were before the test, and the API's caches of them forgotten.
 
     Tests register stand-in workers and delete every registration of a kind (to see a 503); the
     registrations a test added are removed after it and those it removed are put back, so the next
     test sees the same workers whatever ran before it. Only for tests that use the database.
+    (It asks for ``_own_queue_prefix``: autouse fixtures otherwise run in alphabetical order, and the
+    app must get this test's prefix, not the one before it.)
     """
     if "database" not in request.fixturenames:
         yield
