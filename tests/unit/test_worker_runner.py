@@ -155,6 +155,7 @@ def test_a_handlers_result_is_reported_after_its_last_progress(api, monkeypatch)
     monkeypatch.setattr(runner_module.time, "monotonic", lambda: 7.0)
 
     def handler(job, io):
+        assert (job["id"], io.job_id, io.claim_id) == ("j1", "j1", "c1")
         io.progress(1, 3, "steps")
         io.progress(2, 3, "steps")
         return {"text": "done"}
