@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONVEYOR_ASR_MODELS_DIR ?= $(CURDIR)/var/models/asr
 export CONVEYOR_ASR_MODELS_DIR
 
-.PHONY: up test test-unit lint audit bench postman newman system deps lock clean-venv compose-smoke
+.PHONY: up test test-unit lint audit bench mutation postman newman system deps lock clean-venv compose-smoke
 
 # requirements.lock pins every package with its hashes (`make lock` writes it from requirements*.txt);
 # pip refuses any file whose hash differs. --no-deps: the lock already holds the whole closure.
@@ -70,6 +70,14 @@ bench: system deps
 # Slow (image builds) and not part of make test; README, "Production", shows what it printed here.
 compose-smoke: deps
 	$(VENV)/bin/python scripts/compose_smoke.py
+
+# Mutation testing of the core modules against their unit tests (pyproject.toml [tool.mutmut]); prints
+# the share of mutants killed per module. Slow (minutes to tens of minutes), so not in make test or CI.
+# One module: make mutation MUTATION_ARGS="--only jobflow --survivors jobflow". mutmut is installed here
+# (like pip-audit for make audit): make test never needs it, so it stays out of requirements.lock.
+mutation: deps
+	$(VENV)/bin/pip install -q "mutmut==3.8.*"
+	$(VENV)/bin/python scripts/mutation_score.py $(MUTATION_ARGS)
 
 postman: deps
 	$(VENV)/bin/python scripts/make_postman.py

@@ -1,7 +1,11 @@
 """Shared fixtures. Integration tests use the real PostgreSQL and RabbitMQ that `make test` starts.
 
-Every run gets its own queue prefix and storage directory, and a fresh schema in the
-``conveyor_test`` database (built by the project's own migrations).
+Every run gets its own storage directory and a fresh schema in the ``conveyor_test`` database (built
+by the project's own migrations); every test gets its own queue prefix (its exchanges and queues are
+deleted after it). The suite runs in random order (pytest-randomly, ``-p no:randomly`` to
+turn it off, ``--randomly-seed=N`` replays an order: see README), so no test may depend on what another
+left behind: worker registrations a test adds or removes are put back after it, and outbox rows left
+pending by earlier tests are discarded before a relay starts.
 """
 from __future__ import annotations
 
@@ -68,6 +72,19 @@ def _dev_null_stays_a_device():
     yield
     mode = os.stat(os.devnull).st_mode
     assert stat.S_ISCHR(mode) and stat.S_IMODE(mode) == 0o666, f"this test left /dev/null {stat.filemode(mode)}"
+
+
+@pytest.fixture(autouse=True)
+def _own_queue_prefix(monkeypatch):
+    """A queue prefix per test, so messages one test leaves queued never reach another's workers;
+    yields when the test started (``_discard_earlier_outbox_rows``).
+
+    Workers and relays read ``CONVEYOR_AMQP_PREFIX`` when they start, the session's API app is pointed
+    at it by ``_clean_registrations`` (queue depths), and ``broker`` removes the test's queues after it.
+    """
+    started = time.time()
+    monkeypatch.setenv("CONVEYOR_AMQP_PREFIX", f"ctest{os.getpid()}t{uuid.uuid4().hex[:8]}")
+    yield started
 
 
 @pytest.fixture(scope="session")
@@ -200,24 +217,82 @@ def live_api(app):
     server.shutdown()
 
 
-@pytest.fixture(scope="session")
-def broker(config):
-    """Helpers over the real RabbitMQ; removes this run's queues and exchanges at the end."""
+@pytest.fixture
+def broker(config, _own_queue_prefix):
+    """Helpers over the real RabbitMQ under this test's prefix; removes its queues and exchanges after."""
     from tests.broker_tools import BrokerTools
-    tools = BrokerTools(config.AMQP_URL, config.AMQP_PREFIX)
+    tools = BrokerTools(config.AMQP_URL, os.environ["CONVEYOR_AMQP_PREFIX"])
     yield tools
     tools.delete_everything()
 
 
+@pytest.fixture(autouse=True)
+def _clean_registrations(request, _own_queue_prefix):
+    """Worker registrations as they were before the test, and the API's caches of them forgotten.
+
+    Tests register stand-in workers and delete every registration of a kind (to see a 503); the
+    registrations a test added are removed after it and those it removed are put back, so the next
+    test sees the same workers whatever ran before it. Only for tests that use the database.
+    (It asks for ``_own_queue_prefix``: autouse fixtures otherwise run in alphabetical order, and the
+    app must get this test's prefix, not the one before it.)
+    """
+    if "database" not in request.fixturenames:
+        yield
+        return
+    app = request.getfixturevalue("app")
+    app.config["AMQP_PREFIX"] = os.environ["CONVEYOR_AMQP_PREFIX"]
+    from sqlalchemy import delete, select
+
+    from services.api.kinds.base import forget_capabilities
+    from shared.db import db as handle
+    from shared.models import WorkerRecord
+
+    columns = [column.key for column in WorkerRecord.__table__.columns]
+    with app.app_context():
+        before = {record.id: {name: getattr(record, name) for name in columns}
+                  for record in handle.session.scalars(select(WorkerRecord))}
+        handle.session.remove()
+    yield
+    with app.app_context():
+        handle.session.execute(delete(WorkerRecord).where(WorkerRecord.id.not_in(list(before) or [""])))
+        present = set(handle.session.scalars(select(WorkerRecord.id)))
+        for record_id, fields in before.items():
+            if record_id not in present:
+                handle.session.add(WorkerRecord(**fields))
+        handle.session.commit()
+        handle.session.remove()
+    forget_capabilities()
+
+
+def _discard_earlier_outbox_rows(app, since: float) -> None:
+    """Mark sent the outbox rows earlier tests left pending (jobs nobody ran), so a relay started
+    now publishes only this test's rows: nothing of another test is queued ahead of them."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import update
+
+    from shared.clock import utcnow
+    from shared.db import db as handle
+    from shared.models import OutboxMessage
+
+    with app.app_context():
+        handle.session.execute(update(OutboxMessage).where(
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.created_at < datetime.fromtimestamp(since, timezone.utc)).values(sent_at=utcnow()))
+        handle.session.commit()
+        handle.session.remove()
+
+
 @pytest.fixture
-def relay(database, broker):
-    """An outbox relay running in a thread for the duration of one test."""
+def relay(database, app, broker, _own_queue_prefix):
+    """An outbox relay running in a thread for the duration of one test, publishing to the test's prefix."""
     from services.relay.outbox import OutboxRelay
     from shared.db import database_app
     from shared.messaging import Publisher
 
+    _discard_earlier_outbox_rows(app, _own_queue_prefix)
     stop = threading.Event()
-    relay = OutboxRelay(database_app(database), Publisher(database.AMQP_URL, database.AMQP_PREFIX))
+    relay = OutboxRelay(database_app(database), Publisher(database.AMQP_URL, broker.prefix))
     thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
     thread.start()
     yield relay
@@ -270,16 +345,17 @@ def translate_worker(start_worker):
 
 
 @pytest.fixture
-def relay_factory(database, broker):
+def relay_factory(database, app, broker, _own_queue_prefix):
     """Build relays that a test drives by hand (``relay.relay_batch()`` inside ``relay.app.app_context()``)."""
     from services.relay.outbox import OutboxRelay
     from shared.db import database_app
     from shared.messaging import Publisher
 
+    _discard_earlier_outbox_rows(app, _own_queue_prefix)
     relays = []
 
     def make() -> "OutboxRelay":
-        relay = OutboxRelay(database_app(database), Publisher(database.AMQP_URL, database.AMQP_PREFIX))
+        relay = OutboxRelay(database_app(database), Publisher(database.AMQP_URL, broker.prefix))
         relays.append(relay)
         return relay
 

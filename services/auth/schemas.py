@@ -112,3 +112,20 @@ class ApiKeySchema(Schema):
 
 class NewApiKeySchema(ApiKeySchema):
     key = fields.String(dump_only=True, metadata={"description": "shown once; only its hash is kept"})
+
+
+class JwkSchema(Schema):
+    """One RSA public key as a JSON Web Key (RFC 7517, 7518)."""
+
+    kty = fields.String(required=True, metadata={"example": "RSA"})
+    use = fields.String(required=True, metadata={"example": "sig"})
+    alg = fields.String(required=True, metadata={"example": "RS256"})
+    kid = fields.String(required=True, metadata={"description": "The key id that access tokens name in their header"})
+    n = fields.String(required=True, metadata={"description": "The modulus, base64url"})
+    e = fields.String(required=True, metadata={"description": "The public exponent, base64url"})
+
+
+class JwksSchema(Schema):
+    """The keys that verify access tokens."""
+
+    keys = fields.List(fields.Nested(JwkSchema), required=True)

@@ -168,13 +168,15 @@ def revoke_api_key(key_id):
 
 @bp.route("/jwks.json", methods=["GET"])
 @bp.doc(security=[])
+@bp.response(200, schemas.JwksSchema)
 def jwks_document():
     """The public key that verifies access tokens (JWKS)."""
-    return jsonify(jwks(current_app.config["JWT_PUBLIC_KEY"]))
+    return jwks(current_app.config["JWT_PUBLIC_KEY"])
 
 
 @wellknown.route("/.well-known/jwks.json", methods=["GET"])
 @wellknown.doc(security=[])
+@wellknown.response(200, schemas.JwksSchema)
 def well_known_jwks():
     """The public key that verifies access tokens (JWKS), at its well-known path."""
-    return jsonify(jwks(current_app.config["JWT_PUBLIC_KEY"]))
+    return jwks(current_app.config["JWT_PUBLIC_KEY"])

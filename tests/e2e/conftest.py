@@ -1,4 +1,5 @@
-"""The whole stack as `make up` starts it (scripts/up.sh), once per test module, on free ports."""
+"""The whole stack as `make up` starts it (scripts/up.sh), once per test module, on free ports (and once
+more for a test that stops it: ``own_stack``)."""
 from __future__ import annotations
 
 import os
@@ -7,9 +8,10 @@ import signal
 import socket
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import psycopg
 import pytest
@@ -46,26 +48,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def stack(request):
+@contextmanager
+def running_stack(name: str, module_env: dict[str, str]) -> Iterator[dict[str, Any]]:
     """The whole stack on free ports with its own database, stopped with Ctrl-C (SIGINT) at the end."""
-    # Each module gets its own database, queues and files, so modules never see each other's jobs.
+    # Each stack gets its own database, queues and files, so stacks never see each other's jobs.
     # The run's pid in the name: two runs on one machine (two checkouts) never share a stack's database.
-    module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
-    database = f"conveyor_test_stack_{module}_{os.getpid()}"
+    database = f"conveyor_test_stack_{name}_{os.getpid()}"
     create_database(database)
     ports = {name: free_port() for name in ("CONVEYOR_PORT", "CONVEYOR_AUTH_PORT", "CONVEYOR_API_PORT")}
     env = {key: value for key, value in os.environ.items() if not key.startswith("CONVEYOR_")}
     env.update({name: str(port) for name, port in ports.items()})
     env.update({
         "DATABASE_URL": database_url(database, TEST_DATABASE.drivername),
-        "CONVEYOR_AMQP_PREFIX": f"cstack{os.getpid()}{module.replace('_', '')}",
-        "CONVEYOR_DATA_DIR": str(RUN_DIR / f"stack-{module}"),
+        "CONVEYOR_AMQP_PREFIX": f"cstack{os.getpid()}{name.replace('_', '')}",
+        "CONVEYOR_DATA_DIR": str(stack_data_dir(name)),
         "CONVEYOR_ADMIN_USERNAME": "boss",
         "CONVEYOR_ADMIN_PASSWORD": "Stack-admin-pass-77",
     })
-    env.update(getattr(request.module, "STACK_ENV", {}))  # a module's own settings (e.g. S3 storage)
-    log_path = RUN_DIR / f"stack-{module}.log"
+    env.update(module_env)  # a module's own settings (e.g. S3 storage)
+    log_path = RUN_DIR / f"stack-{name}.log"
     log = open(log_path, "wb")
     process = subprocess.Popen(["bash", "scripts/up.sh"], cwd=ROOT, env=env, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
@@ -81,7 +82,7 @@ def stack(request):
 
     try:
         wait_for(ready, timeout=90, interval=0.5, message="the stack to be ready")
-        yield {"base": base, "process": process, "database_url": database_url(database)}
+        yield {"base": base, "process": process, "database_url": database_url(database), "name": name}
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)
@@ -91,6 +92,31 @@ def stack(request):
                 os.killpg(process.pid, signal.SIGKILL)
         log.close()
         drop_database(database)
+
+
+def stack_data_dir(name: str) -> Path:
+    """CONVEYOR_DATA_DIR of the stack called ``name``."""
+    return RUN_DIR / f"stack-{name}"
+
+
+def _module_name(request) -> str:
+    return request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+
+
+@pytest.fixture(scope="module")
+def stack(request):
+    """The module's stack, shared by its tests (a module's own settings: its ``STACK_ENV``)."""
+    with running_stack(_module_name(request), getattr(request.module, "STACK_ENV", {})) as running:
+        yield running
+
+
+@pytest.fixture
+def own_stack(request):
+    """A stack for one test alone, with the module's settings: for a test that stops it (Ctrl-C), so
+    the module's other tests keep theirs whatever order they run in."""
+    name = f"{_module_name(request)}_own"
+    with running_stack(name, getattr(request.module, "STACK_ENV", {})) as running:
+        yield running
 
 
 SCREENSHOTS = ROOT / "var" / "screenshots"

@@ -47,8 +47,8 @@ def test_the_gateway_serves_docs_and_hides_the_internal_api(stack):
     assert requests.post(f"{base}/internal/v1/jobs/x/claim", json={"worker_id": "w"}).status_code == 404
 
 
-def test_ctrl_c_stops_every_process(stack):
-    process = stack["process"]
+def test_ctrl_c_stops_every_process(own_stack):
+    process = own_stack["process"]
     group = os.getpgid(process.pid)
     os.killpg(group, signal.SIGINT)
     process.wait(30)

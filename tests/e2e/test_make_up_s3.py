@@ -11,8 +11,8 @@ import requests
 
 from shared.config import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY
 from shared.storage import s3_client
-from tests.conftest import RUN_DIR, wait_for
-from tests.e2e.conftest import free_port
+from tests.conftest import wait_for
+from tests.e2e.conftest import free_port, stack_data_dir
 from tests.unit.test_media_probe import TONE, make_media
 
 S3_PORT = free_port()
@@ -50,7 +50,7 @@ def test_a_conversion_keeps_its_files_in_the_stacks_seaweedfs_and_seeks(stack, t
     artifact_key, input_key = sorted(item["Key"] for item in listed)
     assert input_key == f"jobs/{job_id}/input/walk.mp4"
     assert artifact_key.startswith(f"jobs/{job_id}/artifacts/") and artifact_key.endswith("/walk.webm")
-    assert not (RUN_DIR / "stack-make_up_s3" / "files" / "jobs" / job_id).exists()
+    assert not (stack_data_dir(stack["name"]) / "files" / "jobs" / job_id).exists()
 
     whole = requests.get(f"{base}{artifact['url']}", headers=headers)
     assert whole.status_code == 200 and len(whole.content) == artifact["size"]
@@ -63,12 +63,12 @@ def test_a_conversion_keeps_its_files_in_the_stacks_seaweedfs_and_seeks(stack, t
     assert store.list_objects_v2(Bucket="conveyor", Prefix=f"jobs/{job_id}/").get("KeyCount") == 0
 
 
-def test_ctrl_c_stops_seaweedfs_with_the_rest(stack):
+def test_ctrl_c_stops_seaweedfs_with_the_rest(own_stack):
     # honcho starts each process in its own session: weed is found by its data directory.
-    weed = ["pgrep", "-f", f"weed server -dir={RUN_DIR / 'stack-make_up_s3' / 'seaweedfs'}"]
+    weed = ["pgrep", "-f", f"weed server -dir={stack_data_dir(own_stack['name']) / 'seaweedfs'}"]
     assert subprocess.run(weed, capture_output=True).returncode == 0
-    os.killpg(os.getpgid(stack["process"].pid), signal.SIGINT)
-    stack["process"].wait(30)
+    os.killpg(os.getpgid(own_stack["process"].pid), signal.SIGINT)
+    own_stack["process"].wait(30)
 
     wait_for(lambda: subprocess.run(weed, capture_output=True).returncode == 1, timeout=30,
              message="weed to exit with the rest of the stack")

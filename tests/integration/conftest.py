@@ -19,15 +19,17 @@ def own_prefix(config):
 
 
 @pytest.fixture
-def prefix_relay(database, own_prefix):
+def prefix_relay(database, app, own_prefix, _own_queue_prefix):
     """An outbox relay thread publishing to ``own_prefix``.
 
-    It reads the shared outbox, so rows other tests left pending go to this prefix too (and are
-    deleted with it); tests assert on their own jobs only.
+    It reads the shared outbox: rows earlier tests left pending are discarded first.
     """
     from services.relay.outbox import OutboxRelay
     from shared.db import database_app
     from shared.messaging import Publisher
+    from tests.conftest import _discard_earlier_outbox_rows
+
+    _discard_earlier_outbox_rows(app, _own_queue_prefix)
 
     stop = threading.Event()
     relay = OutboxRelay(database_app(database), Publisher(database.AMQP_URL, own_prefix))

@@ -12,6 +12,7 @@ from shared import jobflow
 from shared.db import db as handle
 from shared.messaging import PublishError
 from shared.models import Job, OutboxMessage, User
+from tests.conftest import _discard_earlier_outbox_rows
 
 
 class RecordingPublisher:
@@ -34,14 +35,12 @@ class RecordingPublisher:
 
 
 @pytest.fixture
-def relay(app, database):
+def relay(app, database, _own_queue_prefix):
     from shared.db import database_app
+    # Start from an empty outbox: the rows earlier tests left pending are not this relay's to count.
+    _discard_earlier_outbox_rows(app, _own_queue_prefix)
     relay = OutboxRelay(database_app(database), RecordingPublisher())
     with relay.app.app_context():
-        # Start from an empty outbox: other tests leave rows for their own relays.
-        handle.session.execute(OutboxMessage.__table__.update().where(OutboxMessage.sent_at.is_(None))
-                               .values(sent_at=jobflow.utcnow()))
-        handle.session.commit()
         yield relay
 
 

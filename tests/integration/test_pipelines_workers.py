@@ -227,8 +227,9 @@ def refuses_cats(job, io):
 
 
 def test_a_failing_step_fails_the_pipeline_and_the_step_after_it_never_starts(
-        client, make_user, relay, start_worker, app):
-    start_worker(handler=refuses_cats, kind="translate")
+        client, make_user, relay, start_worker, app, translate_pairs):
+    # Its own pairs: the submit is checked against them (not against a registration another test left).
+    start_worker(handler=refuses_cats, kind="translate", capabilities=lambda: {"pairs": translate_pairs})
     user = make_user()
     view = submit(client, user, steps=[
         {"name": "first", "kind": "translate", "options": {"text": "The cat is black.", "source_lang": "en",

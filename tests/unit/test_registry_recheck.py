@@ -52,3 +52,58 @@ def test_without_recheck_the_loop_announces_once_per_heartbeat():
         assert api.sent == [{"pairs": ["en-es"]}]
     finally:
         stopping.set()
+
+
+class ScriptedStop:
+    """A ``stopping`` event that advances a fake monotonic clock by each wait, and stops after ``waits``."""
+
+    def __init__(self, clock: list[float], waits: int):
+        self.clock, self.left, self.waited = clock, waits, []
+
+    def is_set(self):
+        return self.left <= 0
+
+    def wait(self, seconds):
+        self.waited.append(seconds)
+        self.clock[0] += seconds
+        self.left -= 1
+
+
+def test_the_beat_repeats_an_unchanged_announcement_a_second_early_at_the_latest(monkeypatch):
+    from shared.worker import registry
+    clock = [1000.0]
+    monkeypatch.setattr(registry.time, "monotonic", lambda: clock[0])
+    calls = []
+
+    class Api:
+        def heartbeat(self, worker_id, kind, capabilities):
+            calls.append((clock[0], worker_id, kind, capabilities))
+
+    # Rechecked every 14.5 s: the beat is due at 29 s (a second of slack), so the 2nd check (29 s) sends.
+    stopping = ScriptedStop(clock, waits=4)
+    registry_loop(Api(), "w-7", "asr", lambda: {"models": []}, stopping, recheck_every=14.5)
+    assert [(at - 1000.0, worker, kind) for at, worker, kind, _ in calls] == [(0.0, "w-7", "asr"), (29.0, "w-7", "asr")]
+    assert stopping.waited == [14.5, 14.5, 14.5, 14.5]
+    # Never rechecked less often than the beat itself.
+    stopping = ScriptedStop(clock, waits=1)
+    registry_loop(Api(), "w-7", "asr", lambda: {}, stopping, recheck_every=100)
+    assert stopping.waited == [REGISTRY_EVERY_SECONDS]
+
+
+def test_a_failed_registration_is_logged_and_tried_again_at_the_next_check(monkeypatch, caplog):
+    from shared.internal_api import ApiUnavailable
+    from shared.worker import registry
+    clock = [0.0]
+    monkeypatch.setattr(registry.time, "monotonic", lambda: clock[0])
+    tries = []
+
+    class Api:
+        def heartbeat(self, worker_id, kind, capabilities):
+            tries.append(clock[0])
+            if len(tries) == 1:
+                raise ApiUnavailable("connection refused")
+
+    with caplog.at_level("WARNING", logger="shared.worker.registry"):
+        registry_loop(Api(), "w-8", "vision", lambda: {}, ScriptedStop(clock, waits=3), recheck_every=1)
+    assert tries == [0.0, 1.0]  # retried at the next check, then not again until the beat
+    assert caplog.messages == ["w-8: registration failed: connection refused"]

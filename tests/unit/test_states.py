@@ -71,3 +71,9 @@ def test_the_transition_table_is_exactly_the_documented_one(start, end):
 def test_a_running_job_can_be_cancelled():
     """The boundary a deliberate bug survived: cancel while a worker holds the job."""
     assert check_transition("running", "cancelled") is JobStatus.CANCELLED
+
+
+def test_a_refused_transition_names_both_states():
+    with pytest.raises(InvalidTransition) as refused:
+        check_transition("succeeded", JobStatus.RUNNING)
+    assert str(refused.value) == "a succeeded job cannot become running"

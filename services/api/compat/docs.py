@@ -117,7 +117,8 @@ def _openai_operations() -> dict[str, dict]:
             {"200": _json("{object: list, data: [model]}", {"type": "object", "properties": {
                 "object": {"type": "string"}, "data": {"type": "array", "items": model}}}), **_OPENAI_ERRORS})},
         "compat_openai_audio.get_model": {"get": _operation(
-            OPENAI, "One model of the list", {"200": _json("The model", model), "404": _error("No such model")})},
+            OPENAI, "One model of the list", {"200": _json("The model", model), "401": _error("Bad credentials"),
+                                               "404": _error("No such model")})},
     }
 
 
