@@ -5,7 +5,9 @@
    ``transcribe.process`` (probe, ffmpeg pipe, chunks, events). Real-time factor (RTF = processing
    seconds / audio seconds) side by side, and the ratios. Whisper's temperature fallback samples at
    random, so runs of the same clip vary: the median of interleaved runs is printed, and the
-   probe + decode row shows the pipeline's own, deterministic cost.
+   probe + decode row shows the pipeline's own, deterministic cost. Then the time to the first
+   words and to the end of a job alone against the bare call, on a 14.55 s, 20 s and 60 s clip
+   (goals: first words within 2 s, the whole job <= 1.10x the bare call).
 2. Accuracy: word error rate on 10+ espeak-ng sentences for every installed model (Korean for
    vosk-ko, with the character error rate beside it: one wrong syllable fails a whole Korean word).
 3. Platform: the 60 s clip (English for Whisper, Korean for Vosk) submitted to the API under
@@ -44,7 +46,7 @@ from services.asr_worker.audio import iter_chunks
 from services.asr_worker.catalog import find_model, installed_models
 from services.asr_worker.engines import WHISPER_OPTIONS, load_engine
 from services.asr_worker.transcribe import process
-from shared.config import DEV_AMQP_URL
+from shared.config import DEV_AMQP_URL, Config
 from shared.kinds.asr.params import DEFAULT_CHUNK_SECONDS
 from shared.media_probe import ffmpeg_exe, probe
 from tests.broker_tools import BrokerTools
@@ -103,6 +105,57 @@ def domain_process(clip: Path, chunk_seconds: float, **params) -> float:
     job = {"id": "bench", "params": {"chunk_seconds": chunk_seconds, **params}}
     process(job, FakeJobIO(input_file=clip))
     return time.perf_counter() - started
+
+
+class _FirstWordsIO(FakeJobIO):
+    """Notes when the first chunk carrying words is reported."""
+
+    first_words_at: float | None = None
+
+    def chunk(self, seq, data):
+        if data["words"] and self.first_words_at is None:
+            self.first_words_at = time.perf_counter()
+        super().chunk(seq, data)
+
+
+def first_words(clip: Path) -> tuple[float, float]:
+    """(seconds to the first chunk with words, seconds to the end) of one ``process`` run."""
+    io = _FirstWordsIO(input_file=clip)
+    started = time.perf_counter()
+    process({"id": "bench", "params": {}}, io)
+    ended = time.perf_counter()
+    return (io.first_words_at or ended) - started, ended - started
+
+
+def bare_first_words(model_dir: Path, clip: Path) -> tuple[float, float]:
+    """(seconds to the first segment, seconds to the end) of the bare faster-whisper call."""
+    model = load_engine("whisper", model_dir).model
+    started = time.perf_counter()
+    segments, _ = model.transcribe(str(clip), language="en", **WHISPER_OPTIONS)
+    first = None
+    for _ in segments:
+        first = first or time.perf_counter()
+    ended = time.perf_counter()
+    return (first or ended) - started, ended - started
+
+
+def first_words_table(folder: Path, runs: int) -> None:
+    """Print the time to the first words and to the end: a job alone against the bare engine call."""
+    model = find_model("whisper-tiny.en")
+    print(f"\n== first words: whisper-tiny.en, median of {runs} interleaved runs; goals: first words "
+          f"<= 2 s, the whole job <= 1.10x the bare call ==")
+    print(f"{'clip':8} {'variant':28} {'first words s':>14} {'end s':>7} {'end vs bare':>12}")
+    for seconds in (14.55, THROUGHPUT_CLIP_SECONDS, CLIP_SECONDS):
+        clip = make_clip(folder, seconds)
+        timings: dict[str, list[tuple[float, float]]] = {"bare engine call": [], "job (process)": []}
+        for _ in range(runs):
+            timings["bare engine call"].append(bare_first_words(model.path, clip))
+            timings["job (process)"].append(first_words(clip))
+        bare_end = statistics.median(end for _, end in timings["bare engine call"])
+        for name, pairs in timings.items():
+            first = statistics.median(f for f, _ in pairs)
+            end = statistics.median(e for _, e in pairs)
+            print(f"{seconds:6.2f} s {name:28} {first:14.2f} {end:7.2f} {end / bare_end:11.2f}x")
 
 
 def decode_only(clip: Path, chunk_seconds: float) -> float:
@@ -353,11 +406,13 @@ def main() -> int:
     args = parser.parse_args()
     print(
         f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}, "
-        f"CONVEYOR_ASR_THREADS={os.environ.get('CONVEYOR_ASR_THREADS', '0 (auto)')}"
+        f"engine threads per worker: {Config().ASR_THREADS} (CONVEYOR_ASR_THREADS, else the cores "
+        f"over CONVEYOR_ASR_WORKERS)"
     )
     with tempfile.TemporaryDirectory() as folder:
         if not args.skip_speed:
             speed(Path(folder), args.runs)
+            first_words_table(Path(folder), args.runs)
         if not args.skip_accuracy:
             accuracy(Path(folder))
         # Last: the platform section points this process's environment at its own database.

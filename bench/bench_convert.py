@@ -21,6 +21,8 @@ from moviepy import VideoFileClip
 
 from services.convert_worker.command import build_plan
 from services.convert_worker.convert import process
+from shared.config import Config
+from shared.kinds.convert.limits import ConvertLimits
 from shared.kinds.convert.targets import validate_params
 from shared.media_probe import ffmpeg_exe, probe
 from tests.fakes import FakeJobIO
@@ -62,7 +64,8 @@ def domain_run(source: Path, workdir: Path, params: dict) -> dict:
 def bare_run(source: Path, workdir: Path, params: dict) -> None:
     """The same ffmpeg arguments that process() builds, run with nothing around them."""
     info = probe(source)
-    args = build_plan(ffmpeg_exe(), source, info, validate_params(params, info),
+    limits = ConvertLimits.from_config(Config())
+    args = build_plan(ffmpeg_exe(), source, info, validate_params(params, info, limits),
                       workdir / f"bare.{params['target']}").args
     subprocess.run(args, stdout=subprocess.DEVNULL, check=True)
 

@@ -37,6 +37,8 @@ BENCHES = {
     "docs-page": ["bench.bench_docs_page"],
     "pipeline-subtitles": ["bench.bench_pipeline_subtitles"],
     "capacity": ["bench.bench_capacity"],
+    "memory": ["bench.bench_memory"],
+    "soak": ["bench.bench_soak"],
 }
 
 

@@ -56,6 +56,14 @@ def _env_optional_float(name: str, default: float) -> float:
     return float(value) if value.strip() else 0.0
 
 
+def _cores() -> int:
+    """CPU cores this process may run on (a container's or taskset's limit, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _env_flag(name: str, default: bool) -> bool:
     """A yes/no setting: 1, true, yes or on (any case) mean yes; unset means the default."""
     value = os.environ.get(name)
@@ -164,8 +172,11 @@ class Config:
 
         # Speech models beyond the packaged ones (scripts/install_whisper_base.py puts Whisper base here).
         self.ASR_MODELS_DIR = Path(_env("CONVEYOR_ASR_MODELS_DIR", str(self.DATA_DIR / "models" / "asr")))
-        # CPU threads per speech model; 0 lets the engine choose (all cores).
-        self.ASR_THREADS = _env_int("CONVEYOR_ASR_THREADS", 0)
+        # ASR worker processes sharing this host's cores, and CPU threads per speech model: by
+        # default the cores split between them, so that two workers do not each start a thread per
+        # core and fight over them (audio-seconds per second then grow with the workers).
+        self.ASR_WORKERS = max(1, _env_int("CONVEYOR_ASR_WORKERS", 1))
+        self.ASR_THREADS = _env_int("CONVEYOR_ASR_THREADS", max(1, _cores() // self.ASR_WORKERS))
         # Speech models an ASR worker loads at start besides the default (comma-separated ids, or
         # "all"); the others load on their first job.
         self.ASR_PRELOAD = tuple(

@@ -3,6 +3,10 @@
 Detection is restricted to the candidate languages a caller names (the ones the translate workers
 translate from): fewer candidates make short texts far more accurate. Lingua keeps its models in
 one process-wide store, so a detector per candidate set is cheap once the models are loaded.
+
+Nothing of lingua is imported or loaded until a text is first detected: the models of six languages
+take about 160 MB in each process that detects, so an API process that never sees
+``source_lang: auto`` (or LibreTranslate's /detect) never pays for them.
 """
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from lingua import IsoCode639_1, LanguageDetector, LanguageDetectorBuilder
+if TYPE_CHECKING:
+    from lingua import LanguageDetector
 
 LOGGER = logging.getLogger(__name__)
 
@@ -21,12 +27,14 @@ DETECT_CHARS = 2000
 # Candidate sets change only when the workers' language pairs do; the bound is a safety net.
 MAX_DETECTORS = 32
 
-_detectors: dict[frozenset[str], LanguageDetector] = {}
+_detectors: dict[frozenset[str], "LanguageDetector"] = {}
 _lock = threading.Lock()
 
 
 def known_code(code: str) -> bool:
     """Whether lingua has a model for this ISO 639-1 code."""
+    from lingua import IsoCode639_1
+
     try:
         IsoCode639_1.from_str(code)
     except ValueError:
@@ -34,7 +42,9 @@ def known_code(code: str) -> bool:
     return True
 
 
-def _detector(codes: frozenset[str]) -> LanguageDetector:
+def _detector(codes: frozenset[str]) -> "LanguageDetector":
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
+
     with _lock:
         detector = _detectors.get(codes)
         if detector is None:

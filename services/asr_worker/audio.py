@@ -22,6 +22,10 @@ BOUNDARY_SEARCH_SECONDS = 2.0
 _FRAME_SAMPLES = SAMPLE_RATE // 50
 _PAUSE_FRAMES = 10  # 200 ms
 _READ_BYTES = 1 << 16
+# The first chunk is this short (or the job's chunk length, if shorter), so that a file's first
+# words reach the client within a second or two of the start; the chunks after it take the job's
+# length. Shorter chunks cost more engine passes, so only the first one is short.
+FIRST_CHUNK_SECONDS = 5.0
 
 
 class DecodeError(Exception):
@@ -97,10 +101,25 @@ def _quietest_cut(window: bytes, search_bytes: int) -> int:
     return search_start + (quietest + span // 2) * _FRAME_SAMPLES * 2
 
 
-def iter_chunks(path: Path, info: MediaInfo, chunk_seconds: float) -> Iterator[AudioChunk]:
-    """Yield a probed file's first audio stream in chunks of at most ``chunk_seconds``, streamed."""
-    window_bytes = int(chunk_seconds * SAMPLE_RATE) * 2
-    search_bytes = int(min(BOUNDARY_SEARCH_SECONDS, chunk_seconds * 0.2) * SAMPLE_RATE) * 2
+def chunk_plan(chunk_seconds: float, first_seconds: float | None = None) -> Iterator[float]:
+    """The longest each chunk may be, in order: ``first_seconds`` once (at most ``chunk_seconds``),
+    then ``chunk_seconds`` for ever. ``first_seconds`` None: every chunk is ``chunk_seconds``."""
+    yield min(first_seconds, chunk_seconds) if first_seconds else chunk_seconds
+    while True:
+        yield chunk_seconds
+
+
+def _window(seconds: float) -> tuple[int, int]:
+    """(chunk bytes, bytes at its end searched for a quiet cut) of a chunk of at most ``seconds``."""
+    search_seconds = min(BOUNDARY_SEARCH_SECONDS, seconds * 0.2)
+    return int(seconds * SAMPLE_RATE) * 2, int(search_seconds * SAMPLE_RATE) * 2
+
+
+def iter_chunks(
+    path: Path, info: MediaInfo, chunk_seconds: float, first_seconds: float | None = None
+) -> Iterator[AudioChunk]:
+    """Yield a probed file's first audio stream in chunks of at most ``chunk_seconds``, streamed;
+    the first is at most ``first_seconds`` long when given (see :func:`chunk_plan`)."""
     with tempfile.TemporaryFile() as stderr:
         # stderr goes to a file, not a pipe: a chatty ffmpeg can then never block on a full pipe.
         proc = subprocess.Popen(
@@ -110,7 +129,7 @@ def iter_chunks(path: Path, info: MediaInfo, chunk_seconds: float) -> Iterator[A
             stderr=stderr,
         )
         try:
-            yield from _split(proc, window_bytes, search_bytes)
+            yield from _split(proc, map(_window, chunk_plan(chunk_seconds, first_seconds)))
             if proc.wait() != 0:
                 stderr.seek(0)
                 lines = stderr.read().decode("utf-8", "replace").strip().splitlines()
@@ -124,12 +143,15 @@ def iter_chunks(path: Path, info: MediaInfo, chunk_seconds: float) -> Iterator[A
             proc.stdout.close()
 
 
-def _split(proc: subprocess.Popen, window_bytes: int, search_bytes: int) -> Iterator[AudioChunk]:
+def _split(
+    proc: subprocess.Popen, windows: Iterator[tuple[int, int]]
+) -> Iterator[AudioChunk]:
     pending = bytearray()
     seq = 0
     consumed = 0
     eof = False
     while not eof or pending:
+        window_bytes, search_bytes = next(windows)
         while not eof and len(pending) < window_bytes:
             data = proc.stdout.read(min(_READ_BYTES, window_bytes - len(pending)))
             if not data:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from services.asr_worker.audio import AudioChunk, DecodeError, iter_chunks
+from services.asr_worker.audio import FIRST_CHUNK_SECONDS, AudioChunk, DecodeError, iter_chunks
 from services.asr_worker.catalog import ModelInfo, catalog, find_model, installed_models
 from services.asr_worker.engines import ChunkTranscript, Engine, ModelLoadError, load_engine
 from shared.handler import JobIO, PermanentError, TransientError
@@ -17,6 +18,32 @@ from shared.media_probe import MediaInfo, ProbeError, probe
 LOGGER = logging.getLogger(__name__)
 
 TIME_DECIMALS = 3
+# A job this model is expected to finish within this many seconds runs as one chunk: its words all
+# arrive within that time anyway, and a short first chunk would cost a whole extra engine pass
+# (Whisper encodes every chunk as a 30 s window). Any longer job starts with a short chunk.
+FIRST_WORDS_SECONDS = 2.0
+# Engine seconds per audio second of each model in this process (a moving average over chunks):
+# how fast this worker, on this machine under its present load, hears.
+_seconds_per_audio_second: dict[str, float] = {}
+
+
+def first_chunk_seconds(duration: float, chunk_seconds: float, pace: float | None) -> float | None:
+    """How long the first chunk may be: FIRST_CHUNK_SECONDS, or None (no short first chunk) when a
+    file of ``duration`` seconds at ``pace`` engine seconds per audio second ends within
+    FIRST_WORDS_SECONDS, or is no longer than one short chunk. An unknown pace (None) splits."""
+    if duration <= FIRST_CHUNK_SECONDS or chunk_seconds <= FIRST_CHUNK_SECONDS:
+        return None
+    if pace is not None and duration * pace <= FIRST_WORDS_SECONDS:
+        return None
+    return FIRST_CHUNK_SECONDS
+
+
+def _note_pace(model_id: str, engine_seconds: float, audio_seconds: float) -> None:
+    if audio_seconds <= 0:
+        return
+    pace = engine_seconds / audio_seconds
+    before = _seconds_per_audio_second.get(model_id)
+    _seconds_per_audio_second[model_id] = pace if before is None else 0.5 * before + 0.5 * pace
 
 
 def _absolute_words(words: list[dict], chunk: AudioChunk, not_before: float) -> list[dict]:
@@ -113,13 +140,15 @@ def process(job: dict[str, Any], io: JobIO) -> dict[str, Any]:
     total = info.duration
     language = params["language"]
     task = params.get("task", TRANSCRIBE)
+    first = first_chunk_seconds(total, params["chunk_seconds"], _seconds_per_audio_second.get(model.id))
     LOGGER.info(
-        "job %s: %s model %s, %s, language %s, chunks of %g s",
+        "job %s: %s model %s, %s, language %s, a first chunk of %s s, then %g s",
         job["id"],
         model.engine,
         model.id,
         task,
         language or "auto",
+        f"{first:g}" if first else f"{params['chunk_seconds']:g}",
         params["chunk_seconds"],
     )
     io.progress(0, total, "seconds")
@@ -130,9 +159,12 @@ def process(job: dict[str, Any], io: JobIO) -> dict[str, Any]:
     done = 0.0
     # closing(): a cancel raised mid-loop stops ffmpeg now, not when the generator is collected.
     try:
-        with closing(iter_chunks(path, info, params["chunk_seconds"])) as chunks:
+        # A short first chunk: its words reach the client while the rest is heard.
+        with closing(iter_chunks(path, info, params["chunk_seconds"], first)) as chunks:
             for chunk in chunks:
+                started = time.perf_counter()
                 heard = engine.transcribe(chunk.pcm, language, task)
+                _note_pace(model.id, time.perf_counter() - started, chunk.duration)
                 if language is None and heard.words:
                     # Detect once, on the first chunk with speech: later chunks keep that language.
                     language = heard.language

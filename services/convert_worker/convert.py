@@ -88,9 +88,11 @@ def describe_output(path: Path, kind: str, ffmpeg: str) -> dict[str, Any]:
     if kind == "image":
         return _describe_image(path)
     try:
-        info = probe(path, ffmpeg)
+        # Its header only: ffmpeg has just written this file and exited cleanly (a decode check
+        # would cost a second ffmpeg start and decoder set-up per job, ~0.2 s).
+        info = probe(path, ffmpeg, decode_check=False)
     except ProbeError as exc:
-        raise PermanentError(f"the converted file does not decode: {exc}") from exc
+        raise PermanentError(f"the converted file cannot be read: {exc}") from exc
     return _describe_media(info)
 
 

@@ -7,7 +7,15 @@ import wave
 import numpy as np
 import pytest
 
-from services.asr_worker.audio import BYTES_PER_SECOND, AudioChunk, DecodeError, iter_chunks
+from services.asr_worker.audio import (
+    BYTES_PER_SECOND,
+    FIRST_CHUNK_SECONDS,
+    AudioChunk,
+    DecodeError,
+    chunk_plan,
+    iter_chunks,
+)
+from services.asr_worker.transcribe import first_chunk_seconds
 from shared.media_probe import probe
 from tests.media import ENGLISH_SENTENCES, encode, silent_video, speak, wav_seconds, with_video
 
@@ -101,3 +109,37 @@ def test_file_without_an_audio_stream_cannot_be_decoded(tmp_path):
     silent_video(video)
     with pytest.raises(DecodeError):
         _decode_all(video)
+
+
+def test_chunk_plan_is_a_short_first_chunk_then_the_configured_length():
+    plan = chunk_plan(30.0, FIRST_CHUNK_SECONDS)
+    assert [next(plan) for _ in range(4)] == [FIRST_CHUNK_SECONDS, 30.0, 30.0, 30.0]
+    # No first length, or one longer than the chunks: every chunk has the configured length.
+    assert [next(chunk_plan(30.0)) for _ in range(2)] == [30.0, 30.0]
+    short = chunk_plan(3.0, FIRST_CHUNK_SECONDS)
+    assert [next(short) for _ in range(3)] == [3.0, 3.0, 3.0]
+
+
+def test_decoding_with_a_short_first_chunk_cuts_it_short_then_the_full_length(speech_wav):
+    chunks = list(iter_chunks(speech_wav, probe(speech_wav), 6.0, 2.5))
+    assert 2.0 <= chunks[0].duration <= 2.5
+    assert all(4.8 <= c.duration <= 6.0 for c in chunks[1:-1]) and len(chunks) >= 3
+    assert all(a.end == pytest.approx(b.start) for a, b in zip(chunks, chunks[1:]))
+    assert chunks[-1].end == pytest.approx(wav_seconds(speech_wav), abs=TOLERANCE_SECONDS)
+
+
+@pytest.mark.parametrize(
+    "duration, chunk_seconds, pace, expected",
+    [
+        (20.0, 30.0, None, FIRST_CHUNK_SECONDS),  # pace not known yet: split
+        (20.0, 30.0, 0.2, FIRST_CHUNK_SECONDS),  # 4 s of work: the first words sooner
+        (600.0, 30.0, 0.01, FIRST_CHUNK_SECONDS),  # 6 s of work
+        (14.5, 30.0, 0.05, None),  # done within 0.8 s: one chunk, no extra engine pass
+        (4.0, 30.0, None, None),  # no longer than a short chunk
+        (60.0, 5.0, None, None),  # the configured chunks are short already
+    ],
+)
+def test_first_chunk_is_short_only_when_the_whole_job_would_keep_words_back(
+    duration, chunk_seconds, pace, expected
+):
+    assert first_chunk_seconds(duration, chunk_seconds, pace) == expected

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from services.asr_worker import transcribe
+from services.asr_worker.audio import FIRST_CHUNK_SECONDS
 from services.asr_worker.catalog import find_model
 from services.asr_worker.engines import load_engine
 from services.asr_worker.transcribe import process
@@ -159,3 +161,43 @@ def test_a_model_missing_here_fails_for_a_retry_before_reading_the_input():
     with pytest.raises(TransientError, match="not installed on this worker"):
         process(_job(model="whisper-huge"), io)
     assert io.progress_events == []
+
+
+class _OrderedIO(FakeJobIO):
+    """Records each chunk's seq and each progress report in the order the job sent them."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.order: list[tuple[str, object]] = []
+
+    def chunk(self, seq, data):
+        self.order.append(("chunk", seq))
+        super().chunk(seq, data)
+
+    def progress(self, current, total, unit):
+        self.order.append(("progress", current))
+        super().progress(current, total, unit)
+
+
+def test_a_job_longer_than_the_first_words_wait_reports_a_short_first_chunk_with_words_first(
+    speech, monkeypatch
+):
+    # As on a machine where this clip takes longer than FIRST_WORDS_SECONDS to hear.
+    monkeypatch.setattr(transcribe, "FIRST_WORDS_SECONDS", 0.0)
+    io = _OrderedIO(input_file=speech["wav"])
+    result = process(_job(), io)
+    first, *rest = [io.chunks[seq] for seq in sorted(io.chunks)]
+    assert first["end"] <= FIRST_CHUNK_SECONDS and first["words"]
+    # The rest of the ~20 s clip comes in one chunk of the configured length (30 s).
+    assert len(rest) == 1 and rest[0]["end"] == result["duration"]
+    # The first words went out before the rest of the audio was heard.
+    assert io.order.index(("chunk", 0)) < io.order.index(("chunk", 1))
+    assert [c["seq"] for c in (first, *rest)] == [0, 1]
+    assert word_error_rate(SPOKEN, result["text"]) <= 0.25
+
+
+def test_a_job_expected_to_end_within_the_first_words_wait_is_one_chunk(speech, monkeypatch):
+    monkeypatch.setattr(transcribe, "_seconds_per_audio_second", {"whisper-tiny.en": 0.001})
+    io = FakeJobIO(input_file=speech["wav"])
+    process(_job(), io)
+    assert list(io.chunks) == [0]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from services.asr_worker.__main__ import capabilities, models_to_warm, warm
 from services.asr_worker.catalog import DEFAULT_WHISPER_MODEL, installed_models
 from services.asr_worker.transcribe import process
+from shared.config import Config
 from shared.handler import TransientError
 from tests.fakes import FakeJobIO
 
@@ -48,3 +50,15 @@ def test_a_job_whose_model_fails_to_load_fails_for_a_retry(broken_model):
     with pytest.raises(TransientError, match="could not be loaded"):
         process({"id": "job-broken", "params": {"model": broken_model}}, io)
     assert io.progress_events == []
+
+
+@pytest.mark.parametrize("cores, workers, threads", [(2, 1, 2), (2, 2, 1), (8, 3, 2), (2, 4, 1)])
+def test_speech_threads_default_to_the_cores_shared_among_the_hosts_workers(
+    monkeypatch, cores, workers, threads
+):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
+    monkeypatch.delenv("CONVEYOR_ASR_THREADS", raising=False)
+    monkeypatch.setenv("CONVEYOR_ASR_WORKERS", str(workers))
+    assert Config().ASR_THREADS == threads
+    monkeypatch.setenv("CONVEYOR_ASR_THREADS", "3")
+    assert Config().ASR_THREADS == 3

@@ -1,12 +1,16 @@
 """Language detection with lingua's packaged models, restricted to candidate languages."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 from shared.language_detect import detect, known_code
 
+REPO = Path(__file__).resolve().parents[2]
 CANDIDATES = ["ca", "en", "es", "fr", "it", "pt"]
 
 
@@ -60,3 +64,12 @@ def test_threads_share_one_detector_and_agree():
     for thread in threads:
         thread.join()
     assert answers == ["es"] * 80
+
+
+def test_the_api_imports_no_language_models_until_a_text_is_detected():
+    # The models take ~160 MB per process: an API process that never detects never loads them.
+    code = ("import sys, services.api, services.api.kinds.translate, "
+            "services.api.compat.libretranslate; print('lingua' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"

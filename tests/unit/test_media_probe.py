@@ -41,6 +41,18 @@ def test_probe_reports_container_duration_and_streams(clip):
     assert [s.index for s in info.streams] == [0, 1]
 
 
+def test_a_header_only_probe_of_a_trusted_file_describes_it_as_the_full_probe_does(clip, tmp_path):
+    assert probe(clip, decode_check=False) == probe(clip)
+    mp4 = make_media(tmp_path / "made.mp4", *TESTSRC, *TONE, "-t", "1.5", "-pix_fmt", "yuv420p",
+                     "-c:v", "libx264", "-c:a", "aac")
+    assert probe(mp4, decode_check=False) == probe(mp4)
+    # It still refuses what is not media.
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(os.urandom(4096))
+    with pytest.raises(ProbeError):
+        probe(junk, decode_check=False)
+
+
 def test_probe_counts_channels_of_a_surround_layout(tmp_path):
     wav = make_media(tmp_path / "surround.wav", *TONE, "-t", "0.5", "-ac", "6")
 
