@@ -14,7 +14,7 @@ from services.asr_worker.transcribe import process
 from shared.kinds.asr.exports import export
 from tests.fakes import FakeJobIO
 from tests.media import ENGLISH_SENTENCES, speak
-from tests.subtitle_checks import check_cues, srt_cues, vtt_cues
+from tests.subtitle_checks import check_cues, srt_cues, timed_words, vtt_cues
 
 # Whisper writes "nine o'clock" as "9 o'clock" and times it as three pieces: "9", "o", "'clock".
 CLOCK_SENTENCE = "We will meet again at nine o'clock in the evening."
@@ -25,18 +25,6 @@ def result(tmp_path_factory):
     spoken = " ".join(ENGLISH_SENTENCES[:4] + [CLOCK_SENTENCE])
     wav = speak(spoken, tmp_path_factory.mktemp("export") / "speech.wav")
     return process({"id": "job-export", "params": {}}, FakeJobIO(input_file=wav))
-
-
-def _timed(text: str, start: float, step: float = 0.3) -> list[dict]:
-    return [
-        {
-            "word": w,
-            "start": round(start + i * step, 3),
-            "end": round(start + i * step + 0.25, 3),
-            "conf": 0.9,
-        }
-        for i, w in enumerate(text.split())
-    ]
 
 
 def _texts(result: dict) -> list[str]:
@@ -104,9 +92,9 @@ def test_json_round_trips_the_words_and_text(result):
 def test_partial_job_exports_sentences_from_chunks_that_carry_no_segments():
     first = "We met at 9 o 'clock. It rained."
     chunks = [
-        {"seq": 1, "start": 6.0, "end": 12.0, "text": "Then we left.", "words": _timed("Then we left.", 6.5)},
+        {"seq": 1, "start": 6.0, "end": 12.0, "text": "Then we left.", "words": timed_words("Then we left.", 6.5)},
         {"seq": 0, "start": 0.0, "end": 6.0, "text": "We met at 9 o'clock. It rained.",
-         "words": _timed(first, 0.5)},
+         "words": timed_words(first, 0.5)},
     ]
     segments = json.loads(export(chunks, "json")[0])["segments"]
     assert [s["text"] for s in segments] == ["We met at 9 o'clock.", "It rained.", "Then we left."]
@@ -122,7 +110,8 @@ def test_partial_job_exports_sentences_from_chunks_that_carry_no_segments():
 
 def test_partial_job_keeps_the_segments_its_chunks_carry():
     chunks = [
-        {"seq": 0, "start": 0.0, "end": 6.0, "text": "one two three four", "words": _timed("one two three four", 0.5),
+        {"seq": 0, "start": 0.0, "end": 6.0, "text": "one two three four",
+         "words": timed_words("one two three four", 0.5),
          "segments": [{"start": 0.5, "end": 1.05, "text": "one two"},
                       {"start": 1.1, "end": 1.65, "text": "three four"}]},
     ]
