@@ -140,7 +140,8 @@ def process(job: dict[str, Any], io: JobIO) -> dict[str, Any]:
     total = info.duration
     language = params["language"]
     task = params.get("task", TRANSCRIBE)
-    first = first_chunk_seconds(total, params["chunk_seconds"], _seconds_per_audio_second.get(model.id))
+    first = None if params.get("steady_chunks") else first_chunk_seconds(
+        total, params["chunk_seconds"], _seconds_per_audio_second.get(model.id))
     LOGGER.info(
         "job %s: %s model %s, %s, language %s, a first chunk of %s s, then %g s",
         job["id"],

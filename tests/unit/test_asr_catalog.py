@@ -86,6 +86,12 @@ def test_defaults_are_whisper_tiny_english_and_30_second_chunks(models_dir):
     }
 
 
+def test_steady_chunks_is_named_only_when_asked_for(models_dir):
+    assert validate_params({"steady_chunks": True}, catalog())["steady_chunks"] is True
+    assert "steady_chunks" not in validate_params({"steady_chunks": False}, catalog())
+    assert "steady_chunks" not in validate_params({"steady_chunks": "yes"}, catalog())
+
+
 def test_engine_alone_picks_its_default_model(models_dir):
     assert validate_params({"engine": "vosk"}, catalog())["model"] == "vosk-ko"
     assert validate_params({"engine": "vosk"}, catalog())["language"] == "ko"

@@ -212,7 +212,9 @@ def upload_audiofile():
                                "Please cancel the job or wait before its completion to start a new one.")
         copy.seek(0)
         try:
-            params = jobs.kind_spec(transcriptions.KIND).params_schema().load({"chunk_seconds": CHUNK_SECONDS})
+            # The seed's chunks lie on a fixed grid of CHUNK_SECONDS (its clients page through them).
+            params = jobs.kind_spec(transcriptions.KIND).params_schema().load(
+                {"chunk_seconds": CHUNK_SECONDS, "steady_chunks": True})
             job = jobs.submit(user, transcriptions.KIND, params, copy, upload.filename, "audio/mpeg")
         except SubmitRefused as exc:
             raise Refused(exc.status, str(exc)) from None

@@ -43,6 +43,9 @@ class AsrParamsSchema(SubmitCommonSchema):
                        "(multilingual Whisper models only)"})
     chunk_seconds = fields.Float(allow_none=True, metadata={
         "description": f"Audio per chunk event, 5 to 1800 s (default {DEFAULT_CHUNK_SECONDS:g})"})
+    steady_chunks = fields.Boolean(allow_none=True, metadata={
+        "description": "true: every chunk event holds chunk_seconds of audio from the start. Default: a "
+                       "long job's first chunk is short, so that its first words arrive within about 2 s"})
 
 
 def _probe_upload(upload: Path) -> MediaInfo:

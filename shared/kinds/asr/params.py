@@ -11,7 +11,7 @@ DEFAULT_ENGINE = "whisper"
 DEFAULT_CHUNK_SECONDS = 30.0
 MIN_CHUNK_SECONDS = 5.0
 MAX_CHUNK_SECONDS = 1800.0
-PARAM_NAMES = ("engine", "model", "language", "chunk_seconds", "task")
+PARAM_NAMES = ("engine", "model", "language", "chunk_seconds", "task", "steady_chunks")
 TRANSCRIBE = "transcribe"
 # Whisper's other task: speech in any of its languages written out in English.
 TRANSLATE = "translate"
@@ -99,7 +99,10 @@ def validate_params(params: dict | None, models: list[dict]) -> dict:
     worker's own installed models. Other keys in ``params`` are not this kind's business and are left
     out. The answer names engine and model; ``language`` is None when the model detects it (with
     ``task`` "translate", the language spoken, not English). ``task`` is named only when it is
-    "translate": a transcription's options read as they did before the option existed.
+    "translate": a transcription's options read as they did before the option existed, and so is
+    ``steady_chunks`` only when true: every chunk ``chunk_seconds`` long from the start (a surface
+    whose clients count chunks on that grid), without the short first chunk the worker otherwise
+    makes so that the first words come early.
     """
     params = params or {}
     engine = params.get("engine") or None
@@ -114,4 +117,6 @@ def validate_params(params: dict | None, models: list[dict]) -> dict:
     }
     if _task(model, params.get("task")) == TRANSLATE:
         checked["task"] = TRANSLATE
+    if params.get("steady_chunks") is True:
+        checked["steady_chunks"] = True
     return checked
