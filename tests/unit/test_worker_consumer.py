@@ -233,6 +233,8 @@ def test_a_worker_is_named_after_its_kind_host_and_process_and_talks_to_the_conf
     assert made.api.session.headers["X-Worker-Token"] == "tok-1"
     assert made.runner.api is made.api and made.runner.handler is handler
     assert made.capabilities() == {} and made.recheck_capabilities_every is None
+    assert (made._connection, made._channel, made._consumer_tag) == (None, None, None)
+    assert made._consumer_cancelled is False and not made._busy.is_set() and not made._stopping.is_set()
     assert Worker("asr", handler, config=settings(monkeypatch), worker_id="given").worker_id == "given"
 
 
@@ -280,7 +282,7 @@ def test_a_reconnect_forgets_the_old_consumer_and_a_broker_cancel(worker, monkey
     worker._connection.channels[0].on_cancel(object())
     assert worker._consumer_cancelled and worker._consumer_tag is None
     connection, channel = connected(worker, monkeypatch, log)
-    assert not worker._consumer_cancelled and worker._consumer_tag == "ctag-1"
+    assert worker._consumer_cancelled is False and worker._consumer_tag == "ctag-1"
     worker._check_channel()  # nothing to raise
 
 
@@ -299,6 +301,15 @@ def test_a_closed_or_missing_channel_is_a_lost_channel(worker, monkeypatch, log)
     worker.close()
     with pytest.raises(ChannelLost, match="^the broker closed the channel$"):
         worker._check_channel()
+
+
+def test_a_worker_never_connected_has_no_channel_and_no_consumer_to_pause(worker):
+    with pytest.raises(ChannelLost, match="^the broker closed the channel$"):
+        worker._check_channel()
+    log = []
+    channel = Channel(log)
+    worker.ack(channel, 1, pause=True)
+    assert log == [("ack", 1)]
 
 
 def test_close_closes_an_open_connection_once_and_forgets_it(worker, monkeypatch, log):
@@ -615,9 +626,10 @@ def test_run_announces_the_worker_to_its_supervisor_and_starts_the_registry(work
         worker.api, "w-1", "translate", worker.capabilities, worker._stopping, 30.0)
 
 
-def test_the_registry_rechecks_capabilities_as_often_as_asked(worker, quiet_run):
-    worker.recheck_capabilities_every = 2.5
-    worker._registry_loop()
+def test_the_registry_rechecks_capabilities_as_often_as_asked(monkeypatch, quiet_run):
+    made = Worker("translate", lambda job, io: None, config=settings(monkeypatch), recheck_capabilities_every=2.5)
+    assert made.recheck_capabilities_every == 2.5
+    made._registry_loop()
     assert quiet_run[0][-1] == 2.5
 
 

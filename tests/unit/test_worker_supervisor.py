@@ -6,8 +6,11 @@ the API. The supervisor of a real worker against the real API: tests/integration
 """
 from __future__ import annotations
 
+import ctypes
 import logging
+import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -79,6 +82,74 @@ def wait_until(predicate, seconds: float = 10.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+PR_GET_PDEATHSIG = 2
+LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def death_signal() -> int:
+    """This process's parent-death signal (prctl PR_GET_PDEATHSIG; 0: none)."""
+    value = ctypes.c_int()
+    assert LIBC.prctl(PR_GET_PDEATHSIG, ctypes.byref(value)) == 0
+    return value.value
+
+
+@pytest.fixture
+def no_death_signal():
+    """This process without a parent-death signal during the test; the one it had is put back after."""
+    before = death_signal()
+    LIBC.prctl(supervisor.PR_SET_PDEATHSIG, 0)
+    yield
+    LIBC.prctl(supervisor.PR_SET_PDEATHSIG, before)
+
+
+def test_die_with_parent_asks_the_kernel_for_sigterm_when_the_parent_dies(no_death_signal):
+    supervisor._die_with_parent()
+    assert death_signal() == signal.SIGTERM
+
+
+def test_without_prctl_die_with_parent_does_nothing(monkeypatch, no_death_signal):
+    monkeypatch.setattr(supervisor.ctypes, "CDLL", lambda *args, **kwargs: types.SimpleNamespace())
+    supervisor._die_with_parent()  # AttributeError: no prctl on this system, and no orphan protection
+    assert death_signal() == 0
+
+
+def test_a_process_child_resets_the_forwarding_handlers_and_announces_to_its_inbox(monkeypatch, no_death_signal):
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    monkeypatch.setattr(registry, "_supervisor_inbox", None)
+    inbox = types.SimpleNamespace(put=lambda worker_id: seen.append(("put", worker_id)))
+    seen = []
+
+    def target():
+        seen.append((signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT), death_signal()))
+        registry.tell_supervisor("w-5")
+
+    _ProcessChild._bootstrap(target, inbox)
+    assert seen == [(signal.SIG_DFL, signal.default_int_handler, signal.SIGTERM), ("put", "w-5")]
+
+
+def test_a_command_child_starts_with_sigterm_as_its_parent_death_signal(tmp_path):
+    out = tmp_path / "pdeathsig"
+    code = ("import ctypes, sys; value = ctypes.c_int(); ctypes.CDLL(None).prctl(2, ctypes.byref(value)); "
+            "open(sys.argv[1], 'w').write(str(value.value))")
+    assert _CommandChild([sys.executable, "-c", code, str(out)]).wait_exitcode() == 0
+    assert out.read_text() == str(int(signal.SIGTERM))
+
+
+def test_an_interrupted_wait_for_a_command_child_is_waited_again():
+    child = _CommandChild([sys.executable, "-c", "import sys; sys.exit(6)"])
+    real_wait, interrupted = child.process.wait, []
+
+    def wait():
+        if not interrupted:
+            interrupted.append(True)
+            raise InterruptedError
+        return real_wait()
+
+    child.process.wait = wait
+    assert child.wait_exitcode() == 6 and interrupted == [True]
 
 
 def test_a_command_child_reports_its_exit_status_and_pid():
@@ -189,9 +260,8 @@ def test_a_crashing_command_is_restarted_with_the_policy_until_the_supervisor_is
     assert all(0.0 < lived < 10.0 for _, lived, _, _ in delays.calls)
     restarts = [message for message in caplog.messages if "restarting" in message]
     assert len(restarts) == 3
-    assert restarts[0].startswith("unit-cmd (pid ") and restarts[0].endswith(") exited with 3 after "
-                                                                            f"{delays.calls[0][1]:.1f}s; "
-                                                                            "restarting in 0.0s")
+    assert re.fullmatch(rf"unit-cmd \(pid [1-9][0-9]*\) exited with 3 after {delays.calls[0][1]:.1f}s; "
+                        r"restarting in 0\.0s", restarts[0])
     assert caplog.messages[-1] == "unit-cmd: supervisor stopped"
 
 
@@ -231,7 +301,8 @@ def signal_when_ready(marker: Path, signum: int) -> threading.Thread:
 
 
 @pytest.mark.parametrize("signum, exitcode", [(signal.SIGTERM, 42), (signal.SIGINT, 43)])
-def test_a_signal_to_the_supervisor_is_forwarded_to_its_child_and_stops_both(tmp_path, monkeypatch, signum, exitcode):
+def test_a_signal_to_the_supervisor_is_forwarded_to_its_child_and_stops_both(tmp_path, monkeypatch, caplog,
+                                                                            signum, exitcode):
     marker = tmp_path / "ready"
     starts, exits = [], []
 
@@ -241,9 +312,11 @@ def test_a_signal_to_the_supervisor_is_forwarded_to_its_child_and_stops_both(tmp
 
     monkeypatch.setattr(supervisor, "restart_delay", lambda *args: pytest.fail("restarted after a stop"))
     sender = signal_when_ready(marker, signum)
-    supervisor._supervise(start, "unit-fwd", 7.0, lambda child, code: exits.append((child, code)))
+    with caplog.at_level(logging.INFO, logger="shared.worker.supervisor"):
+        supervisor._supervise(start, "unit-fwd", 7.0, lambda child, code: exits.append((child, code)))
     sender.join()
     assert len(starts) == 1 and exits == [(starts[0], exitcode)]
+    assert caplog.messages == ["unit-fwd: supervisor stopped"]
 
 
 def test_a_signal_that_comes_while_the_child_starts_stops_the_new_child(tmp_path, monkeypatch):
@@ -275,10 +348,11 @@ def test_a_forwarded_signal_to_a_child_already_gone_is_ignored(monkeypatch):
 
 def announce_then_crash():
     registry.tell_supervisor("w-9")
+    registry.tell_supervisor(multiprocessing.current_process().name)
     sys.exit(4)
 
 
-def test_a_supervised_target_is_restarted_and_each_death_reported_with_its_ids(monkeypatch):
+def test_a_supervised_target_is_restarted_and_each_death_reported_with_its_ids(monkeypatch, caplog):
     deaths = []
 
     def on_exit(ids, exitcode):
@@ -288,8 +362,10 @@ def test_a_supervised_target_is_restarted_and_each_death_reported_with_its_ids(m
 
     delays = Delays([0.01, 0.01], stop_after=99)
     monkeypatch.setattr(supervisor, "restart_delay", delays)
-    supervisor.run_supervised(announce_then_crash, "unit-target", on_exit=on_exit, config=config(3.0))
-    assert deaths == [(["w-9"], 4), (["w-9"], 4)]
+    with caplog.at_level(logging.INFO, logger="shared.worker.supervisor"):
+        supervisor.run_supervised(announce_then_crash, "unit-target", on_exit=on_exit, config=config(3.0))
+    assert deaths == [(["w-9", "unit-target"], 4), (["w-9", "unit-target"], 4)]  # the child is named too
+    assert caplog.messages[-1] == "unit-target: supervisor stopped"
     assert [call[3] for call in delays.calls] == [3.0]
 
 
