@@ -24,6 +24,7 @@ import pytest
 from shared.internal_api import ApiError, ApiUnavailable
 from shared.worker import registry, supervisor
 from shared.worker.supervisor import _CommandChild, _ProcessChild, restart_delay
+from tests.conftest import wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -75,13 +76,6 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
-
-
-def wait_until(predicate, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 PR_GET_PDEATHSIG = 2
@@ -158,6 +152,12 @@ def test_a_command_child_reports_its_exit_status_and_pid():
     assert child.wait_exitcode() == 7
 
 
+def kill_if_alive(pid_file: Path) -> None:
+    """Leave no orphan behind when the test failed."""
+    if pid_file.exists() and pid_file.read_text() and alive(int(pid_file.read_text())):
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
 def test_a_command_child_dies_with_its_supervisor(tmp_path):
     pid_file = tmp_path / "pid"
     code = (f"import sys, time; from shared.worker.supervisor import _CommandChild; "
@@ -165,15 +165,16 @@ def test_a_command_child_dies_with_its_supervisor(tmp_path):
             f"open({str(pid_file)!r}, 'w').write(str(child.pid)); time.sleep(60)")
     middle = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2])
     try:
-        wait_until(lambda: pid_file.exists() and pid_file.read_text())
+        wait_for(lambda: pid_file.exists() and pid_file.read_text(), timeout=10, message="the grandchild's pid")
         grandchild = int(pid_file.read_text())
         assert alive(grandchild)
         middle.kill()
         middle.wait()
-        wait_until(lambda: not alive(grandchild))
+        wait_for(lambda: not alive(grandchild), timeout=10, message="the orphan to die")
     finally:
         middle.kill()
         middle.wait()
+        kill_if_alive(pid_file)
 
 
 def announce_and_exit():
@@ -216,15 +217,16 @@ def test_a_process_child_dies_with_its_supervisor(tmp_path):
     pid_file = tmp_path / "pid"
     middle = _ProcessChild(child_of_process_child(str(pid_file)), "unit-middle")
     try:
-        wait_until(lambda: pid_file.exists() and pid_file.read_text())
+        wait_for(lambda: pid_file.exists() and pid_file.read_text(), timeout=10, message="the grandchild's pid")
         grandchild = int(pid_file.read_text())
         assert alive(grandchild)
         os.kill(middle.pid, signal.SIGKILL)
         assert middle.wait_exitcode() == -signal.SIGKILL
-        wait_until(lambda: not alive(grandchild))
+        wait_for(lambda: not alive(grandchild), timeout=10, message="the orphan to die")
     finally:
         if middle.process.is_alive():
             os.kill(middle.pid, signal.SIGKILL)
+        kill_if_alive(pid_file)
 
 
 # --- the supervision loop ---------------------------------------------------------------------------------
@@ -293,7 +295,7 @@ time.sleep(60)
 
 def signal_when_ready(marker: Path, signum: int) -> threading.Thread:
     def send():
-        wait_until(lambda: marker.exists())
+        wait_for(marker.exists, timeout=10, message="the child to be ready")
         os.kill(os.getpid(), signum)
     thread = threading.Thread(target=send, daemon=True)
     thread.start()
@@ -325,7 +327,7 @@ def test_a_signal_that_comes_while_the_child_starts_stops_the_new_child(tmp_path
 
     def start():
         child = supervisor._CommandChild([sys.executable, "-c", HANDLES_SIGNALS, str(marker)])
-        wait_until(lambda: marker.exists())
+        wait_for(marker.exists, timeout=10, message="the child to be ready")
         os.kill(os.getpid(), signal.SIGINT)  # the supervisor knows no child yet: nothing is forwarded
         return child
 
