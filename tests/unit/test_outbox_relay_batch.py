@@ -155,6 +155,7 @@ def test_a_batch_takes_the_due_pending_rows_best_priority_first_skipping_locked_
     relay.relay_batch()
     [query] = session.queries
     compiled = query.compile(dialect=postgresql.dialect())
+    assert str(compiled).startswith("SELECT outbox.id, ")  # whole rows
     assert " ".join(str(compiled).split()).split(" FROM ", 1)[1] == (
         "outbox WHERE outbox.sent_at IS NULL AND outbox.available_at <= %(available_at_1)s "
         "ORDER BY outbox.priority DESC, outbox.id LIMIT %(param_1)s FOR UPDATE SKIP LOCKED")

@@ -107,3 +107,26 @@ def test_a_failed_registration_is_logged_and_tried_again_at_the_next_check(monke
         registry_loop(Api(), "w-8", "vision", lambda: {}, ScriptedStop(clock, waits=3), recheck_every=1)
     assert tries == [0.0, 1.0]  # retried at the next check, then not again until the beat
     assert caplog.messages == ["w-8: registration failed: connection refused"]
+
+
+def test_an_unchanged_announcement_half_a_second_before_the_slack_waits_for_the_next_check(monkeypatch):
+    from shared.worker import registry
+    clock = [1000.0]
+    monkeypatch.setattr(registry.time, "monotonic", lambda: clock[0])
+    sent = []
+
+    class Api:
+        def heartbeat(self, worker_id, kind, capabilities):
+            sent.append(clock[0] - 1000.0)
+
+    # Checks at 0, 9.5, 19, 28.5 (half a second short of 29 s: not due) and 38 s.
+    registry_loop(Api(), "w-7", "asr", dict, ScriptedStop(clock, waits=5), recheck_every=9.5)
+    assert sent == [0.0, 38.0]
+
+
+def test_a_worker_counts_as_running_while_seen_within_three_heartbeats(monkeypatch):
+    from shared.worker import registry
+    from tests.clock import HandClock
+    clock = HandClock()
+    monkeypatch.setattr(registry, "utcnow", clock)
+    assert (clock.now - registry.running_since()).total_seconds() == 90.0

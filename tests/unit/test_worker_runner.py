@@ -148,6 +148,7 @@ def run(api, handler, job=None) -> list[Path]:
         return handler(job, io)
     JobRunner(api, recording).execute(job or {"id": "j1", "lease_seconds": 60, "attempt": 1}, "c1")
     assert seen and not any(path.exists() for path in seen)
+    assert all(path.name.startswith(f"conveyor-{(job or {'id': 'j1'})['id']}-") for path in seen)
     return seen
 
 
@@ -220,6 +221,8 @@ def test_renewal_stops_when_the_claim_is_lost_or_the_job_cancelled(api, io):
     api.error = ApiError(409, "taken over")
     JobRunner(api, None)._renew_until(io, done, 3)
     assert io.cancelled.is_set() and len(events(api)) == 1
+    with pytest.raises(ClaimLost, match="^409: taken over$"):
+        io.check_cancelled()  # the handler's next report learns the claim is lost, not a cancel
     api.error, api.cancel = None, True
     fresh = RemoteJobIO(api, {"id": "j1"}, "c1", Path("."))
     JobRunner(api, None)._renew_until(fresh, done, 3)
@@ -280,7 +283,7 @@ def test_the_lease_is_renewed_while_the_handler_runs(api):
     original = api.post_events
 
     def post_events(job_id, claim_id, events):
-        if events == [{"type": "heartbeat"}]:
+        if events == [{"type": "heartbeat"}] and threading.current_thread().name == "lease-j1":
             renewed.set()
         return original(job_id, claim_id, events)
     api.post_events = post_events
@@ -295,3 +298,21 @@ def test_a_heartbeat_failure_is_logged_and_a_lost_claim_stops_the_renewal(api, i
     with caplog.at_level("WARNING", logger="shared.worker.runner"):
         JobRunner(api, None)._renew_until(io, done, 3)
     assert caplog.messages == ["job j1: heartbeat failed (404: no such job)"]
+
+
+@pytest.mark.parametrize("status, logged", [
+    (409, "job j1: claim lost (result refused: 409: taken over); stopped"),
+    (404, "job j1: claim lost (result refused: 404: taken over); stopped"),
+    (500, "job j1: API failure (500: taken over); the lease will hand the job back"),
+])
+def test_a_result_the_api_refuses_is_a_lost_claim_only_when_the_job_was_taken_over_or_deleted(
+        api, caplog, monkeypatch, status, logged):
+    def succeed(job_id, claim_id, result):
+        api.calls.append(("succeed", job_id, claim_id, result))
+        raise ApiError(status, "taken over")
+
+    api.succeed = succeed
+    with caplog.at_level("INFO", logger="shared.worker.runner"):
+        run(api, lambda job, io: {"n": 1})
+    assert api.calls == [("succeed", "j1", "c1", {"n": 1})]  # nothing else reported: no fail, no retry
+    assert caplog.messages[-1] == logged
