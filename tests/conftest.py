@@ -9,6 +9,7 @@ pending by earlier tests are discarded before a relay starts.
 """
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import tempfile
@@ -368,3 +369,18 @@ def relay_factory(database, app, broker, _own_queue_prefix):
 # SeaweedFS S3 server for the storage tests (session-scoped; only started when a test asks).
 from tests.netns import other_host  # noqa: E402,F401
 from tests.seaweedfs_server import seaweedfs  # noqa: E402,F401
+
+
+@pytest.fixture
+def root_at_warning():
+    """The root logger at WARNING for one test, as in a fresh interpreter.
+
+    The first app or worker a test session starts calls configure_logging, which sets the root to
+    INFO for the rest of the session; a test that reads caplog for one logger's records would then
+    also see other loggers' INFO lines, depending on what ran before it.
+    """
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.WARNING)
+    yield
+    root.setLevel(level)

@@ -15,6 +15,9 @@ import pytest
 from services.relay import outbox
 from services.relay.outbox import OutboxRelay
 
+# Each test reads its own logger's records (tests/conftest.py, root_at_warning).
+pytestmark = pytest.mark.usefixtures("root_at_warning")
+
 
 class Listener:
     """A LISTEN connection: records the statements, the waits for a notification, and closing."""

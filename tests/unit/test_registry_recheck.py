@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from shared.worker.registry import REGISTRY_EVERY_SECONDS, registry_loop
 from tests.conftest import wait_for
+
+# Each test reads its own logger's records (tests/conftest.py, root_at_warning).
+pytestmark = pytest.mark.usefixtures("root_at_warning")
 
 
 class RecordingApi:

@@ -20,6 +20,9 @@ from shared.internal_api import ApiError, ApiUnavailable
 from shared.worker import consumer, registry
 from shared.worker.consumer import ChannelLost, Worker
 
+# Each test reads its own logger's records (tests/conftest.py, root_at_warning).
+pytestmark = pytest.mark.usefixtures("root_at_warning")
+
 
 class Channel:
     """Records the calls a worker makes on its channel, in ``log`` (shared with its connection)."""

@@ -15,6 +15,9 @@ from shared.internal_api import ApiError, ApiUnavailable
 from shared.worker import runner as runner_module
 from shared.worker.runner import ClaimLost, JobRunner, RemoteJobIO
 
+# Each test reads its own logger's records (tests/conftest.py, root_at_warning).
+pytestmark = pytest.mark.usefixtures("root_at_warning")
+
 
 class RecordingApi:
     """Records every call; ``cancel`` makes post_events report a cancelled job, ``error`` raises."""

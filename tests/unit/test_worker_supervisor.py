@@ -26,6 +26,9 @@ from shared.worker import registry, supervisor
 from shared.worker.supervisor import _CommandChild, _ProcessChild, restart_delay
 from tests.conftest import wait_for
 
+# Each test reads its own logger's records (tests/conftest.py, root_at_warning).
+pytestmark = pytest.mark.usefixtures("root_at_warning")
+
 
 @pytest.fixture(autouse=True)
 def restore_signal_handlers():
@@ -286,6 +289,7 @@ def test_the_cap_comes_from_the_settings_when_none_are_given(monkeypatch):
 
 HANDLES_SIGNALS = """
 import signal, sys, time
+
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(42))
 signal.signal(signal.SIGINT, lambda *a: sys.exit(43))
 open(sys.argv[1], "w").write("ready")
