@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import sys
 import tempfile
 import threading
 import time
@@ -384,3 +385,17 @@ def root_at_warning():
     root.setLevel(logging.WARNING)
     yield
     root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_asr_pace():
+    """Each test starts with no measured speech-to-text pace, as a freshly started worker does.
+
+    Whether a job begins with a short first chunk depends on the pace the worker measured on its
+    earlier jobs (services/asr_worker/transcribe.py); in one test process that would be whatever the
+    tests before happened to transcribe, and a transcript's chunking would depend on test order.
+    """
+    transcribe = sys.modules.get("services.asr_worker.transcribe")
+    if transcribe is not None:
+        transcribe._seconds_per_audio_second.clear()
+    yield

@@ -30,10 +30,14 @@ _seconds_per_audio_second: dict[str, float] = {}
 def first_chunk_seconds(duration: float, chunk_seconds: float, pace: float | None) -> float | None:
     """How long the first chunk may be: FIRST_CHUNK_SECONDS, or None (no short first chunk) when a
     file of ``duration`` seconds at ``pace`` engine seconds per audio second ends within
-    FIRST_WORDS_SECONDS, or is no longer than one short chunk. An unknown pace (None) splits."""
+    FIRST_WORDS_SECONDS, or is no longer than one short chunk. Before the pace is known (None), only
+    a file longer than one chunk is split: it is cut anyway, while cutting a clip that one chunk
+    holds could split a sentence and cost the transcript words for nothing measured."""
     if duration <= FIRST_CHUNK_SECONDS or chunk_seconds <= FIRST_CHUNK_SECONDS:
         return None
-    if pace is not None and duration * pace <= FIRST_WORDS_SECONDS:
+    if pace is None:
+        return FIRST_CHUNK_SECONDS if duration > chunk_seconds else None
+    if duration * pace <= FIRST_WORDS_SECONDS:
         return None
     return FIRST_CHUNK_SECONDS
 

@@ -131,7 +131,8 @@ def test_decoding_with_a_short_first_chunk_cuts_it_short_then_the_full_length(sp
 @pytest.mark.parametrize(
     "duration, chunk_seconds, pace, expected",
     [
-        (20.0, 30.0, None, FIRST_CHUNK_SECONDS),  # pace not known yet: split
+        (20.0, 30.0, None, None),  # pace not known yet, and one chunk holds it: no cut
+        (60.0, 30.0, None, FIRST_CHUNK_SECONDS),  # pace not known yet, but it is cut anyway
         (20.0, 30.0, 0.2, FIRST_CHUNK_SECONDS),  # 4 s of work: the first words sooner
         (600.0, 30.0, 0.01, FIRST_CHUNK_SECONDS),  # 6 s of work
         (14.5, 30.0, 0.05, None),  # done within 0.8 s: one chunk, no extra engine pass

@@ -182,8 +182,9 @@ class _OrderedIO(FakeJobIO):
 def test_a_job_longer_than_the_first_words_wait_reports_a_short_first_chunk_with_words_first(
     speech, monkeypatch
 ):
-    # As on a machine where this clip takes longer than FIRST_WORDS_SECONDS to hear.
-    monkeypatch.setattr(transcribe, "FIRST_WORDS_SECONDS", 0.0)
+    # As on a machine where this clip takes longer than FIRST_WORDS_SECONDS to hear (one engine
+    # second per audio second, measured on earlier jobs).
+    monkeypatch.setattr(transcribe, "_seconds_per_audio_second", {"whisper-tiny.en": 1.0})
     io = _OrderedIO(input_file=speech["wav"])
     result = process(_job(), io)
     first, *rest = [io.chunks[seq] for seq in sorted(io.chunks)]
