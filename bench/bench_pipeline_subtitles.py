@@ -67,24 +67,13 @@ def wait_for_workers(timeout: float = 300.0) -> None:
             time.sleep(0.5)
 
 
-def follow_pipeline(session: requests.Session, api: str, pipeline_id: str) -> dict:
-    with session.get(f"{api}/api/v1/pipelines/{pipeline_id}/events", stream=True) as events:
-        for line in events.iter_lines(decode_unicode=True):
-            if line == "event: end":
-                break
-    view = session.get(f"{api}/api/v1/pipelines/{pipeline_id}").json()
-    if view["status"] != "succeeded":
-        raise RuntimeError(f"bench pipeline {pipeline_id} {view['status']}: {view['error']}")
-    return view
-
-
 def pipeline_run(session: requests.Session, api: str, clip: Path, langs: list[str]) -> float:
     started = time.perf_counter()
     with open(clip, "rb") as handle:
         reply = session.post(f"{api}/api/v1/pipelines", files={"file": (clip.name, handle, "video/mp4")}, data={
             "preset": "subtitles", "options": json.dumps({"target_langs": langs, "mux": "mp4"})})
     reply.raise_for_status()
-    follow_pipeline(session, api, reply.json()["id"])
+    follow_to_end(session, api, reply.json()["id"], "pipelines")
     return time.perf_counter() - started
 
 

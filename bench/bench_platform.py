@@ -177,16 +177,17 @@ def wait_for_worker(api: str) -> None:
             time.sleep(0.2)
 
 
-def follow_to_end(session: requests.Session, api: str, job_id: str) -> dict:
-    """Wait on the job's event stream, as a client does; the finished job's view."""
-    with session.get(f"{api}/api/v1/jobs/{job_id}/events", stream=True) as events:
+def follow_to_end(session: requests.Session, api: str, job_id: str, collection: str = "jobs") -> dict:
+    """Wait on the job's (or, with ``collection="pipelines"``, the pipeline's) event stream, as a
+    client does; the finished view."""
+    with session.get(f"{api}/api/v1/{collection}/{job_id}/events", stream=True) as events:
         for line in events.iter_lines(decode_unicode=True):
             if line == "event: end":
                 break
-    job = session.get(f"{api}/api/v1/jobs/{job_id}").json()
-    if job["status"] != "succeeded":
-        raise RuntimeError(f"bench job {job_id} {job['status']}: {job['error']}")
-    return job
+    view = session.get(f"{api}/api/v1/{collection}/{job_id}").json()
+    if view["status"] != "succeeded":
+        raise RuntimeError(f"bench {collection} {job_id} {view['status']}: {view['error']}")
+    return view
 
 
 def percentile(values: list[float], share: float) -> float:
