@@ -66,6 +66,10 @@ def running_stack(name: str, module_env: dict[str, str]) -> Iterator[dict[str, A
         "CONVEYOR_ADMIN_PASSWORD": "Stack-admin-pass-77",
     })
     env.update(module_env)  # a module's own settings (e.g. S3 storage)
+    if env.get("CONVEYOR_STORAGE") == "s3" and not env.get("CONVEYOR_S3_ENDPOINT"):
+        # The stack starts its own SeaweedFS: a port per stack, or a module's stack and a test's own
+        # stack would both answer on one port and the second weed would die at start.
+        env["CONVEYOR_S3_PORT"] = str(free_port())
     log_path = RUN_DIR / f"stack-{name}.log"
     log = open(log_path, "wb")
     process = subprocess.Popen(["bash", "scripts/up.sh"], cwd=ROOT, env=env, stdout=log,
@@ -82,7 +86,8 @@ def running_stack(name: str, module_env: dict[str, str]) -> Iterator[dict[str, A
 
     try:
         wait_for(ready, timeout=90, interval=0.5, message="the stack to be ready")
-        yield {"base": base, "process": process, "database_url": database_url(database), "name": name}
+        yield {"base": base, "process": process, "database_url": database_url(database), "name": name,
+               "s3_port": env.get("CONVEYOR_S3_PORT")}
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)

@@ -12,11 +12,10 @@ import requests
 from shared.config import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY
 from shared.storage import s3_client
 from tests.conftest import wait_for
-from tests.e2e.conftest import free_port, stack_data_dir
+from tests.e2e.conftest import stack_data_dir
 from tests.unit.test_media_probe import TONE, make_media
 
-S3_PORT = free_port()
-STACK_ENV = {"CONVEYOR_STORAGE": "s3", "CONVEYOR_S3_PORT": str(S3_PORT)}
+STACK_ENV = {"CONVEYOR_STORAGE": "s3"}  # no endpoint: each stack starts its own weed on a port of its own
 
 
 def login(base: str) -> dict[str, str]:
@@ -44,7 +43,7 @@ def test_a_conversion_keeps_its_files_in_the_stacks_seaweedfs_and_seeks(stack, t
     assert job["status"] == "succeeded", job["error"]
     [artifact] = job["artifacts"]
 
-    store = s3_client(f"http://127.0.0.1:{S3_PORT}", "us-east-1", DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY)
+    store = s3_client(f"http://127.0.0.1:{stack['s3_port']}", "us-east-1", DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY)
     listed = store.list_objects_v2(Bucket="conveyor", Prefix=f"jobs/{job_id}/").get("Contents", [])
     # The worker fetched and stored by presigned URLs: its artifact sits under its claim's folder.
     artifact_key, input_key = sorted(item["Key"] for item in listed)
