@@ -92,7 +92,7 @@ def test_r17_a_killed_supervised_worker_hands_its_job_back_within_seconds(
     try:
         job = submit(client, user)
         wait_for(lambda: client.get(f"/api/v1/jobs/{job['id']}/chunks", headers=user.headers).json,
-                 timeout=30, message="the first chunk")
+                 timeout=60, message="the first chunk")  # a supervisor and its child start: slow when loaded
         victim = job_row(app, job["id"]).worker_id
         assert victim.startswith("slow-")
         killed_at = time.monotonic()
