@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable, Optional
 
-from sqlalchemy import String, bindparam, func, select, text
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import make_transient_to_detached
@@ -135,14 +135,14 @@ def create_job(user_id: int, kind: str, params: dict[str, Any], priority: str = 
     return job
 
 
-# Migration 0008: lock the user's row, check the active-job limit (counting the steps running
-# pipelines reserved, as lock_user_and_count_active_jobs does) and the storage quota, insert the job,
+# Migrations 0008 and 0009: lock the user's row, check the active-job limit (the user's counter plus
+# the steps running pipelines reserved, as lock_user_and_count_active_jobs does) and the storage
+# quota, insert the job,
 # its outbox row and its Idempotency-Key; no row when the user is at the limit.
 _SUBMIT_JOB = text(
-    "SELECT * FROM conveyor_submit_job(:owner, :active_limit, :active_statuses, :job, :message, "
+    "SELECT * FROM conveyor_submit_job(:owner, :active_limit, :job, :message, "
     "CAST(:message_priority AS smallint), :idempotency_key, :request_hash, :quota_bytes)"
-).bindparams(bindparam("active_statuses", type_=ARRAY(String)), bindparam("job", type_=JSONB),
-             bindparam("message", type_=JSONB)).columns(*Job.__table__.columns)
+).bindparams(bindparam("job", type_=JSONB), bindparam("message", type_=JSONB)).columns(*Job.__table__.columns)
 
 
 class QuotaExceeded(Exception):
@@ -173,7 +173,7 @@ def submit_job(user_id: int, kind: str, params: dict[str, Any], priority: str, a
     """
     try:
         row = execute_atomic(_SUBMIT_JOB, {
-            "owner": user_id, "active_limit": active_limit, "active_statuses": sorted(values(ACTIVE)),
+            "owner": user_id, "active_limit": active_limit,
             "job": {"id": str(job_id), "kind": kind, "status": JobStatus.QUEUED.value, "priority": priority,
                     "params": params, **columns},
             "message": encode_message(str(job_id), kind, 1),
@@ -203,15 +203,15 @@ def lock_user_and_count_active_jobs(user_id: int) -> int:
     (or retried), so a step that starts later never passes the limit and never has to wait for a
     slot, and a job submitted meanwhile cannot take the slot a pipeline's next step will need.
 
-    The lock (held until commit) serializes one user's submissions. The count is a second
+    The lock (held until commit) serializes one user's submissions. The active jobs are the user's
+    ``active_jobs`` counter (a trigger keeps it, migration 0009), read by the locking statement: a
+    locked row comes back in its latest committed version. The pipelines are counted by a second
     statement on purpose: under READ COMMITTED each statement sees what was committed before it
-    began, so counting after the lock was granted sees the jobs and pipelines of the submission
-    that held it; a count inside the locking statement would use the snapshot taken before the
-    wait, and two submissions at once could both pass.
+    began, so counting after the lock was granted sees the pipelines of the submission that held
+    it; a count inside the locking statement would use the snapshot taken before the wait, and two
+    submissions at once could both pass.
     """
-    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
-    active = db.session.scalar(select(func.count()).select_from(Job)
-                               .where(Job.user_id == user_id, Job.status.in_(values(ACTIVE)))) or 0
+    active = db.session.scalar(select(User.active_jobs).where(User.id == user_id).with_for_update()) or 0
     return active + _reserved_pipeline_steps(user_id)
 
 

@@ -51,6 +51,9 @@ class User(db.Model):
     # Bytes of this user's stored files (own inputs, artifacts): kept by triggers (migration 0007),
     # never written by the application; the storage quota reads it.
     stored_bytes: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # Queued, running and retrying jobs: kept by a trigger on jobs (migration 0009), never written by
+    # the application; the active-job limit reads it from the user's locked row.
+    active_jobs: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = _now_column()
     last_login_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
 
@@ -280,7 +283,9 @@ class Pipeline(db.Model):
 
     __tablename__ = "pipelines"
     __table_args__ = (Index("ix_pipelines_user_created", "user_id", "created_at"),
-                      Index("ix_pipelines_finished", "finished_at"))
+                      Index("ix_pipelines_finished", "finished_at"),
+                      # The active-job limit's: a user's running pipelines reserve their steps.
+                      Index("ix_pipelines_user_running", "user_id", postgresql_where="status = 'running'"))
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

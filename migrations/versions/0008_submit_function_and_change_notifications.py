@@ -26,9 +26,8 @@ down_revision = '0007'
 branch_labels = None
 depends_on = None
 
-
-def upgrade():
-    op.execute("""
+# Migration 0009 replaces it and puts it back on downgrade.
+SUBMIT_FUNCTION = """
         CREATE FUNCTION conveyor_submit_job(owner integer, active_limit integer, active_statuses text[],
                                             job jsonb, message jsonb, message_priority smallint,
                                             idempotency_key text, request_hash text, quota_bytes bigint)
@@ -67,7 +66,12 @@ def upgrade():
             END IF;
             RETURN NEXT created;
         END $$;
+"""
 
+
+def upgrade():
+    op.execute(SUBMIT_FUNCTION)
+    op.execute("""
         CREATE FUNCTION conveyor_job_notify() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             PERFORM pg_notify('conveyor_job', NEW.id::text);

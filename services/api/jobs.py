@@ -18,7 +18,7 @@ from shared import jobflow, metrics, pipelineflow, webhooks
 from shared.db import db, transaction, unit_of_work
 from shared.models import Job, JobChunk, Pipeline, User
 from shared.retention import expiry
-from shared.states import ACTIVE, JobStatus, is_active, is_terminal, values
+from shared.states import JobStatus, is_active, is_terminal
 from shared.storage import Storage, StorageLimitExceeded, storage_from_config
 
 LOGGER = logging.getLogger(__name__)
@@ -182,9 +182,8 @@ def expires_at(job: Job) -> Any:
 
 
 def active_job_count(user_id: int) -> int:
-    """The user's queued, running and retrying jobs (what the active-job limit counts)."""
-    return db.session.scalar(select(func.count()).select_from(Job)
-                             .where(Job.user_id == user_id, Job.status.in_(values(ACTIVE)))) or 0
+    """The user's queued, running and retrying jobs (their counter: what the active-job limit reads)."""
+    return db.session.scalar(select(User.active_jobs).where(User.id == user_id)) or 0
 
 
 def export_source(job: Job) -> Optional[dict[str, Any]]:
