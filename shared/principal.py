@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from flask import Flask, current_app, g, has_request_context, request
-from flask_jwt_extended import JWTManager, decode_token, get_current_user, verify_jwt_in_request
+from flask_jwt_extended import decode_token, get_current_user, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import PyJWTError
 from sqlalchemy import select, update
@@ -41,6 +41,7 @@ from shared.db import db
 from shared.errors import error_response, fail
 from shared.keys import read_key
 from shared.models import ApiKey, AuthSession, User
+from shared.verified_tokens import CachingJWTManager
 
 API_KEY_PREFIX = "cvk_"
 # What an API key may do. Reading (GET) needs jobs:read and writing jobs:write on every route that
@@ -59,7 +60,8 @@ CSRF_HEADER = "X-CSRF-Token"
 # The refresh cookie goes only to the routes that renew or end a browser session.
 SESSION_PATH = "/auth/v1/session"
 
-jwt = JWTManager()
+# Claims of a token verified once are reused for the same string until it expires (see the module).
+jwt = CachingJWTManager()
 
 
 def configure_jwt(app: Flask, config: Config, sign: bool) -> None:

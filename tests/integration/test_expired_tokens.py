@@ -10,13 +10,18 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 from shared.keys import key_id
 
 
-def _expired(auth_app, user, make_token):
-    """A token signed by the auth service, with the user's own claims, that expired a minute ago."""
+def token_expiring(auth_app, user, make_token, expires: timedelta) -> str:
+    """A token signed by the auth service, with the user's own claims, that expires in ``expires``."""
     claims = pyjwt.decode(user.token, options={"verify_signature": False})
     with auth_app.app_context():
         return make_token(identity=claims["sub"], additional_claims={"sid": claims["sid"], "role": claims["role"]},
                           additional_headers={"kid": key_id(current_app.config["JWT_PUBLIC_KEY"])},
-                          expires_delta=timedelta(minutes=-1))
+                          expires_delta=expires)
+
+
+def _expired(auth_app, user, make_token):
+    """The user's token that expired a minute ago."""
+    return token_expiring(auth_app, user, make_token, timedelta(minutes=-1))
 
 
 def test_an_expired_access_token_says_to_refresh_or_log_in_again(client, auth_app, make_user):
