@@ -157,12 +157,18 @@ def register_translate_pairs(database: str = BENCH_DB) -> None:
                      (pairs,))
 
 
+def wait_for_relay() -> None:
+    """Wait until the relay has published every outbox row, so the next phase starts idle."""
+    with psycopg.connect(f"postgresql://conveyor:conveyor@127.0.0.1:5432/{BENCH_DB}", autocommit=True) as conn:
+        while conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0]:
+            time.sleep(0.5)
+
+
 def drop_submitted_jobs(env: dict[str, str]) -> None:
     """Cancel the throughput phase's jobs and empty the queue, so the latency phase starts idle."""
     with psycopg.connect(f"postgresql://conveyor:conveyor@127.0.0.1:5432/{BENCH_DB}") as conn:
         conn.execute("UPDATE jobs SET status = 'cancelled' WHERE status IN ('queued', 'retrying')")
-        while conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0]:
-            time.sleep(0.5)
+    wait_for_relay()
     connection = pika.BlockingConnection(pika.URLParameters(env.get("AMQP_URL", DEV_AMQP_URL)))
     connection.channel().queue_purge(queue_name(env["CONVEYOR_AMQP_PREFIX"], "translate"))
     connection.close()
@@ -360,6 +366,8 @@ def main() -> None:
         bare = wrk(f"http://127.0.0.1:{bare_port}/echo", body, headers, args.seconds, workdir)
         one_user = wrk(f"{api}/api/v1/jobs/translate", body, {**headers, "Authorization": f"Bearer {token}"},
                        args.seconds, workdir)
+        # The relay publishes what a run queued while it runs, and after: each run starts with none left.
+        wait_for_relay()
         many_users = wrk(f"{api}/api/v1/jobs/translate", body, headers, args.seconds, workdir, tokens=tokens)
         print(f"bare Flask JSON POST      : {bare['rps']:8.0f} req/s  p50 {bare['p50_ms']:6.1f} ms  "
               f"errors {bare['errors']}")
