@@ -137,8 +137,7 @@ def create_job(user_id: int, kind: str, params: dict[str, Any], priority: str = 
 
 # Migrations 0008 and 0009: lock the user's row, check the active-job limit (the user's counter plus
 # the steps running pipelines reserved, as lock_user_and_count_active_jobs does) and the storage
-# quota, insert the job,
-# its outbox row and its Idempotency-Key; no row when the user is at the limit.
+# quota, insert the job, its outbox row and its Idempotency-Key; no row when the user is at the limit.
 _SUBMIT_JOB = text(
     "SELECT * FROM conveyor_submit_job(:owner, :active_limit, :job, :message, "
     "CAST(:message_priority AS smallint), :idempotency_key, :request_hash, :quota_bytes)"

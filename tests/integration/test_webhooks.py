@@ -76,7 +76,11 @@ def test_a_finished_job_is_posted_signed_with_the_users_secret(
     body = json.loads(delivery["body"])
     assert body["job"]["id"] == job["id"] and body["job"]["status"] == "succeeded"
     assert delivery["headers"]["X-Conveyor-Event"] == "job.succeeded"
-    log = client.get(f"/api/v1/jobs/{job['id']}/webhooks", headers=user.headers).json
+    # The receiver has the request before the dispatcher, back from it, records the delivery.
+    log_url = f"/api/v1/jobs/{job['id']}/webhooks"
+    wait_for(lambda: client.get(log_url, headers=user.headers).json[0]["status"] != "pending",
+             message="the delivery recorded")
+    log = client.get(log_url, headers=user.headers).json
     assert [(d["event"], d["status"], d["attempts"], d["last_status_code"]) for d in log] == \
         [("job.succeeded", "delivered", 1, 200)]
 
