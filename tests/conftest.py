@@ -267,20 +267,25 @@ def _clean_registrations(request, _own_queue_prefix):
 
 
 def _discard_earlier_outbox_rows(app, since: float) -> None:
-    """Mark sent the outbox rows earlier tests left pending (jobs nobody ran), so a relay started
-    now publishes only this test's rows: nothing of another test is queued ahead of them."""
+    """Mark sent the outbox rows earlier tests left pending (jobs nobody ran), and cancel the jobs they
+    left active, so a relay started now publishes only this test's rows: nothing of another test is
+    queued ahead of them, and no job of theirs whose lease runs out is handed back into this test's
+    queue (an earlier test's job once reached this test's worker that way: CI seed 1701643919)."""
     from datetime import datetime, timezone
 
     from sqlalchemy import update
 
     from shared.clock import utcnow
     from shared.db import db as handle
-    from shared.models import OutboxMessage
+    from shared.models import Job, OutboxMessage
+    from shared.states import ACTIVE, JobStatus, values
 
+    started = datetime.fromtimestamp(since, timezone.utc)
     with app.app_context():
         handle.session.execute(update(OutboxMessage).where(
-            OutboxMessage.sent_at.is_(None),
-            OutboxMessage.created_at < datetime.fromtimestamp(since, timezone.utc)).values(sent_at=utcnow()))
+            OutboxMessage.sent_at.is_(None), OutboxMessage.created_at < started).values(sent_at=utcnow()))
+        handle.session.execute(update(Job).where(Job.status.in_(values(ACTIVE)), Job.created_at < started)
+                               .values(status=JobStatus.CANCELLED.value, finished_at=utcnow()))
         handle.session.commit()
         handle.session.remove()
 

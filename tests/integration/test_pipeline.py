@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -221,19 +222,31 @@ def test_r5_sigterm_finishes_the_current_job_then_exits(client, make_user, relay
 
 def test_a_queued_job_says_its_place_in_line_and_when_it_will_be_done(client, make_user, relay, start_worker):
     user = make_user()
-    start_worker(slow_handler)
+    positions_read = threading.Event()
+
+    def slow_then_held(job, io):
+        # The blocker holds the worker until the positions are read: were it to end in between (a loaded
+        # machine), the next job would start and the two positions would be one apart instead of two.
+        if job["params"]["text"] == "blocker":
+            positions_read.wait(30)
+        return slow_handler(job, io)
+
+    start_worker(slow_then_held)
     first = submit(client, user)
     assert wait_status(client, user, first["id"])["status"] == "succeeded"  # a measured duration
-    blocker = submit(client, user)
+    blocker = submit(client, user, text="blocker")
     wait_status(client, user, blocker["id"], statuses=("running",))
-    waiting = [submit(client, user, text=f"waiting {i}") for i in range(3)]
-    first, third = (client.get(f"/api/v1/jobs/{job['id']}/progress", headers=user.headers).json
-                    for job in (waiting[0], waiting[2]))
+    try:
+        waiting = [submit(client, user, text=f"waiting {i}") for i in range(3)]
+        first, third = (client.get(f"/api/v1/jobs/{job['id']}/progress", headers=user.headers).json
+                        for job in (waiting[0], waiting[2]))
+        running = client.get(f"/api/v1/jobs/{blocker['id']}/progress", headers=user.headers).json
+    finally:
+        positions_read.set()
     # Jobs left queued by other tests may stand ahead of ours: positions are compared, not absolute.
     assert third["queue_position"] == first["queue_position"] + 2
     assert third["message"].startswith(f"{third['queue_position']}") and ", ~" in third["message"]
     assert third["eta_seconds"] >= first["eta_seconds"] > 0
-    running = client.get(f"/api/v1/jobs/{blocker['id']}/progress", headers=user.headers).json
     assert running["queue_position"] is None
 
 
