@@ -43,6 +43,7 @@ from shared.messaging import queue_name
 ROOT = Path(__file__).resolve().parent.parent
 WORD = "house"
 BENCH_DB = "conveyor_bench"
+BENCH_DSN = f"postgresql://conveyor:conveyor@127.0.0.1:5432/{BENCH_DB}"
 
 
 def free_port() -> int:
@@ -159,14 +160,14 @@ def register_translate_pairs(database: str = BENCH_DB) -> None:
 
 def wait_for_relay() -> None:
     """Wait until the relay has published every outbox row, so the next phase starts idle."""
-    with psycopg.connect(f"postgresql://conveyor:conveyor@127.0.0.1:5432/{BENCH_DB}", autocommit=True) as conn:
+    with psycopg.connect(BENCH_DSN, autocommit=True) as conn:
         while conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0]:
             time.sleep(0.5)
 
 
 def drop_submitted_jobs(env: dict[str, str]) -> None:
     """Cancel the throughput phase's jobs and empty the queue, so the latency phase starts idle."""
-    with psycopg.connect(f"postgresql://conveyor:conveyor@127.0.0.1:5432/{BENCH_DB}") as conn:
+    with psycopg.connect(BENCH_DSN) as conn:
         conn.execute("UPDATE jobs SET status = 'cancelled' WHERE status IN ('queued', 'retrying')")
     wait_for_relay()
     connection = pika.BlockingConnection(pika.URLParameters(env.get("AMQP_URL", DEV_AMQP_URL)))
@@ -176,7 +177,7 @@ def drop_submitted_jobs(env: dict[str, str]) -> None:
 
 def wait_for_worker(api: str) -> None:
     deadline = time.monotonic() + 60
-    with psycopg.connect(f"postgresql://conveyor:conveyor@127.0.0.1:5432/{BENCH_DB}", autocommit=True) as conn:
+    with psycopg.connect(BENCH_DSN, autocommit=True) as conn:
         while not conn.execute("SELECT count(*) FROM workers WHERE id <> 'bench-registration'").fetchone()[0]:
             if time.monotonic() > deadline:
                 raise RuntimeError("the translate worker did not register")

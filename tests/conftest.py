@@ -5,7 +5,7 @@ by the project's own migrations); every test gets its own queue prefix (its exch
 deleted after it). The suite runs in random order (pytest-randomly, ``-p no:randomly`` to
 turn it off, ``--randomly-seed=N`` replays an order: see README), so no test may depend on what another
 left behind: worker registrations a test adds or removes are put back after it, and outbox rows left
-pending by earlier tests are discarded before a relay starts.
+pending and jobs left active by earlier tests are retired before a relay starts.
 """
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def _dev_null_stays_a_device():
 @pytest.fixture(autouse=True)
 def _own_queue_prefix(monkeypatch):
     """A queue prefix per test, so messages one test leaves queued never reach another's workers;
-    yields when the test started (``_discard_earlier_outbox_rows``).
+    yields when the test started (``_retire_earlier_tests_work``).
 
     Workers and relays read ``CONVEYOR_AMQP_PREFIX`` when they start, the session's API app is pointed
     at it by ``_clean_registrations`` (queue depths), and ``broker`` removes the test's queues after it.
@@ -266,7 +266,7 @@ def _clean_registrations(request, _own_queue_prefix):
     forget_capabilities()
 
 
-def _discard_earlier_outbox_rows(app, since: float) -> None:
+def _retire_earlier_tests_work(app, since: float) -> None:
     """Mark sent the outbox rows earlier tests left pending (jobs nobody ran), and cancel the jobs they
     left active, so a relay started now publishes only this test's rows: nothing of another test is
     queued ahead of them, and no job of theirs whose lease runs out is handed back into this test's
@@ -297,7 +297,7 @@ def relay(database, app, broker, _own_queue_prefix):
     from shared.db import database_app
     from shared.messaging import Publisher
 
-    _discard_earlier_outbox_rows(app, _own_queue_prefix)
+    _retire_earlier_tests_work(app, _own_queue_prefix)
     stop = threading.Event()
     relay = OutboxRelay(database_app(database), Publisher(database.AMQP_URL, broker.prefix))
     thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
@@ -358,7 +358,7 @@ def relay_factory(database, app, broker, _own_queue_prefix):
     from shared.db import database_app
     from shared.messaging import Publisher
 
-    _discard_earlier_outbox_rows(app, _own_queue_prefix)
+    _retire_earlier_tests_work(app, _own_queue_prefix)
     relays = []
 
     def make() -> "OutboxRelay":

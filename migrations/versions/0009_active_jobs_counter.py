@@ -26,16 +26,19 @@ down_revision = '0008'
 branch_labels = None
 depends_on = None
 
-COUNTER = """
+# shared.states.ACTIVE, written out (a trigger cannot ask Python).
+ACTIVE = "'queued', 'running', 'retrying'"
+
+COUNTER = f"""
 CREATE FUNCTION conveyor_jobs_active_count() RETURNS trigger AS $$
 DECLARE
     was_active integer := 0;
     is_active integer := 0;
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.status IN ('queued', 'running', 'retrying') THEN
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.status IN ({ACTIVE}) THEN
         was_active := 1;
     END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.status IN ('queued', 'running', 'retrying') THEN
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.status IN ({ACTIVE}) THEN
         is_active := 1;
     END IF;
     IF TG_OP = 'UPDATE' AND OLD.user_id = NEW.user_id AND was_active = is_active THEN
@@ -54,9 +57,9 @@ CREATE TRIGGER jobs_active_count AFTER INSERT OR UPDATE OF status, user_id OR DE
     FOR EACH ROW EXECUTE FUNCTION conveyor_jobs_active_count();
 """
 
-BACKFILL = """
+BACKFILL = f"""
 UPDATE users SET active_jobs = (SELECT count(*) FROM jobs WHERE jobs.user_id = users.id
-                                AND jobs.status IN ('queued', 'running', 'retrying'))
+                                AND jobs.status IN ({ACTIVE}))
 """
 
 
@@ -71,7 +74,7 @@ def principal_trigger(counters: str) -> str:
     """
 
 
-SUBMIT_FUNCTION = """
+SUBMIT_FUNCTION = f"""
 CREATE FUNCTION conveyor_submit_job(owner integer, active_limit integer, job jsonb, message jsonb,
                                     message_priority smallint, idempotency_key text, request_hash text,
                                     quota_bytes bigint)
@@ -85,7 +88,7 @@ BEGIN
     IF active + (SELECT coalesce(sum(greatest(0, jsonb_array_length(p.steps) - (
                      SELECT count(DISTINCT s.pipeline_step) FROM jobs s
                      WHERE s.pipeline_id = p.id
-                       AND s.status IN ('queued', 'running', 'retrying', 'succeeded')))), 0)
+                       AND s.status IN ({ACTIVE}, 'succeeded')))), 0)
                  FROM pipelines p WHERE p.user_id = owner AND p.status = 'running') >= active_limit THEN
         RETURN;  -- no row: over the limit
     END IF;

@@ -27,9 +27,9 @@ def prefix_relay(database, app, own_prefix, _own_queue_prefix):
     from services.relay.outbox import OutboxRelay
     from shared.db import database_app
     from shared.messaging import Publisher
-    from tests.conftest import _discard_earlier_outbox_rows
+    from tests.conftest import _retire_earlier_tests_work
 
-    _discard_earlier_outbox_rows(app, _own_queue_prefix)
+    _retire_earlier_tests_work(app, _own_queue_prefix)
 
     stop = threading.Event()
     relay = OutboxRelay(database_app(database), Publisher(database.AMQP_URL, own_prefix))

@@ -12,7 +12,7 @@ from shared import jobflow
 from shared.db import db as handle
 from shared.messaging import PublishError
 from shared.models import Job, OutboxMessage, User
-from tests.conftest import _discard_earlier_outbox_rows
+from tests.conftest import _retire_earlier_tests_work
 
 
 class RecordingPublisher:
@@ -38,7 +38,7 @@ class RecordingPublisher:
 def relay(app, database, _own_queue_prefix):
     from shared.db import database_app
     # Start from an empty outbox: the rows earlier tests left pending are not this relay's to count.
-    _discard_earlier_outbox_rows(app, _own_queue_prefix)
+    _retire_earlier_tests_work(app, _own_queue_prefix)
     relay = OutboxRelay(database_app(database), RecordingPublisher())
     with relay.app.app_context():
         yield relay

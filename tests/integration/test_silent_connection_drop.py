@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.conftest import _discard_earlier_outbox_rows, wait_for
+from tests.conftest import _retire_earlier_tests_work, wait_for
 from tests.integration.test_pipeline import job_row, submit, wait_status
 
 pytestmark = pytest.mark.usefixtures("translate_pairs_registered")
@@ -132,7 +132,7 @@ def test_a_silently_dropped_connection_is_noticed_and_the_lost_delivery_runs_onc
     first_connection = worker._connection
     assert len(proxy.links) == 1, "the worker's one connection goes through the proxy"
     # Rows earlier tests left pending (some due only later, after a backoff) are not this relay's.
-    _discard_earlier_outbox_rows(app, _own_queue_prefix)
+    _retire_earlier_tests_work(app, _own_queue_prefix)
     relay = OutboxRelay(database_app(database), Publisher(config.AMQP_URL, own_prefix))
     user = make_user()
     wait_for(lambda: not worker._busy.is_set(), message="the worker idle")
