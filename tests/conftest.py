@@ -327,7 +327,8 @@ def start_worker(live_api, broker, app):
         thread = threading.Thread(target=worker.run, daemon=True)
         thread.start()
         started.append((worker, thread))
-        wait_for(lambda: worker._consumer_tag is not None, message="worker consuming")
+        # Busy counts too: a worker that found a message waiting has stopped consuming to run it.
+        wait_for(lambda: worker._consumer_tag is not None or worker._busy.is_set(), message="worker consuming")
 
         def registered():
             from shared.db import db as handle

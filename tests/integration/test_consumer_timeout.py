@@ -41,14 +41,20 @@ def private_rabbit():
 
 
 @pytest.fixture
-def relay_to_private(database, private_rabbit, own_prefix):
-    """An outbox relay thread publishing to the private node (the own_prefix names there)."""
+def relay_to_private(database, app, private_rabbit, own_prefix, _own_queue_prefix):
+    """An outbox relay thread publishing to the private node (the own_prefix names there).
+
+    Earlier tests' pending rows are retired first: published here, their jobs would reach this test's
+    worker and each run its 12-second handler (CI seed of stop 21: the worker was still busy with
+    them when the test gave up waiting for it)."""
     import threading
 
     from services.relay.outbox import OutboxRelay
     from shared.db import database_app
     from shared.messaging import Publisher
+    from tests.conftest import _retire_earlier_tests_work
 
+    _retire_earlier_tests_work(app, _own_queue_prefix)
     stop = threading.Event()
     relay = OutboxRelay(database_app(database), Publisher(private_rabbit.url, own_prefix))
     thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
