@@ -124,7 +124,8 @@ def test_transcribe_translate_turns_english_speech_into_spanish_text(
     assert done["status"] == "succeeded", done
     steps = steps_by_name(done)
     spanish = result(client, user, steps["translate-es"]["job_id"])["translated_text"].lower()
-    assert "zorro" in spanish and "viaje" in spanish and "paciencia" in spanish, spanish
+    # Words of three sentences; not "zorro": tiny.en (int8, AVX2) hears espeak's "brown fox" as "roundfark".
+    assert "perezoso" in spanish and "viaje" in spanish and "paciencia" in spanish, spanish
     # The asr job read the pipeline's upload where it lies: no copy, no second upload.
     with app.app_context():
         asr_job = handle.session.get(Job, steps["transcribe"]["job_id"])
