@@ -131,8 +131,13 @@ class InternalApi:
         if response.status_code >= 400:
             raise ApiUnavailable(f"object store answered HTTP {response.status_code}")
 
-    def succeed(self, job_id: str, claim_id: str, result: dict[str, Any]) -> None:
-        self._request("POST", f"/jobs/{job_id}/succeed", json={"claim_id": claim_id, "result": result})
+    def succeed(self, job_id: str, claim_id: str, result: dict[str, Any],
+                progress: Optional[dict[str, Any]] = None) -> None:
+        """Finish the job; ``progress`` is a last progress event to record first (sent with the result)."""
+        body = {"claim_id": claim_id, "result": result}
+        if progress is not None:
+            body["progress"] = progress
+        self._request("POST", f"/jobs/{job_id}/succeed", json=body)
 
     def fail(self, job_id: str, claim_id: str, error: str, transient: bool) -> Optional[str]:
         reply = self._request("POST", f"/jobs/{job_id}/fail",

@@ -136,7 +136,7 @@ def direct_upload_done(data, job_id, name):
 @bp.response(200, schemas.FinishReplySchema)
 def succeed(data, job_id):
     """Finish the job with its result (repeating the same call is harmless)."""
-    return {"status": workers.succeed(job_id, data["claim_id"], data["result"])}
+    return {"status": workers.succeed(job_id, data["claim_id"], data["result"], data.get("progress"))}
 
 
 @bp.route("/jobs/<job_id>/fail", methods=["POST"])

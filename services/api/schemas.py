@@ -202,6 +202,8 @@ class EventsReplySchema(Schema):
 class SucceedSchema(Schema):
     claim_id = fields.String(required=True)
     result = fields.Dict(required=True)
+    # The last progress event the worker held back (its throttle), recorded before the job ends.
+    progress = fields.Nested(WorkerEventSchema)
 
 
 class FailSchema(Schema):

@@ -194,12 +194,16 @@ def _upsert_artifact(job: Job, name: str, key: str, size: int, content_type: Opt
 
 
 @unit_of_work
-def succeed(job_id: str, claim_id: str, result: dict[str, Any]) -> str:
-    """Finish the job with its result (repeating the same call is harmless); returns its status."""
+def succeed(job_id: str, claim_id: str, result: dict[str, Any],
+            progress: Optional[dict[str, Any]] = None) -> str:
+    """Finish the job with its result, after its last ``progress`` event if one is given (repeating
+    the same call is harmless); returns its status."""
     job = _locked_job(job_id)
     if job.status == JobStatus.SUCCEEDED.value and str(job.claim_id) == claim_id:
         return job.status
     _require_claim(job, claim_id)
+    if progress is not None:
+        jobflow.record_progress(job, progress.get("current", 0.0), progress.get("total"), progress.get("unit"))
     jobflow.succeed(job, result)
     LOGGER.info("job %s: succeeded on %s", job.id, job.worker_id)
     return job.status

@@ -40,7 +40,9 @@ class RemoteJobIO:
         self.claim_lost: Optional[ClaimLost] = None
         self._input: Optional[Path] = None
         self._pending_progress: Optional[dict[str, Any]] = None
-        self._last_progress_sent = 0.0
+        # Counted from the start, so a job that ends within the first quarter second sends no
+        # progress of its own: its last report goes with the result (JobRunner.execute).
+        self._last_progress_sent = time.monotonic()
 
     def _send(self, events: list[dict[str, Any]]) -> None:
         try:
@@ -60,8 +62,8 @@ class RemoteJobIO:
 
     def progress(self, current: float, total: float, unit: str) -> None:
         self._pending_progress = {"type": "progress", "current": current, "total": total, "unit": unit}
-        # Throttled: a fast loop may report thousands of times; the last report is flushed at the end.
-        if time.monotonic() - self._last_progress_sent >= PROGRESS_EVERY_SECONDS or current >= total:
+        # Throttled: a fast loop may report thousands of times; the last report goes with the result.
+        if time.monotonic() - self._last_progress_sent >= PROGRESS_EVERY_SECONDS:
             self.flush()
         else:
             self.check_cancelled()
@@ -71,6 +73,11 @@ class RemoteJobIO:
             event, self._pending_progress = self._pending_progress, None
             self._last_progress_sent = time.monotonic()
             self._send([event])
+
+    def take_pending_progress(self) -> Optional[dict[str, Any]]:
+        """The progress report held back by the throttle (None if none), no longer pending."""
+        event, self._pending_progress = self._pending_progress, None
+        return event
 
     def chunk(self, seq: int, data: dict[str, Any]) -> None:
         events = [{"type": "chunk", "seq": seq, "data": data}]
@@ -115,9 +122,10 @@ class JobRunner:
         LOGGER.info("job %s: started (attempt %s)", job_id, job.get("attempt"))
         try:
             result = self.handler(job, io)
-            io.flush()
+            io.check_cancelled()
             try:
-                self.api.succeed(job_id, claim_id, result)
+                # The last progress and the result in one call: one round trip, one transaction.
+                self.api.succeed(job_id, claim_id, result, io.take_pending_progress())
             except ApiError as exc:
                 if exc.status not in (404, 409):
                     raise

@@ -92,6 +92,22 @@ def test_callbacks_for_a_missing_job_are_404_and_for_a_finished_one_409(worker, 
                   ).status_code == 409
 
 
+def test_the_last_progress_sent_with_the_result_is_recorded_with_it(client, worker, claimed):
+    """A worker's throttle holds the last report back; it comes with the result, in one transaction."""
+    user, job, claim = claimed
+    events(worker, job, claim, {"type": "progress", "current": 4, "total": 17, "unit": "characters"})
+    last = {"type": "progress", "current": 17, "total": 17, "unit": "characters"}
+    done = worker("POST", f"/jobs/{job['id']}/succeed",
+                  json={"claim_id": claim["claim_id"], "result": {"x": 1}, "progress": last})
+    assert done.status_code == 200 and done.json["status"] == "succeeded"
+    progress = client.get(f"/api/v1/jobs/{job['id']}/progress", headers=user.headers).json
+    assert (progress["current"], progress["total"], progress["unit"]) == (17, 17, "characters")
+    assert progress["percent"] == 100.0
+    bad = worker("POST", f"/jobs/{job['id']}/succeed",
+                 json={"claim_id": claim["claim_id"], "result": {}, "progress": {"type": "shout"}})
+    assert bad.status_code == 422
+
+
 def test_a_superseded_claim_cannot_write(worker, claimed):
     _, job, _ = claimed
     stranger = {"claim_id": str(uuid.uuid4())}

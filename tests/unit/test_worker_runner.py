@@ -41,8 +41,8 @@ class RecordingApi:
     def upload_artifact(self, job_id, claim_id, name, path, content_type):
         self.calls.append(("artifact", job_id, claim_id, name, path.read_bytes(), content_type))
 
-    def succeed(self, job_id, claim_id, result):
-        self.calls.append(("succeed", job_id, claim_id, result))
+    def succeed(self, job_id, claim_id, result, progress=None):
+        self.calls.append(("succeed", job_id, claim_id, result, progress))
 
     def fail(self, job_id, claim_id, error, transient):
         self.calls.append(("fail", job_id, claim_id, error, transient))
@@ -73,37 +73,40 @@ def test_the_input_is_downloaded_once_under_its_own_base_name(io, api, tmp_path)
     assert bare.input_path().name == "input-input"
 
 
-def test_progress_is_sent_at_most_every_quarter_second_and_the_last_report_at_the_end(io, api, monkeypatch):
+def test_progress_is_sent_at_most_every_quarter_second_counted_from_the_start(api, tmp_path, monkeypatch):
     now = [100.0]
     monkeypatch.setattr(runner_module.time, "monotonic", lambda: now[0])
-    io.progress(1, 10, "pages")
-    io.progress(2, 10, "pages")  # 0 s later: held back
+    io = RemoteJobIO(api, {"id": "j1"}, "c1", tmp_path)
+    io.progress(1, 10, "pages")  # as the job starts: held back
     now[0] += 0.24
-    io.progress(3, 10, "pages")  # still held back
-    assert events(api) == [[{"type": "progress", "current": 1, "total": 10, "unit": "pages"}]]
+    io.progress(2, 10, "pages")  # still held back
+    assert events(api) == []
     now[0] += 0.01
-    io.progress(4, 10, "pages")  # a quarter second after the last one sent
-    io.progress(5, 10, "pages")
-    io.progress(10, 10, "pages")  # the last step is always sent
-    assert [batch[0]["current"] for batch in events(api)] == [1, 4, 10]
+    io.progress(3, 10, "pages")  # a quarter second after the start
+    io.progress(4, 10, "pages")
+    io.progress(10, 10, "pages")  # the last step too waits for the throttle (or for the result)
+    assert events(api) == [[{"type": "progress", "current": 3, "total": 10, "unit": "pages"}]]
+    assert io.take_pending_progress() == {"type": "progress", "current": 10, "total": 10, "unit": "pages"}
+    assert io.take_pending_progress() is None
     io.progress(6, 10, "pages")
     io.flush()
     io.flush()  # nothing pending: nothing sent
-    assert [batch[0]["current"] for batch in events(api)] == [1, 4, 10, 6]
+    assert [batch[0]["current"] for batch in events(api)] == [3, 6]
 
 
-def test_a_chunk_carries_the_progress_held_back(io, api, monkeypatch):
+def test_a_chunk_carries_the_progress_held_back(api, tmp_path, monkeypatch):
     monkeypatch.setattr(runner_module.time, "monotonic", lambda: 50.0)
+    io = RemoteJobIO(api, {"id": "j1"}, "c1", tmp_path)
     io.progress(1, 10, "s")
     io.progress(2, 10, "s")
     io.chunk(0, {"text": "hola"})
     io.chunk(1, {"text": "adiós"})
-    assert events(api)[1:] == [
+    assert events(api) == [
         [{"type": "chunk", "seq": 0, "data": {"text": "hola"}},
          {"type": "progress", "current": 2, "total": 10, "unit": "s"}],
         [{"type": "chunk", "seq": 1, "data": {"text": "adiós"}}]]
     io.flush()
-    assert len(events(api)) == 3
+    assert len(events(api)) == 2
 
 
 def test_logs_heartbeats_and_artifacts_go_to_the_api(io, api, tmp_path):
@@ -155,7 +158,7 @@ def run(api, handler, job=None) -> list[Path]:
     return seen
 
 
-def test_a_handlers_result_is_reported_after_its_last_progress(api, monkeypatch):
+def test_a_quick_jobs_last_progress_goes_with_its_result(api, monkeypatch):
     monkeypatch.setattr(runner_module.time, "monotonic", lambda: 7.0)
 
     def handler(job, io):
@@ -164,9 +167,23 @@ def test_a_handlers_result_is_reported_after_its_last_progress(api, monkeypatch)
         io.progress(2, 3, "steps")
         return {"text": "done"}
     run(api, handler)
-    assert [call[0] for call in api.calls] == ["events", "events", "succeed"]
-    assert api.calls[1][3] == [{"type": "progress", "current": 2, "total": 3, "unit": "steps"}]
-    assert api.calls[2] == ("succeed", "j1", "c1", {"text": "done"})
+    assert api.calls == [("succeed", "j1", "c1", {"text": "done"},
+                          {"type": "progress", "current": 2, "total": 3, "unit": "steps"})]
+
+
+def test_a_longer_jobs_progress_is_sent_as_it_goes_and_the_rest_with_its_result(api, monkeypatch):
+    now = [7.0]
+    monkeypatch.setattr(runner_module.time, "monotonic", lambda: now[0])
+
+    def handler(job, io):
+        now[0] += 0.3
+        io.progress(1, 3, "steps")
+        io.progress(2, 3, "steps")
+        return {"text": "done"}
+    run(api, handler)
+    assert [call[0] for call in api.calls] == ["events", "succeed"]
+    assert api.calls[0][3] == [{"type": "progress", "current": 1, "total": 3, "unit": "steps"}]
+    assert api.calls[1][4] == {"type": "progress", "current": 2, "total": 3, "unit": "steps"}
 
 
 @pytest.mark.parametrize("raised, reported", [
@@ -291,7 +308,7 @@ def test_the_lease_is_renewed_while_the_handler_runs(api):
         return original(job_id, claim_id, events)
     api.post_events = post_events
     run(api, handler, {"id": "j1", "lease_seconds": 0.3})
-    assert ("succeed", "j1", "c1", {}) in api.calls
+    assert ("succeed", "j1", "c1", {}, None) in api.calls
 
 
 def test_a_heartbeat_failure_is_logged_and_a_lost_claim_stops_the_renewal(api, io, caplog):
@@ -310,7 +327,7 @@ def test_a_heartbeat_failure_is_logged_and_a_lost_claim_stops_the_renewal(api, i
 ])
 def test_a_result_the_api_refuses_is_a_lost_claim_only_when_the_job_was_taken_over_or_deleted(
         api, caplog, monkeypatch, status, logged):
-    def succeed(job_id, claim_id, result):
+    def succeed(job_id, claim_id, result, progress=None):
         api.calls.append(("succeed", job_id, claim_id, result))
         raise ApiError(status, "taken over")
 
