@@ -122,7 +122,6 @@ class JobRunner:
         LOGGER.info("job %s: started (attempt %s)", job_id, job.get("attempt"))
         try:
             result = self.handler(job, io)
-            io.check_cancelled()
             try:
                 # The last progress and the result in one call: one round trip, one transaction.
                 self.api.succeed(job_id, claim_id, result, io.take_pending_progress())
