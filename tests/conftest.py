@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -290,21 +291,34 @@ def _retire_earlier_tests_work(app, since: float) -> None:
         handle.session.remove()
 
 
-@pytest.fixture
-def relay(database, app, broker, _own_queue_prefix):
-    """An outbox relay running in a thread for the duration of one test, publishing to the test's prefix."""
+@contextmanager
+def relay_running(app, database, amqp_url: str, prefix: str, since: float):
+    """An outbox relay in a thread, publishing to ``prefix`` on the broker at ``amqp_url``.
+
+    It reads the shared outbox, so the work earlier tests left (``since``: when this test started)
+    is retired first; published, their jobs would reach this test's workers.
+    """
     from services.relay.outbox import OutboxRelay
     from shared.db import database_app
     from shared.messaging import Publisher
 
-    _retire_earlier_tests_work(app, _own_queue_prefix)
+    _retire_earlier_tests_work(app, since)
     stop = threading.Event()
-    relay = OutboxRelay(database_app(database), Publisher(database.AMQP_URL, broker.prefix))
+    relay = OutboxRelay(database_app(database), Publisher(amqp_url, prefix))
     thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
     thread.start()
-    yield relay
-    stop.set()
-    thread.join(10)
+    try:
+        yield relay
+    finally:
+        stop.set()
+        thread.join(15)
+
+
+@pytest.fixture
+def relay(database, app, broker, _own_queue_prefix):
+    """An outbox relay running in a thread for the duration of one test, publishing to the test's prefix."""
+    with relay_running(app, database, database.AMQP_URL, broker.prefix, _own_queue_prefix) as running:
+        yield running
 
 
 @pytest.fixture

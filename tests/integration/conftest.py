@@ -2,7 +2,6 @@
 other test): a queue prefix per test, and an outbox relay publishing to it."""
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
@@ -20,21 +19,8 @@ def own_prefix(config):
 
 @pytest.fixture
 def prefix_relay(database, app, own_prefix, _own_queue_prefix):
-    """An outbox relay thread publishing to ``own_prefix``.
+    """An outbox relay thread publishing to ``own_prefix`` (earlier tests' work retired first)."""
+    from tests.conftest import relay_running
 
-    It reads the shared outbox: rows earlier tests left pending are discarded first.
-    """
-    from services.relay.outbox import OutboxRelay
-    from shared.db import database_app
-    from shared.messaging import Publisher
-    from tests.conftest import _retire_earlier_tests_work
-
-    _retire_earlier_tests_work(app, _own_queue_prefix)
-
-    stop = threading.Event()
-    relay = OutboxRelay(database_app(database), Publisher(database.AMQP_URL, own_prefix))
-    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
-    thread.start()
-    yield relay
-    stop.set()
-    thread.join(10)
+    with relay_running(app, database, database.AMQP_URL, own_prefix, _own_queue_prefix) as relay:
+        yield relay

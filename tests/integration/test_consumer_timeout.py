@@ -18,7 +18,7 @@ import pika
 import pytest
 
 from tests.broker_tools import PRIVATE_NODE_POSSIBLE, PrivateRabbit
-from tests.conftest import wait_for
+from tests.conftest import relay_running, wait_for
 from tests.integration.test_pipeline import submit, wait_status
 
 CONSUMER_TIMEOUT_MS = 5000  # slack for the claim before the ack on a loaded machine
@@ -44,24 +44,11 @@ def private_rabbit():
 def relay_to_private(database, app, private_rabbit, own_prefix, _own_queue_prefix):
     """An outbox relay thread publishing to the private node (the own_prefix names there).
 
-    Earlier tests' pending rows are retired first: published here, their jobs would reach this test's
-    worker and each run its 12-second handler (CI seed of stop 21: the worker was still busy with
-    them when the test gave up waiting for it)."""
-    import threading
-
-    from services.relay.outbox import OutboxRelay
-    from shared.db import database_app
-    from shared.messaging import Publisher
-    from tests.conftest import _retire_earlier_tests_work
-
-    _retire_earlier_tests_work(app, _own_queue_prefix)
-    stop = threading.Event()
-    relay = OutboxRelay(database_app(database), Publisher(private_rabbit.url, own_prefix))
-    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
-    thread.start()
-    yield relay
-    stop.set()
-    thread.join(10)
+    Earlier tests' work is retired first (``relay_running``): published here, their jobs once reached
+    this test's worker and each ran its 12-second handler, so the worker was still busy with them
+    when the test gave up waiting for it (CI of stop 21)."""
+    with relay_running(app, database, private_rabbit.url, own_prefix, _own_queue_prefix) as relay:
+        yield relay
 
 
 def holds_a_delivery_until_timed_out(url: str) -> None:

@@ -32,7 +32,7 @@ from sqlalchemy import select
 from shared.db import db as handle
 from shared.models import Job, OutboxMessage
 from tests.broker_tools import PRIVATE_NODE_POSSIBLE, PrivateRabbit
-from tests.conftest import _retire_earlier_tests_work, wait_for
+from tests.conftest import relay_running, wait_for
 
 # Submits are checked against the translate workers' registrations; the victims register late.
 pytestmark = pytest.mark.usefixtures("translate_pairs_registered")
@@ -227,10 +227,7 @@ def private_rabbit():
 def test_a_broker_restart_between_two_steps_runs_the_next_step_once(
         client, make_user, app, database, private_rabbit, start_worker, translate_pairs, monkeypatch,
         _own_queue_prefix):
-    from services.relay.outbox import OutboxRelay
     from services.translate_worker.translate import process
-    from shared.db import database_app
-    from shared.messaging import Publisher
 
     prefix = f"pipefaults{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("AMQP_URL", private_rabbit.url)
@@ -247,33 +244,28 @@ def test_a_broker_restart_between_two_steps_runs_the_next_step_once(
             release.wait(300)
         return process(job, io)
 
-    _retire_earlier_tests_work(app, _own_queue_prefix)  # their jobs would queue ahead of the chain's
-    stop = threading.Event()
-    relay = OutboxRelay(database_app(database), Publisher(private_rabbit.url, prefix))
-    relay_thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
-    relay_thread.start()
-    try:
-        start_worker(handler=held_first_step, capabilities=lambda: {"pairs": translate_pairs})
-        user = make_user()
-        pipeline = submit(client, user, steps)
-        wait_for(entered.is_set, timeout=120, message="the worker to run the first step")
-        private_rabbit.halt()
-        release.set()
+    # Earlier tests' jobs would queue ahead of the chain's: relay_running retires them first.
+    with relay_running(app, database, private_rabbit.url, prefix, _own_queue_prefix):
+        try:
+            start_worker(handler=held_first_step, capabilities=lambda: {"pairs": translate_pairs})
+            user = make_user()
+            pipeline = submit(client, user, steps)
+            wait_for(entered.is_set, timeout=120, message="the worker to run the first step")
+            private_rabbit.halt()
+            release.set()
 
-        def next_step_held_back():
-            back = step_job(app, pipeline["id"], second)
-            rows = outbox_rows(app, back.id) if back is not None else []
-            return rows and rows[0].sent_at is None and rows[0].attempts >= 1
-        wait_for(next_step_held_back, timeout=60, message="the relay to fail publishing the second step")
-        assert step_job(app, pipeline["id"], first).status == "succeeded"
-        assert step_job(app, pipeline["id"], second).status == "queued"
+            def next_step_held_back():
+                back = step_job(app, pipeline["id"], second)
+                rows = outbox_rows(app, back.id) if back is not None else []
+                return rows and rows[0].sent_at is None and rows[0].attempts >= 1
+            wait_for(next_step_held_back, timeout=60, message="the relay to fail publishing the second step")
+            assert step_job(app, pipeline["id"], first).status == "succeeded"
+            assert step_job(app, pipeline["id"], second).status == "queued"
 
-        private_rabbit.start()
-        jobs = assert_ran_once_each(client, user, app, pipeline, steps, "cat")
-        assert [jobs[name][0].attempts for name in (first, second)] == [1, 1]
-        [row] = outbox_rows(app, jobs[second][0].id)
-        assert row.sent_at is not None
-    finally:
-        release.set()
-        stop.set()
-        relay_thread.join(15)
+            private_rabbit.start()
+            jobs = assert_ran_once_each(client, user, app, pipeline, steps, "cat")
+            assert [jobs[name][0].attempts for name in (first, second)] == [1, 1]
+            [row] = outbox_rows(app, jobs[second][0].id)
+            assert row.sent_at is not None
+        finally:
+            release.set()
