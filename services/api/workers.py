@@ -112,6 +112,10 @@ def input_file(job_id: str, claim_id: Optional[str], direct: bool = False) -> tu
     return job.input_key, job.input_content_type, url
 
 
+def _record_progress(job: Job, event: dict[str, Any]) -> None:
+    jobflow.record_progress(job, event.get("current", 0.0), event.get("total"), event.get("unit"))
+
+
 @unit_of_work
 def record_events(job_id: str, claim_id: str, events: list[dict[str, Any]]) -> bool:
     """Apply progress, chunks, log lines and heartbeats; True when the job was cancelled meanwhile."""
@@ -121,7 +125,7 @@ def record_events(job_id: str, claim_id: str, events: list[dict[str, Any]]) -> b
     _require_claim(job, claim_id)
     for event in events:
         if event["type"] == "progress":
-            jobflow.record_progress(job, event.get("current", 0.0), event.get("total"), event.get("unit"))
+            _record_progress(job, event)
         elif event["type"] == "chunk":
             if "seq" not in event or "data" not in event:
                 raise Refused(422, "A chunk event needs seq and data.")
@@ -203,7 +207,7 @@ def succeed(job_id: str, claim_id: str, result: dict[str, Any],
         return job.status
     _require_claim(job, claim_id)
     if progress is not None:
-        jobflow.record_progress(job, progress.get("current", 0.0), progress.get("total"), progress.get("unit"))
+        _record_progress(job, progress)
     jobflow.succeed(job, result)
     LOGGER.info("job %s: succeeded on %s", job.id, job.worker_id)
     return job.status

@@ -69,8 +69,8 @@ class RemoteJobIO:
             self.check_cancelled()
 
     def flush(self) -> None:
-        if self._pending_progress is not None:
-            event, self._pending_progress = self._pending_progress, None
+        event = self.take_pending_progress()
+        if event is not None:
             self._last_progress_sent = time.monotonic()
             self._send([event])
 
@@ -81,9 +81,9 @@ class RemoteJobIO:
 
     def chunk(self, seq: int, data: dict[str, Any]) -> None:
         events = [{"type": "chunk", "seq": seq, "data": data}]
-        if self._pending_progress is not None:
-            events.append(self._pending_progress)
-            self._pending_progress = None
+        progress = self.take_pending_progress()
+        if progress is not None:
+            events.append(progress)
         self._send(events)
 
     def log(self, message: str) -> None:
